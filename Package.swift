@@ -1,0 +1,54 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+// The data's road, one target per stage (see ../shared/design.md):
+// TensorCore ← Quantization ← ModelFile ← Checkpoints ← Pipeline ← tramontane (CLI)
+let kernelFlags: [SwiftSetting] = [
+    // The block and float kernels are written with SIMD types; without a target CPU that has
+    // FMA/F16C, SIMD fused multiply-add becomes a libm call per lane. See README "CPU features".
+    .unsafeFlags(["-target-cpu", "haswell"]),
+]
+
+let package = Package(
+    name: "Tramontane",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "tramontane", targets: ["tramontane"]),
+        .library(name: "TramontaneKit", targets: ["Pipeline", "Checkpoints", "ModelFile", "Quantization", "TensorCore"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+    ],
+    targets: [
+        .systemLibrary(name: "CZstd", path: "Sources/CZstd", providers: [.apt(["libzstd-dev"])]),
+        .target(name: "TensorCore", swiftSettings: kernelFlags),
+        .target(name: "Quantization", dependencies: ["TensorCore"], swiftSettings: kernelFlags),
+        .target(name: "ModelFile", dependencies: ["TensorCore", "CZstd"], swiftSettings: kernelFlags),
+        .executableTarget(name: "EmbedFormatsTool", path: "Sources/EmbedFormatsTool"),
+        .plugin(name: "EmbedFormats", capability: .buildTool(), dependencies: ["EmbedFormatsTool"]),
+        .target(
+            name: "Checkpoints",
+            dependencies: ["TensorCore", "Quantization", "ModelFile"],
+            plugins: ["EmbedFormats"]
+        ),
+        .target(
+            name: "Pipeline",
+            dependencies: ["TensorCore", "Quantization", "ModelFile", "Checkpoints",
+                           .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: kernelFlags
+        ),
+        .executableTarget(
+            name: "tramontane",
+            dependencies: ["Pipeline", "Checkpoints", "ModelFile", "TensorCore",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .target(name: "TestSupport", dependencies: ["TensorCore"], path: "Tests/TestSupport"),
+        .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "TestSupport"]),
+        .testTarget(name: "QuantizationTests", dependencies: ["Quantization", "Checkpoints", "TestSupport"]),
+        .testTarget(name: "ModelFileTests", dependencies: ["ModelFile", "TestSupport"]),
+        .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints", "TestSupport"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Checkpoints", "ModelFile", "TestSupport"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,125 @@
+import TensorCore
+
+/// A model in Mistral's native layout: native names, q/k rows in interleaved rotary order,
+/// `output.weight` present (aliased to the embeddings when tied), canonical tensor order.
+public struct NativeModel {
+    public var config: ModelConfig
+    public var tensors: [SourceTensor]
+    /// Source tensors without meaning for inference (e.g. `rotary_emb.inv_freq`).
+    public var dropped: [String]
+    /// The layout the checkpoint was in: `hf`, `native` or `gguf`.
+    public var sourceLayout: String
+    /// Tensors that are another tensor under a second name (tied `output.weight`).
+    public var aliases: [String: String] = [:]
+
+    public func tensor(_ name: String) -> SourceTensor? { tensors.first { $0.name == name } }
+}
+
+public enum Layout {
+    /// Which name map fits these tensor names.
+    public static func detect(_ names: [String]) -> String {
+        if names.contains(where: { $0.hasPrefix("model.") || $0 == "lm_head.weight" }) { return "hf" }
+        if names.contains(where: { $0.hasPrefix("blk.") || $0 == "token_embd.weight" }) { return "gguf" }
+        return "native"
+    }
+
+    /// Renames, un-permutes, drops, ties and checks completeness.
+    public static func toNative(_ tensors: [SourceTensor], config: ModelConfig, layout: String? = nil) throws -> NativeModel {
+        let layout = layout ?? detect(tensors.map(\.name))
+        let map = try NameMap.named(layout)
+        let native = try NameMap.named("native")
+        var out: [SourceTensor] = []
+        var dropped: [String] = []
+        var unknown: [String] = []
+        var seen: [String: String] = [:]
+        for t in tensors {
+            if map.isDropped(t.name) { dropped.append(t.name); continue }
+            guard let (rule, name) = map.map(t.name) else { unknown.append(t.name); continue }
+            if let first = seen[name] { throw CheckpointError.duplicateTensor(name: name, files: [first, t.origin]) }
+            seen[name] = t.origin
+            var n = t
+            n.name = name
+            if let field = rule.unpermute {
+                let heads: Int
+                switch field {
+                case "n_heads": heads = config.nHeads
+                case "n_kv_heads": heads = config.nKVHeads
+                default: throw CheckpointError.layout("name map \(layout): unknown unpermute field \(field)")
+                }
+                n = try unpermuted(n, heads: heads, headDim: config.headDim)
+            }
+            out.append(n)
+        }
+        guard unknown.isEmpty else { throw CheckpointError.unknownTensors(layout: layout, names: unknown) }
+        var aliases: [String: String] = [:]
+        if seen["output.weight"] == nil, config.tieEmbeddings, var e = out.first(where: { $0.name == "tok_embeddings.weight" }) {
+            e.name = "output.weight"
+            out.append(e)
+            aliases["output.weight"] = "tok_embeddings.weight"
+        }
+        try checkRequired(Set(out.map(\.name)), config: config, native: native)
+        out.sort { native.sortKey(native: $0.name) < native.sortKey(native: $1.name) }
+        return NativeModel(config: config, tensors: out, dropped: dropped, sourceLayout: layout, aliases: aliases)
+    }
+
+    static func checkRequired(_ have: Set<String>, config: ModelConfig, native: NameMap) throws {
+        var missing: [String] = []
+        for n in native.required["model"] ?? [] where !have.contains(n) { missing.append(n) }
+        for layer in 0..<config.nLayers {
+            var patterns = native.required["layer"] ?? []
+            patterns += config.moe == nil ? (native.required["dense_ffn"] ?? []) : (native.required["moe_ffn"] ?? [])
+            for p in patterns {
+                if p.contains("{E}"), let moe = config.moe {
+                    // Experts may be separate tensors or one stacked tensor per projection.
+                    let stacked = NameMap.fill(p, ["{N}": "\(layer)"]).replacingExpertIndex()
+                    if have.contains(stacked) { continue }
+                    for e in 0..<moe.numExperts {
+                        let n = NameMap.fill(p, ["{N}": "\(layer)", "{E}": "\(e)"])
+                        if !have.contains(n) { missing.append(n) }
+                    }
+                } else {
+                    let n = NameMap.fill(p, ["{N}": "\(layer)"])
+                    if !have.contains(n) { missing.append(n) }
+                }
+            }
+        }
+        guard missing.isEmpty else { throw CheckpointError.missingTensors(missing) }
+    }
+
+    /// Undoes Hugging Face's rotary permutation of q/k rows. HF stores, for each head, first the
+    /// even then the odd rotary components (`view(h, 2, d/2, …).transpose`); native order
+    /// interleaves them: native row h·d + 2i + p = HF row h·d + p·d/2 + i.
+    static func unpermuted(_ t: SourceTensor, heads: Int, headDim: Int) throws -> SourceTensor {
+        guard t.shape.count == 2, t.shape[0] == heads * headDim else {
+            throw CheckpointError.invalidTensor(path: t.origin, tensor: t.name,
+                detail: "shape \(t.shape) does not have \(heads) heads × \(headDim) rows to un-permute")
+        }
+        var n = t
+        let base = t.load
+        let rowBytes = try t.dtype.byteCount(elements: t.shape[1])
+        n.load = {
+            let src = try base()
+            return ByteRegion.allocate(count: src.count) { dst in
+                guard let s = src.bytes.baseAddress, let d = dst.baseAddress else { return }
+                let half = headDim / 2
+                for h in 0..<heads {
+                    for i in 0..<half {
+                        for p in 0..<2 {
+                            let nativeRow = h * headDim + 2 * i + p
+                            let hfRow = h * headDim + p * half + i
+                            (d + nativeRow * rowBytes).copyMemory(from: s + hfRow * rowBytes, byteCount: rowBytes)
+                        }
+                    }
+                }
+            }
+        }
+        return n
+    }
+}
+
+private extension String {
+    /// `layers.3.feed_forward.experts.{E}.w1.weight` → `layers.3.feed_forward.experts.w1.weight`.
+    func replacingExpertIndex() -> String {
+        split(separator: ".").filter { $0 != "{E}" }.joined(separator: ".")
+    }
+}

@@ -1,0 +1,97 @@
+import Foundation
+import TensorCore
+
+/// A name map from `formats/names/*.json` (compiled in by the EmbedFormats plugin): source
+/// patterns with `{N}` (layer) and `{E}` (expert) placeholders, their native names, which rows
+/// to un-permute, and what to drop.
+public struct NameMap: Sendable {
+    public struct Rule: Sendable {
+        public let source: String
+        public let native: String
+        /// Config field with the head count for undoing HF's rotary permutation, if any.
+        public let unpermute: String?
+        public let order: Int
+    }
+
+    public let layout: String
+    public let rules: [Rule]
+    public let drops: [String]
+    /// `required.model` etc. from native.json.
+    public let required: [String: [String]]
+    private let ruleByKey: [String: Int]
+    private let dropKeys: Set<String>
+    /// native pattern key → rule order, for sorting.
+    private let nativeOrder: [String: Int]
+
+    public static func named(_ layout: String) throws -> NameMap {
+        guard let text = EmbeddedFormats.files["\(layout).json"] else { throw CheckpointError.layout("no name map for layout \(layout)") }
+        return try NameMap(json: JSONParser.parse(text))
+    }
+
+    public static let hf = try? NameMap.named("hf")
+    public static let gguf = try? NameMap.named("gguf")
+    public static let native = try? NameMap.named("native")
+
+    init(json: JSONValue) throws {
+        layout = json["layout"]?.stringValue ?? "?"
+        var rules: [Rule] = []
+        for (i, t) in (json["tensors"]?.arrayValue ?? []).enumerated() {
+            guard let s = t["source"]?.stringValue, let n = t["native"]?.stringValue else { throw CheckpointError.layout("name map \(layout): rule \(i) lacks source or native") }
+            rules.append(Rule(source: s, native: n, unpermute: t["unpermute"]?.stringValue, order: i))
+        }
+        self.rules = rules
+        drops = (json["drop"]?.arrayValue ?? []).compactMap(\.stringValue)
+        var required: [String: [String]] = [:]
+        for (k, v) in json["required"]?.objectValue ?? [:] { required[k] = v.arrayValue?.compactMap(\.stringValue) ?? [] }
+        self.required = required
+        var byKey: [String: Int] = [:], order: [String: Int] = [:]
+        for (i, r) in rules.enumerated() {
+            byKey[NameMap.patternKey(r.source)] = i
+            order[NameMap.patternKey(r.native)] = i
+        }
+        ruleByKey = byKey
+        nativeOrder = order
+        dropKeys = Set(drops.map(NameMap.patternKey))
+    }
+
+    /// `layers.{N}.attention.wq.weight` and `layers.12.attention.wq.weight` share the key
+    /// `layers.#.attention.wq.weight`.
+    static func patternKey(_ s: String) -> String {
+        s.split(separator: ".", omittingEmptySubsequences: false).map { seg in
+            (seg.first == "{" && seg.last == "}") || (!seg.isEmpty && seg.allSatisfy(\.isNumber)) ? "#" : String(seg)
+        }.joined(separator: ".")
+    }
+
+    /// The numbers standing where a pattern has placeholders, by placeholder name.
+    static func captures(pattern: String, name: String) -> [String: String] {
+        var out: [String: String] = [:]
+        for (p, n) in zip(pattern.split(separator: "."), name.split(separator: ".")) where p.first == "{" {
+            out[String(p)] = String(n)
+        }
+        return out
+    }
+
+    static func fill(_ pattern: String, _ values: [String: String]) -> String {
+        var s = pattern
+        for (k, v) in values { s = s.replacingOccurrences(of: k, with: v) }
+        return s
+    }
+
+    public func isDropped(_ name: String) -> Bool { dropKeys.contains(NameMap.patternKey(name)) }
+
+    /// The rule for a source name and the native name it maps to.
+    public func map(_ name: String) -> (Rule, String)? {
+        guard let i = ruleByKey[NameMap.patternKey(name)] else { return nil }
+        let r = rules[i]
+        return (r, NameMap.fill(r.native, NameMap.captures(pattern: r.source, name: name)))
+    }
+
+    /// Sort key of a native name: (layer or −1 before layers / Int.max after, rule order).
+    public func sortKey(native name: String) -> (Int, Int, String) {
+        let parts = name.split(separator: ".")
+        let order = nativeOrder[NameMap.patternKey(name)] ?? Int.max
+        if parts.first == "layers", parts.count > 1, let n = Int(parts[1]) { return (n, order, name) }
+        if name.hasPrefix("tok_embeddings") { return (-1, order, name) }
+        return (Int.max, order, name)
+    }
+}

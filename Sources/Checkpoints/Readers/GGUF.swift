@@ -1,0 +1,142 @@
+import TensorCore
+
+/// A GGUF file (v2/v3): key/value metadata, tensor infos, aligned tensor data.
+/// Every count and length is checked against the bytes that remain before anything is allocated.
+public struct GGUFFile {
+    public let path: String
+    public let version: UInt32
+    /// Metadata in file order, values converted to JSON.
+    public let metadata: [(key: String, value: JSONValue)]
+    public let tensors: [SourceTensor]
+    public let alignment: Int
+
+    public static func hasMagic(_ b: UnsafeRawBufferPointer) -> Bool { b.le(UInt32.self, at: 0) == 0x4655_4747 }
+
+    /// ggml type ids (ggml.h `enum ggml_type`).
+    static let types: [UInt32: DType] = [
+        0: .f32, 1: .f16, 2: .q4_0, 3: .q4_1, 6: .q5_0, 7: .q5_1, 8: .q8_0, 9: .q8_1,
+        10: .q2_k, 11: .q3_k, 12: .q4_k, 13: .q5_k, 14: .q6_k, 15: .q8_k,
+        24: .i8, 25: .i16, 26: .i32, 27: .i64, 28: .f64, 30: .bf16,
+    ]
+    public static func typeID(_ d: DType) -> UInt32? { types.first { $0.value == d }?.key }
+
+    public func value(_ key: String) -> JSONValue? { metadata.first { $0.key == key }?.value }
+
+    public init(_ file: MappedFile) throws {
+        path = file.path
+        let b = file.bytes
+        var r = ByteReader(b)
+        let path = file.path
+        func bad(_ s: String) -> CheckpointError { .invalidHeader(path: path, detail: s) }
+        do {
+            guard try r.readU32() == 0x4655_4747 else { throw CheckpointError.unrecognizedFormat(path: path, detail: "no GGUF magic") }
+            version = try r.readU32()
+            guard version == 2 || version == 3 else { throw bad("GGUF version \(version) is not supported (2 and 3 are)") }
+            let tensorCount = try r.readU64(), kvCount = try r.readU64()
+            // Each KV needs ≥ 12 bytes and each tensor info ≥ 24: refuse counts the file cannot hold.
+            guard kvCount <= UInt64(r.remaining / 12), tensorCount <= UInt64(r.remaining / 24) else {
+                throw bad("\(kvCount) metadata entries and \(tensorCount) tensors cannot fit in \(b.count) bytes")
+            }
+            var metadata: [(String, JSONValue)] = []
+            var keys = Set<String>()
+            for _ in 0..<kvCount {
+                let key = try GGUFFile.string(&r)
+                let type = try r.readU32()
+                let v = try GGUFFile.value(&r, type: type, depth: 0, path: path)
+                guard keys.insert(key).inserted else { throw bad("duplicate metadata key \(key)") }
+                metadata.append((key, v))
+            }
+            self.metadata = metadata
+            var align = 32
+            if let a = metadata.first(where: { $0.0 == "general.alignment" })?.1.intValue {
+                guard a > 0, a <= 1 << 20, a & (a - 1) == 0 else { throw bad("general.alignment \(a) is not a power of two") }
+                align = a
+            }
+            alignment = align
+            var infos: [(String, DType, [Int], Int)] = []
+            var names = Set<String>()
+            for _ in 0..<tensorCount {
+                let name = try GGUFFile.string(&r)
+                let nd = try r.readU32()
+                guard nd >= 1, nd <= 4 else { throw CheckpointError.invalidTensor(path: path, tensor: name, detail: "\(nd) dimensions") }
+                var ne: [Int] = []
+                for _ in 0..<nd {
+                    let d = try r.readU64()
+                    guard d <= UInt64(Int32.max) else { throw CheckpointError.invalidTensor(path: path, tensor: name, detail: "dimension \(d) is too large") }
+                    ne.append(Int(d))
+                }
+                let typeID = try r.readU32()
+                guard let dtype = GGUFFile.types[typeID] else { throw CheckpointError.unsupportedDType(path: path, tensor: name, dtype: "ggml type \(typeID)") }
+                let offset = try r.readU64()
+                guard offset <= UInt64(b.count) else { throw CheckpointError.invalidTensor(path: path, tensor: name, detail: "offset \(offset) beyond the file") }
+                guard names.insert(name).inserted else { throw CheckpointError.duplicateTensor(name: name, files: [path]) }
+                guard ne[0] % dtype.blockSize == 0 else {
+                    throw CheckpointError.invalidTensor(path: path, tensor: name, detail: "row of \(ne[0]) is not a whole number of \(dtype.rawValue) blocks")
+                }
+                infos.append((name, dtype, Array(ne.reversed()), Int(offset)))
+            }
+            let dataStart = (r.offset + align - 1) / align * align
+            var tensors: [SourceTensor] = []
+            for (name, dtype, shape, offset) in infos {
+                func badT(_ s: String) -> CheckpointError { .invalidTensor(path: path, tensor: name, detail: s) }
+                guard offset % align == 0 else { throw badT("data offset \(offset) is not aligned to \(align)") }
+                let bytes: Int
+                do { bytes = try dtype.byteCount(elements: try elementCount(shape)) } catch { throw badT("\(error)") }
+                guard dataStart <= b.count, offset <= b.count - dataStart, bytes <= b.count - dataStart - offset else {
+                    throw CheckpointError.truncated(path: path, detail: "tensor \(name) needs bytes \(dataStart + offset)..<\(dataStart + offset + bytes), file has \(b.count)")
+                }
+                let start = dataStart + offset
+                tensors.append(SourceTensor(name: name, dtype: dtype, shape: shape, origin: "\(path) @ \(start)") {
+                    file.region(offset: start, count: bytes)
+                })
+            }
+            // Overlapping tensor data is a lying header.
+            let sorted = infos.sorted { $0.3 < $1.3 }
+            for i in sorted.indices.dropFirst() {
+                let prev = sorted[i - 1]
+                let prevBytes = (try? prev.1.byteCount(elements: prev.2.reduce(1, *))) ?? 0
+                if prev.3 + prevBytes > sorted[i].3 {
+                    throw CheckpointError.invalidTensor(path: path, tensor: sorted[i].0, detail: "data overlaps tensor \(prev.0)")
+                }
+            }
+            self.tensors = tensors
+        } catch let e as TruncatedInput {
+            throw CheckpointError.truncated(path: path, detail: "GGUF header: \(e)")
+        }
+    }
+
+    static func string(_ r: inout ByteReader) throws -> String {
+        let n = try r.readU64()
+        guard n <= UInt64(r.remaining) else { throw TruncatedInput(offset: r.offset, needed: Int(clamping: n), available: r.remaining) }
+        return try r.readString(Int(n))
+    }
+
+    static func value(_ r: inout ByteReader, type: UInt32, depth: Int, path: String) throws -> JSONValue {
+        switch type {
+        case 0: return .int(Int64(try r.readU8()))
+        case 1: return .int(Int64(Int8(bitPattern: try r.readU8())))
+        case 2: return .int(Int64(try r.readU16()))
+        case 3: return .int(Int64(Int16(bitPattern: try r.readU16())))
+        case 4: return .int(Int64(try r.readU32()))
+        case 5: return .int(Int64(try r.readI32()))
+        case 6: return .double(Double(try r.readF32()))
+        case 7: return .bool(try r.readU8() != 0)
+        case 8: return .string(try string(&r))
+        case 10: let v = try r.readU64(); return v <= UInt64(Int64.max) ? .int(Int64(v)) : .double(Double(v))
+        case 11: return .int(try r.readI64())
+        case 12: return .double(try r.readF64())
+        case 9:
+            guard depth < 4 else { throw CheckpointError.invalidHeader(path: path, detail: "arrays nested too deep") }
+            let elementType = try r.readU32()
+            let count = try r.readU64()
+            // Every element takes at least one byte: a count beyond the remaining bytes is a lie.
+            guard count <= UInt64(r.remaining) else { throw TruncatedInput(offset: r.offset, needed: Int(clamping: count), available: r.remaining) }
+            var a: [JSONValue] = []
+            a.reserveCapacity(Int(count))
+            for _ in 0..<count { a.append(try value(&r, type: elementType, depth: depth + 1, path: path)) }
+            return .array(a)
+        default:
+            throw CheckpointError.invalidHeader(path: path, detail: "unknown metadata value type \(type) at byte \(r.offset)")
+        }
+    }
+}

@@ -1,0 +1,170 @@
+import Foundation
+import TensorCore
+
+/// A `.tmt` opened for reading: header, trailer and directory are validated on open; tensor
+/// bytes are read only when asked for. Raw tensors are views into the mapping.
+public final class TMTFile: @unchecked Sendable {
+    public let path: String
+    public let file: MappedFile
+    public let directory: TMTDirectory
+    public var tensors: [TMTItem] { directory.tensors }
+    public var blobs: [TMTItem] { directory.blobs }
+    public var metadata: JSONValue { directory.metadata }
+
+    public init(path: String) throws {
+        self.path = path
+        file = try MappedFile(path: path)
+        directory = try TMTFile.readDirectory(file.bytes, path: path)
+    }
+
+    /// True when the first bytes are the `.tmt` magic.
+    public static func hasMagic(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        bytes.count >= 8 && Array(bytes[0..<8]) == TMTLayout.headerMagic
+    }
+
+    static func readDirectory(_ b: UnsafeRawBufferPointer, path: String) throws -> TMTDirectory {
+        guard b.count >= 8, Array(b[0..<8]) == TMTLayout.headerMagic else { throw TMTError.notATMTFile(path: path) }
+        guard let version = b.le(UInt32.self, at: 8) else { throw TMTError.truncated(path: path, detail: "header is \(b.count) bytes") }
+        if version > TMTLayout.version { throw TMTError.newerVersion(path: path, version: version) }
+        guard version == TMTLayout.version else { throw TMTError.notATMTFile(path: path) }
+        let minimum = TMTLayout.headerSize + TMTLayout.trailerSize
+        guard b.count >= minimum else { throw TMTError.truncated(path: path, detail: "\(b.count) bytes, not even a header and a trailer") }
+        let t = b.count - TMTLayout.trailerSize
+        guard Array(b[t..<(t + 8)]) == TMTLayout.trailerMagic else {
+            throw TMTError.truncated(path: path, detail: "no trailer at the end of its \(b.count) bytes")
+        }
+        var r = ByteReader(b, offset: t + 8)
+        let tVersion = try r.readU32()
+        _ = try r.readU32()
+        let dirOffset = try r.readU64()
+        let dirLength = try r.readU64()
+        let dirHash = try r.readU64()
+        let fileLength = try r.readU64()
+        _ = try r.readU64()
+        let trailerHash = try r.readU64()
+        guard XXH64.hash(UnsafeRawBufferPointer(rebasing: b[t..<(t + 56)])) == trailerHash else {
+            throw TMTError.corruptTrailer(path: path, detail: "trailer checksum mismatch")
+        }
+        guard tVersion == version else { throw TMTError.corruptTrailer(path: path, detail: "trailer version \(tVersion) ≠ header version \(version)") }
+        if fileLength > UInt64(b.count) {
+            throw TMTError.truncated(path: path, detail: "\(b.count) bytes of \(fileLength)")
+        }
+        if fileLength < UInt64(b.count) { throw TMTError.trailingBytes(path: path, expected: fileLength, actual: b.count) }
+        guard dirLength <= UInt64(TMTLayout.maxDirectoryLength),
+              dirOffset >= UInt64(TMTLayout.headerSize), dirOffset <= UInt64(t),
+              dirLength <= UInt64(t) - dirOffset
+        else { throw TMTError.corruptTrailer(path: path, detail: "directory range \(dirOffset)+\(dirLength) is outside the file") }
+        let dir = UnsafeRawBufferPointer(rebasing: b[Int(dirOffset)..<Int(dirOffset + dirLength)])
+        guard XXH64.hash(dir) == dirHash else { throw TMTError.corruptDirectory(path: path, detail: "directory checksum mismatch") }
+        let directory: TMTDirectory
+        do {
+            directory = try JSONDecoder().decode(TMTDirectory.self, from: Data(dir))
+        } catch {
+            throw TMTError.corruptDirectory(path: path, detail: "\(error)")
+        }
+        try validate(directory, dataEnd: Int(dirOffset), path: path)
+        return directory
+    }
+
+    static func validate(_ d: TMTDirectory, dataEnd: Int, path: String) throws {
+        var seen = Set<String>(), seenBlobs = Set<String>()
+        var ranges: [(Int, Int, String)] = []
+        for (item, isTensor) in d.tensors.map({ ($0, true) }) + d.blobs.map({ ($0, false) }) {
+            func bad(_ s: String) -> TMTError { .invalidEntry(path: path, item: item.name, detail: s) }
+            if isTensor {
+                guard seen.insert(item.name).inserted else { throw bad("duplicate tensor name") }
+                guard let dtype = item.dtype, let shape = item.shape else { throw bad("tensor without dtype or shape") }
+                let bytes: Int
+                do { bytes = try dtype.byteCount(elements: try elementCount(shape)) } catch { throw bad("\(error)") }
+                guard bytes == item.size else { throw bad("size \(item.size) but \(dtype.rawValue)\(shape) needs \(bytes)") }
+            } else {
+                guard seenBlobs.insert(item.name).inserted else { throw bad("duplicate blob name") }
+            }
+            guard item.size >= 0, item.storedSize >= 0 else { throw bad("negative size") }
+            guard item.offset >= TMTLayout.headerSize, item.offset % TMTLayout.alignment == 0 else { throw bad("offset \(item.offset) not 64-byte aligned after the header") }
+            guard item.storedSize <= dataEnd - item.offset else { throw bad("stored bytes \(item.offset)+\(item.storedSize) run past the data section (ends at \(dataEnd))") }
+            guard item.chunkSize >= 1, item.chunkSize <= TMTLayout.maxChunkSize else { throw bad("chunk size \(item.chunkSize) out of range") }
+            let expectedChunks = (item.size + item.chunkSize - 1) / item.chunkSize
+            guard item.chunks.count == expectedChunks else { throw bad("\(item.chunks.count) chunks, expected \(expectedChunks)") }
+            var sum = 0
+            for c in item.chunks {
+                guard c.storedLength >= 0, c.storedLength <= item.storedSize - sum else { throw bad("chunk lengths exceed stored size") }
+                sum += c.storedLength
+            }
+            guard sum == item.storedSize else { throw bad("chunk lengths add to \(sum), stored size is \(item.storedSize)") }
+            switch item.codec {
+            case .raw:
+                guard item.storedSize == item.size else { throw bad("raw item with stored size ≠ size") }
+                for (i, c) in item.chunks.enumerated() where c.storedLength != item.decodedLength(ofChunk: i) { throw bad("raw chunk \(i) has the wrong length") }
+            case .shuffleZstd:
+                guard let k = item.elementSize, k == 2 || k == 4, item.chunkSize % k == 0, item.size % k == 0 else { throw bad("shuffle-zstd needs element_size 2 or 4 dividing the chunk size") }
+            case .zstd: break
+            }
+            guard item.xxh64.count == 16, UInt64(item.xxh64, radix: 16) != nil else { throw bad("xxh64 is not 16 hex digits") }
+            ranges.append((item.offset, item.storedSize, item.name))
+        }
+        ranges.sort { $0.0 < $1.0 }
+        for i in ranges.indices.dropFirst() where ranges[i - 1].0 + ranges[i - 1].1 > ranges[i].0 {
+            throw TMTError.invalidEntry(path: path, item: ranges[i].2, detail: "overlaps \(ranges[i - 1].2)")
+        }
+    }
+
+    public func tensor(named name: String) -> TMTItem? { tensors.first { $0.name == name } }
+    public func blob(named name: String) -> TMTItem? { blobs.first { $0.name == name } }
+
+    /// The decoded bytes of an item. Raw items are views into the mapping (their checksums are
+    /// checked by `verify`); compressed items are decoded on `threads` cores, every chunk
+    /// checked against its checksum, and the whole against the item's checksum.
+    public func data(of item: TMTItem, threads: Int = availableCores) throws -> ByteRegion {
+        if item.codec == .raw {
+            return file.region(offset: item.offset, count: item.size)
+        }
+        let owned = OwnedBytes(count: item.size)
+        let out = owned.mutableBytes
+        let offsets = item.chunkOffsets
+        let contexts = ZstdContexts(threads: max(1, min(threads, item.chunks.count)), compress: false)
+        try parallelFor(item.chunks.count, threads: contexts.decompression.count) { i, worker in
+            let stored = file.region(offset: offsets[i], count: item.chunks[i].storedLength).bytes
+            guard XXH64.hash(stored) == item.chunks[i].checksum else {
+                throw TMTError.checksumMismatch(path: path, item: item.name, chunk: i, offset: offsets[i])
+            }
+            let dst = UnsafeMutableRawBufferPointer(rebasing: out[(i * item.chunkSize)..<(i * item.chunkSize + item.decodedLength(ofChunk: i))])
+            let failure: String?
+            if item.codec == .shuffleZstd, let k = item.elementSize {
+                let planes = OwnedBytes(count: dst.count)
+                failure = ChunkCodec.decompress(stored, into: planes.mutableBytes, context: contexts.decompression[worker])
+                if failure == nil { ChunkCodec.unshuffle(UnsafeRawBufferPointer(planes.mutableBytes), elementSize: k, into: dst) }
+            } else {
+                failure = ChunkCodec.decompress(stored, into: dst, context: contexts.decompression[worker])
+            }
+            if let failure { throw TMTError.codec(item: item.name, chunk: i, detail: failure) }
+        }
+        let region = ByteRegion(owner: owned, bytes: UnsafeRawBufferPointer(out))
+        guard XXH64.hash(region.bytes).hex16 == item.xxh64 else { throw TMTError.decodedChecksumMismatch(path: path, item: item.name) }
+        return region
+    }
+
+    /// Checks every chunk of every item against its checksum and every decoded item against
+    /// its own. Throws the first damage found. `progress` gets (items done, items total, name).
+    public func verify(threads: Int = availableCores, progress: (Int, Int, String) -> Void = { _, _, _ in }) throws {
+        let items = tensors + blobs
+        for (n, item) in items.enumerated() {
+            progress(n, items.count, item.name)
+            guard item.codec == .raw else {
+                _ = try data(of: item, threads: threads)  // checks chunks and the whole
+                continue
+            }
+            let offsets = item.chunkOffsets
+            try parallelFor(item.chunks.count, threads: threads) { i, _ in
+                let stored = file.region(offset: offsets[i], count: item.chunks[i].storedLength).bytes
+                guard XXH64.hash(stored) == item.chunks[i].checksum else {
+                    throw TMTError.checksumMismatch(path: path, item: item.name, chunk: i, offset: offsets[i])
+                }
+            }
+            if XXH64.hash(file.region(offset: item.offset, count: item.size).bytes).hex16 != item.xxh64 {
+                throw TMTError.decodedChecksumMismatch(path: path, item: item.name)
+            }
+        }
+        progress(items.count, items.count, "")
+    }
+}

@@ -1,0 +1,124 @@
+import TensorCore
+
+/// Constants and the fixed-size header and trailer of `.tmt` (see formats/tmt.md).
+public enum TMTLayout {
+    public static let version: UInt32 = 1
+    public static let headerMagic = Array("TMTMODEL".utf8)
+    public static let trailerMagic = Array("TMTINDEX".utf8)
+    public static let headerSize = 64
+    public static let trailerSize = 64
+    public static let alignment = 64
+    public static let maxDirectoryLength = 256 << 20
+    public static let minChunkSize = 64 << 10
+    public static let maxChunkSize = 64 << 20
+    public static let defaultChunkSize = 4 << 20
+
+    static func header() -> [UInt8] {
+        var h = [UInt8](repeating: 0, count: headerSize)
+        h.replaceSubrange(0..<8, with: headerMagic)
+        withUnsafeBytes(of: version.littleEndian) { h.replaceSubrange(8..<12, with: $0) }
+        return h
+    }
+
+    struct Trailer {
+        var directoryOffset: UInt64
+        var directoryLength: UInt64
+        var directoryHash: UInt64
+        var fileLength: UInt64
+
+        func encode() -> [UInt8] {
+            var t = [UInt8](repeating: 0, count: trailerSize)
+            t.replaceSubrange(0..<8, with: trailerMagic)
+            func put<T: FixedWidthInteger>(_ v: T, _ at: Int) {
+                withUnsafeBytes(of: v.littleEndian) { t.replaceSubrange(at..<(at + MemoryLayout<T>.size), with: $0) }
+            }
+            put(version, 8)
+            put(directoryOffset, 16)
+            put(directoryLength, 24)
+            put(directoryHash, 32)
+            put(fileLength, 40)
+            let sum = t.withUnsafeBytes { XXH64.hash(UnsafeRawBufferPointer(rebasing: $0[0..<56])) }
+            put(sum, 56)
+            return t
+        }
+    }
+}
+
+/// The directory, as stored in JSON.
+public struct TMTDirectory: Codable, Sendable {
+    public var format: String = "tmt"
+    public var version: UInt32 = TMTLayout.version
+    public var metadata: JSONValue
+    public var blobs: [TMTItem]
+    public var tensors: [TMTItem]
+}
+
+/// How an item's bytes are stored.
+public enum TMTCodec: String, Codable, Sendable, CaseIterable {
+    case raw
+    case zstd
+    case shuffleZstd = "shuffle-zstd"
+}
+
+/// One tensor or blob in the directory.
+public struct TMTItem: Codable, Sendable {
+    public var name: String
+    public var dtype: DType?
+    public var shape: [Int]?
+    public var codec: TMTCodec
+    public var elementSize: Int?
+    public var offset: Int
+    public var storedSize: Int
+    public var size: Int
+    public var chunkSize: Int
+    public var chunks: [TMTChunk]
+    public var xxh64: String
+
+    enum CodingKeys: String, CodingKey {
+        case name, dtype, shape, codec, offset, chunks, xxh64
+        case elementSize = "element_size"
+        case storedSize = "stored_size"
+        case size
+        case chunkSize = "chunk_size"
+    }
+
+    /// Absolute offsets of each chunk.
+    public var chunkOffsets: [Int] {
+        var o = offset
+        return chunks.map { c in defer { o += c.storedLength }; return o }
+    }
+
+    /// Decoded length of chunk `i`.
+    public func decodedLength(ofChunk i: Int) -> Int {
+        min(chunkSize, size - i * chunkSize)
+    }
+
+    public var compressionRatio: Double { size == 0 ? 1 : Double(storedSize) / Double(size) }
+}
+
+/// A chunk's stored length and the XXH64 of its stored bytes; JSON `[length, "hex"]`.
+public struct TMTChunk: Codable, Sendable, Equatable {
+    public var storedLength: Int
+    public var checksum: UInt64
+
+    public init(storedLength: Int, checksum: UInt64) {
+        self.storedLength = storedLength
+        self.checksum = checksum
+    }
+
+    public init(from decoder: Decoder) throws {
+        var c = try decoder.unkeyedContainer()
+        storedLength = try c.decode(Int.self)
+        let hex = try c.decode(String.self)
+        guard hex.count == 16, let v = UInt64(hex, radix: 16) else {
+            throw DecodingError.dataCorruptedError(in: c, debugDescription: "checksum is not 16 hex digits")
+        }
+        checksum = v
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.unkeyedContainer()
+        try c.encode(storedLength)
+        try c.encode(checksum.hex16)
+    }
+}

@@ -1,0 +1,97 @@
+import Checkpoints
+import Foundation
+import ModelFile
+import TensorCore
+
+/// `tramontane convert`: any readable checkpoint → one `.tmt` in native layout, streamed tensor
+/// by tensor (peak memory ≈ the largest tensor plus a few compressed chunks).
+public struct Converter {
+    public enum TargetDType: String, CaseIterable, Sendable { case keep, f32, f16, bf16 }
+
+    public struct Options: Sendable {
+        public var dtype: TargetDType = .keep
+        public var writer = TMTWriterOptions()
+        /// The command line, recorded in the provenance.
+        public var command: [String] = CommandLine.arguments
+        public init() {}
+    }
+
+    public struct Report: Codable, Sendable {
+        public var output: String
+        public var tensors: Int
+        public var inputBytes: Int
+        public var decodedBytes: Int
+        public var outputBytes: Int
+        public var ratio: Double
+        public var seconds: Double
+        public var mbPerSecond: Double
+        enum CodingKeys: String, CodingKey {
+            case output, tensors, ratio, seconds
+            case inputBytes = "input_bytes", decodedBytes = "decoded_bytes", outputBytes = "output_bytes"
+            case mbPerSecond = "mb_per_second"
+        }
+    }
+
+    public static let toolVersion = "0.1.0"
+
+    public static func convert(_ source: String, to output: String, options: Options, progress: ProgressReporter = SilentProgress()) throws -> Report {
+        let start = Date()
+        let checkpoint = try Checkpoint.open(source)
+        let model = try checkpoint.native()
+        let written = model.tensors.filter { model.aliases[$0.name] == nil }
+        let inputBytes = written.reduce(0) { $0 + $1.byteCount }
+
+        // Provenance first: hash the source files (fails early on unreadable input).
+        var sources: [JSONValue] = []
+        for (i, f) in checkpoint.files.enumerated() {
+            progress.update(done: i, total: checkpoint.files.count, label: "hashing \((f as NSString).lastPathComponent)")
+            let size = (try? FileManager.default.attributesOfItem(atPath: f)[.size] as? Int) ?? 0
+            sources.append(.object(["path": .string(f), "bytes": .int(Int64(size ?? 0)), "sha256": .string(try TensorValues.sha256(file: f))]))
+        }
+
+        let writer = try TMTWriter(path: output, options: options.writer)
+        var decoded = 0
+        do {
+            for t in written {
+                progress.update(done: decoded, total: inputBytes, label: t.name)
+                let bytes = try t.load()
+                let target: DType = options.dtype == .keep ? t.dtype : DType(rawValue: options.dtype.rawValue) ?? t.dtype
+                let converted = try DTypeConversion.convert(t, bytes: bytes, to: target, threads: options.writer.threads)
+                try writer.addTensor(name: t.name, dtype: target, shape: t.shape, bytes: converted.bytes)
+                decoded += t.byteCount
+            }
+            var kinds: [String: JSONValue] = [:]
+            for tok in checkpoint.tokenizers {
+                let bytes = try tok.load()
+                try writer.addBlob(name: "tokenizer/\(tok.name)", bytes: bytes.bytes)
+                kinds[tok.name] = .string(tok.kind)
+            }
+            var provenance: [String: JSONValue] = [
+                "tool": .string("tramontane \(toolVersion)"),
+                "command": .array(options.command.map { .string($0) }),
+                "created": .string(ISO8601DateFormatter().string(from: Date())),
+                "source_format": .string(checkpoint.format.rawValue),
+                "source_layout": .string(model.sourceLayout),
+                "sources": .array(sources),
+                "dropped_tensors": .array(model.dropped.map { .string($0) }),
+                "dtype": .string(options.dtype.rawValue),
+            ]
+            if let parent = checkpoint.tmt?.metadata["provenance"] { provenance["parent"] = parent }
+            let configJSON = try JSONDecoder().decode(JSONValue.self, from: JSONEncoder().encode(model.config))
+            try writer.finish(metadata: .object([
+                "config": configJSON,
+                "provenance": .object(provenance),
+                "tokenizer": .object(["kinds": .object(kinds)]),
+            ]))
+        } catch {
+            writer.abandon()
+            throw error
+        }
+        progress.finish(label: "wrote \(output)")
+        let seconds = Date().timeIntervalSince(start)
+        let outBytes = (try? FileManager.default.attributesOfItem(atPath: output)[.size] as? Int) ?? 0
+        return Report(output: output, tensors: written.count, inputBytes: inputBytes, decodedBytes: decoded,
+                      outputBytes: outBytes ?? 0, ratio: inputBytes == 0 ? 1 : Double(outBytes ?? 0) / Double(inputBytes),
+                      seconds: seconds, mbPerSecond: Double(inputBytes) / 1e6 / max(seconds, 1e-9))
+    }
+}

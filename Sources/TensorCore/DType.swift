@@ -1,0 +1,60 @@
+/// The element types Tramontane reads and writes.
+///
+/// Float and integer types have one element per "block"; ggml's block-quantized types pack
+/// `blockSize` weights into `blockBytes` bytes. The raw values match nothing in particular:
+/// every on-disk format maps its own codes in its reader (see `formats/`).
+public enum DType: String, CaseIterable, Sendable, Codable {
+    case f64, f32, f16, bf16
+    case i64, i32, i16, i8, u8, bool
+    case q4_0, q4_1, q5_0, q5_1, q8_0, q8_1
+    case q2_k, q3_k, q4_k, q5_k, q6_k, q8_k
+
+    /// Weights per block (1 for plain element types).
+    public var blockSize: Int {
+        switch self {
+        case .q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q8_1: return 32
+        case .q2_k, .q3_k, .q4_k, .q5_k, .q6_k, .q8_k: return 256
+        default: return 1
+        }
+    }
+
+    /// Bytes per block (the element size for plain types). Layouts as in ggml-common.h.
+    public var blockBytes: Int {
+        switch self {
+        case .f64, .i64: return 8
+        case .f32, .i32: return 4
+        case .f16, .bf16, .i16: return 2
+        case .i8, .u8, .bool: return 1
+        case .q4_0: return 18
+        case .q4_1: return 20
+        case .q5_0: return 22
+        case .q5_1: return 24
+        case .q8_0: return 34
+        case .q8_1: return 36
+        case .q2_k: return 84
+        case .q3_k: return 110
+        case .q4_k: return 144
+        case .q5_k: return 176
+        case .q6_k: return 210
+        case .q8_k: return 292
+        }
+    }
+
+    public var isFloat: Bool { self == .f32 || self == .f16 || self == .bf16 || self == .f64 }
+    public var isBlockQuantized: Bool { blockSize > 1 || self == .q8_k }
+
+    /// Bits per weight of the format itself.
+    public var bitsPerWeight: Double { Double(blockBytes * 8) / Double(blockSize) }
+
+    /// Bytes that `elements` weights take, or an error when the count is not a whole number of
+    /// blocks or the product overflows.
+    public func byteCount(elements: Int) throws(TensorError) -> Int {
+        guard elements >= 0 else { throw .invalidShape("negative element count \(elements)") }
+        guard elements % blockSize == 0 else {
+            throw .invalidShape("\(elements) elements is not a whole number of \(rawValue) blocks of \(blockSize)")
+        }
+        let (bytes, overflow) = (elements / blockSize).multipliedReportingOverflow(by: blockBytes)
+        guard !overflow else { throw .invalidShape("byte count of \(elements) \(rawValue) elements overflows") }
+        return bytes
+    }
+}

@@ -1,0 +1,105 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Every system call Tramontane makes on files, in one place behind thin wrappers (the
+/// swift-system habit), so that errors carry the path and tests can inject a short write or
+/// ENOSPC through `AtomicOutputFile`'s `write` parameter.
+public enum Syscalls {
+    /// `open(2)` for reading.
+    public static func openForReading(_ path: String) throws(IOError) -> Int32 {
+        let fd = retryOnInterrupt { open(path, O_RDONLY | O_CLOEXEC) }
+        guard fd >= 0 else { throw IOError("cannot open", path: path, errno: errno) }
+        return fd
+    }
+
+    /// `open(2)` creating a new file that must not exist yet.
+    public static func createExclusive(_ path: String, mode: mode_t = 0o644) throws(IOError) -> Int32 {
+        let fd = retryOnInterrupt { open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode) }
+        guard fd >= 0 else { throw IOError("cannot create", path: path, errno: errno) }
+        return fd
+    }
+
+    /// `fstat(2)`: the size of an open file.
+    public static func fileSize(_ fd: Int32, path: String) throws(IOError) -> Int {
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw IOError("cannot stat", path: path, errno: errno) }
+        guard (st.st_mode & S_IFMT) == S_IFREG else { throw IOError("not a regular file", path: path, errno: EINVAL) }
+        return Int(st.st_size)
+    }
+
+    /// `write(2)` until every byte is written, retrying short writes and EINTR.
+    public static func writeAll(
+        _ fd: Int32, _ bytes: UnsafeRawBufferPointer, path: String,
+        using write: (Int32, UnsafeRawPointer, Int) -> Int
+    ) throws(IOError) {
+        guard var p = bytes.baseAddress else { return }
+        var left = bytes.count
+        while left > 0 {
+            let n = write(fd, p, left)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw IOError("cannot write", path: path, errno: errno)
+            }
+            if n == 0 { throw IOError("cannot write", path: path, errno: EIO) }
+            p += n
+            left -= n
+        }
+    }
+
+    /// `pread(2)` of exactly `count` bytes at `offset`.
+    public static func readExactly(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, at offset: Int, path: String) throws(IOError) {
+        guard let base = buffer.baseAddress else { return }
+        var done = 0
+        while done < buffer.count {
+            let n = pread(fd, base + done, buffer.count - done, off_t(offset + done))
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw IOError("cannot read", path: path, errno: errno)
+            }
+            if n == 0 { throw IOError("unexpected end of file reading", path: path, errno: EIO) }
+            done += n
+        }
+    }
+
+    /// `fsync(2)`.
+    public static func sync(_ fd: Int32, path: String) throws(IOError) {
+        guard fsync(fd) == 0 else { throw IOError("cannot fsync", path: path, errno: errno) }
+    }
+
+    /// `rename(2)`: atomically replaces `to`.
+    public static func rename(_ from: String, to: String) throws(IOError) {
+        #if canImport(Glibc)
+        let r = Glibc.rename(from, to)
+        #else
+        let r = Darwin.rename(from, to)
+        #endif
+        guard r == 0 else { throw IOError("cannot rename to \(to):", path: from, errno: errno) }
+    }
+
+    /// `unlink(2)`, ignoring failure (used to clean up temporaries).
+    public static func removeQuietly(_ path: String) { _ = unlink(path) }
+
+    /// `close(2)`.
+    public static func closeQuietly(_ fd: Int32) { _ = close(fd) }
+
+    /// The libc `write`, the default for `writeAll`.
+    public static let systemWrite: (Int32, UnsafeRawPointer, Int) -> Int = { fd, p, n in
+        #if canImport(Glibc)
+        return Glibc.write(fd, p, n)
+        #else
+        return Darwin.write(fd, p, n)
+        #endif
+    }
+
+    @inline(__always)
+    static func retryOnInterrupt(_ body: () -> Int32) -> Int32 {
+        while true {
+            let r = body()
+            if r < 0 && errno == EINTR { continue }
+            return r
+        }
+    }
+}
