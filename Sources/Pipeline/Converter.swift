@@ -56,14 +56,14 @@ public struct Converter {
                 progress.update(done: decoded, total: inputBytes, label: t.name)
                 let bytes = try t.load()
                 let target: DType = options.dtype == .keep ? t.dtype : DType(rawValue: options.dtype.rawValue) ?? t.dtype
-                let converted = try DTypeConversion.convert(t, bytes: bytes, to: target, threads: options.writer.threads)
-                try writer.addTensor(name: t.name, dtype: target, shape: t.shape, bytes: converted.bytes)
+                let converted = try withExtendedLifetime(bytes) { try DTypeConversion.convert(t, bytes: bytes, to: target, threads: options.writer.threads) }
+                try converted.withBytes { try writer.addTensor(name: t.name, dtype: target, shape: t.shape, bytes: $0) }
                 decoded += t.byteCount
             }
             var kinds: [String: JSONValue] = [:]
             for tok in checkpoint.tokenizers {
                 let bytes = try tok.load()
-                try writer.addBlob(name: "tokenizer/\(tok.name)", bytes: bytes.bytes)
+                try bytes.withBytes { try writer.addBlob(name: "tokenizer/\(tok.name)", bytes: $0) }
                 kinds[tok.name] = .string(tok.kind)
             }
             var provenance: [String: JSONValue] = [

@@ -57,6 +57,16 @@ public struct ByteRegion: @unchecked Sendable {
 
     public var count: Int { bytes.count }
 
+    /// Runs `body` with the bytes while guaranteeing the owner stays alive. Prefer this to
+    /// `bytes` whenever the region is a temporary: ARC may free an owner right after its last
+    /// use, which can come before the last use of a pointer taken from it.
+    public func withBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try withExtendedLifetime(owner) { try body(bytes) }
+    }
+
+    /// A copy of the bytes as an array.
+    public var array: [UInt8] { withBytes { Array($0) } }
+
     /// A fresh heap buffer of `count` zeroed bytes, filled by `fill`.
     public static func allocate(count: Int, fill: (UnsafeMutableRawBufferPointer) throws -> Void) rethrows -> ByteRegion {
         let owned = OwnedBytes(count: count)

@@ -99,8 +99,8 @@ public enum Layout {
         let rowBytes = try t.dtype.byteCount(elements: t.shape[1])
         n.load = {
             let src = try base()
-            return ByteRegion.allocate(count: src.count) { dst in
-                guard let s = src.bytes.baseAddress, let d = dst.baseAddress else { return }
+            return ByteRegion.allocate(count: src.count) { dst in src.withBytes { srcBytes in
+                guard let s = srcBytes.baseAddress, let d = dst.baseAddress else { return }
                 let half = headDim / 2
                 for h in 0..<heads {
                     for i in 0..<half {
@@ -111,7 +111,7 @@ public enum Layout {
                         }
                     }
                 }
-            }
+            } }
         }
         return n
     }

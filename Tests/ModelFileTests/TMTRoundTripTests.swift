@@ -1,0 +1,103 @@
+import Foundation
+import TensorCore
+import TestSupport
+import XCTest
+@testable import ModelFile
+
+/// Deterministic Gaussian-ish bf16 weights.
+func syntheticBF16(_ n: Int, seed: UInt64 = 1) -> [UInt8] {
+    var s = seed
+    var out: [UInt8] = []
+    out.reserveCapacity(n * 2)
+    for _ in 0..<n {
+        var sum: Float = 0
+        for _ in 0..<4 {
+            s = s &* 6364136223846793005 &+ 1442695040888963407
+            sum += Float(s >> 40) / Float(1 << 24) - 0.5
+        }
+        out.appendLE(FloatConversion.floatToBF16(sum * 0.02))
+    }
+    return out
+}
+
+final class TMTRoundTripTests: XCTestCase {
+    func write(_ path: String, codec: TMTCodec, chunk: Int = TMTLayout.minChunkSize, tensors: [(String, DType, [Int], [UInt8])],
+               blobs: [(String, [UInt8])] = []) throws {
+        let w = try TMTWriter(path: path, options: TMTWriterOptions(codec: codec, level: 3, chunkSize: chunk, threads: 2))
+        for (name, dtype, shape, bytes) in tensors {
+            try bytes.withUnsafeBytes { try w.addTensor(name: name, dtype: dtype, shape: shape, bytes: $0) }
+        }
+        for (name, bytes) in blobs { try bytes.withUnsafeBytes { try w.addBlob(name: name, bytes: $0) } }
+        try w.finish(metadata: .object(["config": .object(["dim": .int(64)])]))
+    }
+
+    func testEveryCodecRoundTrips() throws {
+        let dir = TempDir()
+        // Several chunks (64 KiB each), an odd-sized last chunk, an f32 and an empty tensor.
+        let big = syntheticBF16(100_003)
+        let f32 = (0..<5000).flatMap { i -> [UInt8] in var b: [UInt8] = []; b.appendLE(Float(i).bitPattern * 3); return b }
+        let tensors: [(String, DType, [Int], [UInt8])] = [
+            ("a", .bf16, [100_003], big), ("b", .f32, [50, 100], f32), ("empty", .f16, [0, 4], []),
+            ("q", .q8_0, [2, 32], [UInt8](repeating: 5, count: 68)),
+        ]
+        for codec in TMTCodec.allCases {
+            let p = dir.file("m-\(codec.rawValue).tmt")
+            try write(p, codec: codec, tensors: tensors, blobs: [("tokenizer/tokenizer.model", Array("hello".utf8))])
+            let f = try TMTFile(path: p)
+            XCTAssertEqual(f.tensors.map(\.name), ["a", "b", "empty", "q"])
+            for (name, dtype, shape, bytes) in tensors {
+                guard let item = f.tensor(named: name) else { return XCTFail("no \(name)") }
+                XCTAssertEqual(item.dtype, dtype)
+                XCTAssertEqual(item.shape, shape)
+                XCTAssertEqual(item.offset % 64, 0)
+                XCTAssertTrue(try f.data(of: item).array == bytes, "\(codec) \(name)")
+            }
+            XCTAssertEqual(f.tensor(named: "a")?.chunks.count, 4)
+            if codec == .shuffleZstd { XCTAssertEqual(f.tensor(named: "q")?.codec, .zstd, "block types are not shuffled") }
+            XCTAssertEqual(try f.data(of: XCTUnwrap(f.blob(named: "tokenizer/tokenizer.model"))).array, Array("hello".utf8))
+            XCTAssertEqual(f.metadata["config"]?["dim"]?.intValue, 64)
+            XCTAssertNoThrow(try f.verify())
+        }
+    }
+
+    func testShuffleCompressesGaussianBF16BetterThanPlainZstd() throws {
+        let dir = TempDir()
+        let data = syntheticBF16(1 << 19)
+        var ratios: [TMTCodec: Double] = [:]
+        for codec in TMTCodec.allCases {
+            let p = dir.file("\(codec.rawValue).tmt")
+            try write(p, codec: codec, chunk: 1 << 20, tensors: [("w", .bf16, [1 << 19], data)])
+            ratios[codec] = try TMTFile(path: p).tensors[0].compressionRatio
+        }
+        XCTAssertEqual(ratios[.raw], 1)
+        XCTAssertLessThan(ratios[.shuffleZstd]!, 0.75, "\(ratios)")
+        XCTAssertLessThan(ratios[.shuffleZstd]!, ratios[.zstd]!, "\(ratios)")
+    }
+
+    func testWriterRefusesWrongSizeAndDuplicates() throws {
+        let dir = TempDir()
+        let w = try TMTWriter(path: dir.file("x.tmt"))
+        XCTAssertThrowsError(try [UInt8](repeating: 0, count: 6).withUnsafeBytes { try w.addTensor(name: "t", dtype: .f32, shape: [2], bytes: $0) })
+        try [UInt8](repeating: 0, count: 8).withUnsafeBytes { try w.addTensor(name: "t", dtype: .f32, shape: [2], bytes: $0) }
+        XCTAssertThrowsError(try [UInt8](repeating: 0, count: 8).withUnsafeBytes { try w.addTensor(name: "t", dtype: .f32, shape: [2], bytes: $0) })
+        w.abandon()
+        XCTAssertEqual(dir.contents(), [], "abandoned writer leaves no file")
+    }
+
+    func testFullDiskDuringWriteLeavesNoPartialFile() throws {
+        let dir = TempDir()
+        let dest = dir.write("model.tmt", Array("old".utf8))
+        var budget = 10_000
+        let w = try TMTWriter(path: dest, options: TMTWriterOptions(codec: .raw, chunkSize: TMTLayout.minChunkSize, threads: 1), write: { fd, p, n in
+            if budget <= 0 { errno = ENOSPC; return -1 }
+            let k = min(n, budget); budget -= k
+            return Glibc.write(fd, p, k)
+        })
+        let data = syntheticBF16(50_000)
+        XCTAssertThrowsError(try data.withUnsafeBytes { try w.addTensor(name: "w", dtype: .bf16, shape: [50_000], bytes: $0) }) { e in
+            XCTAssertEqual((e as? IOError)?.errno, ENOSPC, "\(e)")
+        }
+        XCTAssertEqual(readBytes(dest), Array("old".utf8))
+        XCTAssertEqual(dir.contents(), ["model.tmt"])
+    }
+}

@@ -1,0 +1,75 @@
+import Foundation
+import TestSupport
+import XCTest
+
+/// Runs the built `tramontane` binary as a user would, checking exit codes and the JSON keys
+/// scripts rely on.
+final class CLITests: XCTestCase {
+    var binary: String {
+        get throws {
+            let dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+            for candidate in [dir, dir.deletingLastPathComponent()] {
+                let p = candidate.appendingPathComponent("tramontane").path
+                if FileManager.default.isExecutableFile(atPath: p) { return p }
+            }
+            let p = Fixtures.packageRoot.appendingPathComponent(".build/debug/tramontane").path
+            guard FileManager.default.isExecutableFile(atPath: p) else { throw Fixtures.Missing(path: p) }
+            return p
+        }
+    }
+
+    func run(_ args: [String]) throws -> (Int32, Data, String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: try binary)
+        p.arguments = args
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, o, String(decoding: e, as: UTF8.self))
+    }
+
+    func testInspectConvertVerifyJSON() throws {
+        let dir = TempDir()
+        let out = dir.file("m.tmt")
+        var (code, data, err) = try run(["inspect", Fixtures.tinyMistral("hf-pytorch-f16"), "--hash", "--json"])
+        XCTAssertEqual(code, 0, err)
+        let inspect = try JSONSerialization.jsonObject(with: data) as? [String: Any]
+        let tensors = try XCTUnwrap(inspect?["tensors"] as? [[String: Any]])
+        XCTAssertEqual(tensors.count, 21)
+        for key in ["name", "dtype", "shape", "sha256"] { XCTAssertNotNil(tensors[0][key], key) }
+        XCTAssertEqual(tensors[0]["name"] as? String, "tok_embeddings.weight")
+        XCTAssertEqual(tensors[0]["shape"] as? [Int], [1024, 64])
+
+        (code, data, err) = try run(["convert", Fixtures.tinyMistral("hf-pytorch-f16"), "-o", out, "--json"])
+        XCTAssertEqual(code, 0, err)
+        let convert = try JSONSerialization.jsonObject(with: data) as? [String: Any]
+        XCTAssertEqual(convert?["tensors"] as? Int, 21)
+
+        (code, data, err) = try run(["verify", out, "--json"])
+        XCTAssertEqual(code, 0, err)
+        XCTAssertEqual((try JSONSerialization.jsonObject(with: data) as? [String: Any])?["ok"] as? Bool, true)
+
+        // Damage one byte of tensor data: verify exits non-zero and names the tensor.
+        var bytes = readBytes(out)
+        bytes[200] ^= 0xFF
+        let bad = dir.write("bad.tmt", bytes)
+        (code, data, err) = try run(["verify", bad])
+        XCTAssertEqual(code, 1)
+        XCTAssertTrue(err.contains("tok_embeddings.weight") && err.contains("chunk 0"), err)
+    }
+
+    func testBadInputGivesAClearErrorAndNonZeroExit() throws {
+        let dir = TempDir()
+        let junk = dir.write("junk.safetensors", [1, 2, 3])
+        let (code, _, err) = try run(["inspect", junk])
+        XCTAssertNotEqual(code, 0)
+        XCTAssertTrue(err.contains("junk.safetensors"), err)
+        let (code2, _, err2) = try run(["convert", Fixtures.tinyMistral("hf-safetensors-f32"), "-o", dir.file("x.tmt"), "--level", "99"])
+        XCTAssertNotEqual(code2, 0)
+        XCTAssertTrue(err2.contains("--level"), err2)
+    }
+}

