@@ -120,9 +120,18 @@ public final class TMTFile: @unchecked Sendable {
             return file.region(offset: item.offset, count: item.size)
         }
         let owned = OwnedBytes(count: item.size)
-        let out = owned.mutableBytes
+        try decode(item, into: owned.mutableBytes, threads: threads)
+        return ByteRegion(owner: owned, bytes: UnsafeRawBufferPointer(owned.mutableBytes))
+    }
+
+    /// Decodes a compressed item into `out` (exactly `item.size` bytes), checking every chunk's
+    /// checksum before decoding it and the whole item's checksum after.
+    public func decode(_ item: TMTItem, into out: UnsafeMutableRawBufferPointer, threads: Int = availableCores) throws {
+        precondition(out.count == item.size, "decode buffer has the wrong size")
         let offsets = item.chunkOffsets
         let contexts = ZstdContexts(threads: max(1, min(threads, item.chunks.count)), compress: false)
+        // One plane buffer per worker, reused across chunks.
+        let planes = item.codec == .shuffleZstd ? contexts.decompression.map { _ in OwnedBytes(count: item.chunkSize) } : []
         try parallelFor(item.chunks.count, threads: contexts.decompression.count) { i, worker in
             let stored = file.region(offset: offsets[i], count: item.chunks[i].storedLength).bytes
             guard XXH64.hash(stored) == item.chunks[i].checksum else {
@@ -130,28 +139,34 @@ public final class TMTFile: @unchecked Sendable {
             }
             let dst = UnsafeMutableRawBufferPointer(rebasing: out[(i * item.chunkSize)..<(i * item.chunkSize + item.decodedLength(ofChunk: i))])
             let failure: String?
-            if item.codec == .shuffleZstd, let k = item.elementSize {
-                let planes = OwnedBytes(count: dst.count)
-                failure = ChunkCodec.decompress(stored, into: planes.mutableBytes, context: contexts.decompression[worker])
-                if failure == nil { ChunkCodec.unshuffle(UnsafeRawBufferPointer(planes.mutableBytes), elementSize: k, into: dst) }
-            } else {
+            switch item.codec {
+            case .shuffleZstd:
+                let k = item.elementSize ?? 1
+                let plane = UnsafeMutableRawBufferPointer(rebasing: planes[worker].mutableBytes[0..<dst.count])
+                failure = ChunkCodec.decompress(stored, into: plane, context: contexts.decompression[worker])
+                if failure == nil { ChunkCodec.unshuffle(UnsafeRawBufferPointer(plane), elementSize: k, into: dst) }
+            case .zstd:
                 failure = ChunkCodec.decompress(stored, into: dst, context: contexts.decompression[worker])
+            case .raw:
+                dst.copyMemory(from: stored)
+                failure = nil
             }
             if let failure { throw TMTError.codec(item: item.name, chunk: i, detail: failure) }
         }
-        let region = ByteRegion(owner: owned, bytes: UnsafeRawBufferPointer(out))
-        guard XXH64.hash(region.bytes).hex16 == item.xxh64 else { throw TMTError.decodedChecksumMismatch(path: path, item: item.name) }
-        return region
+        guard XXH64.hash(UnsafeRawBufferPointer(out)).hex16 == item.xxh64 else { throw TMTError.decodedChecksumMismatch(path: path, item: item.name) }
     }
 
     /// Checks every chunk of every item against its checksum and every decoded item against
     /// its own. Throws the first damage found. `progress` gets (items done, items total, name).
     public func verify(threads: Int = availableCores, progress: (Int, Int, String) -> Void = { _, _, _ in }) throws {
         let items = tensors + blobs
+        // One decode buffer for all compressed items: no fresh pages to fault in and zero per item.
+        let buffer = OwnedBytes(count: items.filter { $0.codec != .raw }.map(\.size).max() ?? 0)
         for (n, item) in items.enumerated() {
             progress(n, items.count, item.name)
+            defer { file.dropPages(offset: item.offset, count: item.storedSize) }
             guard item.codec == .raw else {
-                _ = try data(of: item, threads: threads)  // checks chunks and the whole
+                try decode(item, into: UnsafeMutableRawBufferPointer(rebasing: buffer.mutableBytes[0..<item.size]), threads: threads)
                 continue
             }
             let offsets = item.chunkOffsets

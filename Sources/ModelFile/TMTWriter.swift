@@ -4,11 +4,11 @@ import TensorCore
 /// Options for writing a `.tmt`.
 public struct TMTWriterOptions: Sendable {
     public var codec: TMTCodec = .shuffleZstd
-    public var level: Int32 = 3
+    public var level: Int32 = 1
     public var chunkSize: Int = TMTLayout.defaultChunkSize
     public var threads: Int = availableCores
 
-    public init(codec: TMTCodec = .shuffleZstd, level: Int32 = 3, chunkSize: Int = TMTLayout.defaultChunkSize, threads: Int = availableCores) {
+    public init(codec: TMTCodec = .shuffleZstd, level: Int32 = 1, chunkSize: Int = TMTLayout.defaultChunkSize, threads: Int = availableCores) {
         self.codec = codec
         self.level = level
         self.chunkSize = chunkSize
@@ -82,6 +82,7 @@ public final class TMTWriter {
         } else {
             let threads = contexts.compression.count
             let batch = max(1, threads * 2)
+            let planes = codec == .shuffleZstd ? (0..<threads).map { _ in OwnedBytes(count: chunkSize) } : []
             var start = 0
             while start < chunkCount {
                 let end = min(chunkCount, start + batch)
@@ -91,9 +92,9 @@ public final class TMTWriter {
                         let i = start + j
                         let c = UnsafeRawBufferPointer(rebasing: bytes[(i * chunkSize)..<min(bytes.count, (i + 1) * chunkSize)])
                         if codec == .shuffleZstd {
-                            let planes = OwnedBytes(count: c.count)
-                            ChunkCodec.shuffle(c, elementSize: elementSize, into: planes.mutableBytes)
-                            out[j] = try ChunkCodec.compress(UnsafeRawBufferPointer(planes.mutableBytes), level: options.level, context: contexts.compression[worker])
+                            let plane = UnsafeMutableRawBufferPointer(rebasing: planes[worker].mutableBytes[0..<c.count])
+                            ChunkCodec.shuffle(c, elementSize: elementSize, into: plane)
+                            out[j] = try ChunkCodec.compress(UnsafeRawBufferPointer(plane), level: options.level, context: contexts.compression[worker])
                         } else {
                             out[j] = try ChunkCodec.compress(c, level: options.level, context: contexts.compression[worker])
                         }

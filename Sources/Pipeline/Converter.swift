@@ -58,6 +58,7 @@ public struct Converter {
                 let target: DType = options.dtype == .keep ? t.dtype : DType(rawValue: options.dtype.rawValue) ?? t.dtype
                 let converted = try withExtendedLifetime(bytes) { try DTypeConversion.convert(t, bytes: bytes, to: target, threads: options.writer.threads) }
                 try converted.withBytes { try writer.addTensor(name: t.name, dtype: target, shape: t.shape, bytes: $0) }
+                bytes.dropPages()
                 decoded += t.byteCount
             }
             var kinds: [String: JSONValue] = [:]

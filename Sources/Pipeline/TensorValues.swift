@@ -36,6 +36,7 @@ public enum TensorValues {
         try forEachSlice(t, bytes: bytes) { values in
             h.update(bufferPointer: UnsafeRawBufferPointer(values))  // x86-64 and arm64 are little-endian
         }
+        bytes.dropPages()
         return h.finalize().map { String(format2: $0) }.joined()
     }
 
@@ -44,7 +45,14 @@ public enum TensorValues {
         let f = try MappedFile(path: path)
         f.adviseSequential()
         var h = SHA256()
-        h.update(bufferPointer: f.bytes)
+        let window = 64 << 20
+        var offset = 0
+        while offset < f.size {
+            let n = min(window, f.size - offset)
+            h.update(bufferPointer: UnsafeRawBufferPointer(rebasing: f.bytes[offset..<(offset + n)]))
+            f.dropPages(offset: offset, count: n)
+            offset += n
+        }
         return h.finalize().map { String(format2: $0) }.joined()
     }
 }

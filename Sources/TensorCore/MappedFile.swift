@@ -39,6 +39,18 @@ public final class MappedFile: @unchecked Sendable {
         return ByteRegion(owner: self, bytes: UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + count)]))
     }
 
+    /// Drops the resident pages of a range (`madvise(MADV_DONTNEED)`); a later read faults them
+    /// in again from the file. Streaming passes call this so that resident memory stays about
+    /// one tensor, not the whole file.
+    public func dropPages(offset: Int, count: Int) {
+        guard let base, count > 0 else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = offset / page * page
+        let end = min(size, offset + count)
+        guard end > start else { return }
+        _ = madvise(base + start, end - start, MADV_DONTNEED)
+    }
+
     /// Tells the kernel the file will be read front to back (`madvise(MADV_SEQUENTIAL)`).
     public func adviseSequential() {
         if let base { _ = madvise(base, size, MADV_SEQUENTIAL) }
@@ -64,6 +76,12 @@ public struct ByteRegion: @unchecked Sendable {
         try withExtendedLifetime(owner) { try body(bytes) }
     }
 
+    /// If these bytes are a mapped file's, drops their resident pages (see `MappedFile.dropPages`).
+    public func dropPages() {
+        guard let file = owner as? MappedFile, let p = bytes.baseAddress, let b = file.bytes.baseAddress else { return }
+        file.dropPages(offset: p - b, count: bytes.count)
+    }
+
     /// A copy of the bytes as an array.
     public var array: [UInt8] { withBytes { Array($0) } }
 
@@ -82,16 +100,31 @@ public struct ByteRegion: @unchecked Sendable {
     }
 }
 
-/// A 64-byte aligned heap allocation, freed when the last `ByteRegion` using it goes.
+/// A zero-filled, 64-byte aligned allocation, freed when the last `ByteRegion` using it goes.
+/// Large buffers come straight from `mmap(MAP_ANONYMOUS)`: page-aligned and zeroed lazily by
+/// the kernel, so a buffer that is about to be overwritten is not written twice.
 public final class OwnedBytes: @unchecked Sendable {
     public let mutableBytes: UnsafeMutableRawBufferPointer
-    private let allocation: UnsafeMutableRawBufferPointer
+    private let base: UnsafeMutableRawPointer
+    private let mapped: Int
+
+    static let mapThreshold = 1 << 20
 
     public init(count: Int) {
-        allocation = UnsafeMutableRawBufferPointer.allocate(byteCount: max(count, 1), alignment: 64)
-        allocation.initializeMemory(as: UInt8.self, repeating: 0)
-        mutableBytes = UnsafeMutableRawBufferPointer(rebasing: allocation[0..<count])
+        if count >= OwnedBytes.mapThreshold,
+           let p = mmap(nil, count, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), p != MAP_FAILED {
+            base = p
+            mapped = count
+        } else {
+            let raw = UnsafeMutableRawBufferPointer.allocate(byteCount: max(count, 1), alignment: 64)
+            raw.initializeMemory(as: UInt8.self, repeating: 0)
+            base = raw.baseAddress!
+            mapped = 0
+        }
+        mutableBytes = UnsafeMutableRawBufferPointer(start: base, count: count)
     }
 
-    deinit { allocation.deallocate() }
+    deinit {
+        if mapped > 0 { munmap(base, mapped) } else { base.deallocate() }
+    }
 }
