@@ -111,6 +111,8 @@ public enum Layout {
                         }
                     }
                 }
+                // The permuted copy replaces the source: let its mapped pages go.
+                src.dropPages()
             } }
         }
         return n
