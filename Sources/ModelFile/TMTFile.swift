@@ -75,7 +75,7 @@ public final class TMTFile: @unchecked Sendable {
                 guard seen.insert(item.name).inserted else { throw bad("duplicate tensor name") }
                 guard let dtype = item.dtype, let shape = item.shape else { throw bad("tensor without dtype or shape") }
                 let bytes: Int
-                do { bytes = try dtype.byteCount(elements: try elementCount(shape)) } catch { throw bad("\(error)") }
+                do { bytes = try dtype.byteCount(shape: shape) } catch { throw bad("\(error)") }
                 guard bytes == item.size else { throw bad("size \(item.size) but \(dtype.rawValue)\(shape) needs \(bytes)") }
             } else {
                 guard seenBlobs.insert(item.name).inserted else { throw bad("duplicate blob name") }

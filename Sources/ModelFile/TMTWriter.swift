@@ -44,7 +44,7 @@ public final class TMTWriter {
 
     /// Adds a tensor. `bytes` must be exactly `dtype.byteCount(shape)` long.
     public func addTensor(name: String, dtype: DType, shape: [Int], bytes: UnsafeRawBufferPointer, codec: TMTCodec? = nil) throws {
-        let expected = try dtype.byteCount(elements: try elementCount(shape))
+        let expected = try dtype.byteCount(shape: shape)
         guard bytes.count == expected else {
             throw TMTError.invalidEntry(path: path, item: name, detail: "\(bytes.count) bytes given, \(dtype.rawValue)\(shape) needs \(expected)")
         }

@@ -14,16 +14,16 @@ public enum DTypeConversion {
         let rows = n / row
         let rowsPerSlice = max(1, (1 << 20) / row)
         let slices = (rows + rowsPerSlice - 1) / rowsPerSlice
-        let outBytes = try target.byteCount(elements: n)
-        let inRowBytes = try t.dtype.byteCount(elements: row)
-        let outRowBytes = try target.byteCount(elements: row)
+        let outBytes = try target.byteCount(shape: t.shape)
+        let inRowBytes = try t.dtype.rowBytes(row)
+        let outRowBytes = try target.rowBytes(row)
         return try ByteRegion.allocate(count: outBytes) { dst in
             try parallelFor(slices, threads: threads) { s, _ in
                 let r0 = s * rowsPerSlice, r1 = min(rows, r0 + rowsPerSlice)
                 let count = (r1 - r0) * row
                 var values = [Float](repeating: 0, count: count)
                 try values.withUnsafeMutableBufferPointer { v in
-                    try Dequantize.toFloat(UnsafeRawBufferPointer(rebasing: bytes.bytes[(r0 * inRowBytes)..<(r1 * inRowBytes)]), dtype: t.dtype, into: v)
+                    try Dequantize.toFloat(UnsafeRawBufferPointer(rebasing: bytes.bytes[(r0 * inRowBytes)..<(r1 * inRowBytes)]), dtype: t.dtype, into: v, columns: row)
                     try FloatConversion.fromFloat(UnsafeBufferPointer(v), to: target,
                                                   into: UnsafeMutableRawBufferPointer(rebasing: dst[(r0 * outRowBytes)..<(r1 * outRowBytes)]), tensor: t.name)
                 }

@@ -17,11 +17,11 @@ public enum TensorValues {
         var start = 0
         while start < n {
             let count = min(sliceElements, n - start)
-            let byteStart = try t.dtype.byteCount(elements: start)
-            let byteCount = try t.dtype.byteCount(elements: count)
+            let byteStart = (start / row) * (try t.dtype.rowBytes(row))
+            let byteCount = (count / row) * (try t.dtype.rowBytes(row))
             try buffer.withUnsafeMutableBufferPointer { out in
                 let dst = UnsafeMutableBufferPointer(rebasing: out[0..<count])
-                try Dequantize.toFloat(UnsafeRawBufferPointer(rebasing: bytes.bytes[byteStart..<(byteStart + byteCount)]), dtype: t.dtype, into: dst)
+                try Dequantize.toFloat(UnsafeRawBufferPointer(rebasing: bytes.bytes[byteStart..<(byteStart + byteCount)]), dtype: t.dtype, into: dst, columns: row)
                 try body(UnsafeBufferPointer(dst))
             }
             start += count

@@ -6,27 +6,52 @@ public protocol BlockFormat {
     static var dtype: DType { get }
     /// Decodes one block (`dtype.blockBytes` bytes) into `dtype.blockSize` floats.
     static func dequantize(block: UnsafeRawPointer, into out: UnsafeMutablePointer<Float>)
+    /// The error-minimising quantizer: levels and scales chosen by least-squares search,
+    /// weighting each weight's squared error by `weights` (an importance matrix row) if given.
+    static func quantize(_ x: UnsafePointer<Float>, weights: UnsafePointer<Float>?, into block: UnsafeMutableRawPointer)
+    /// ggml's reference quantizer (`quantize_row_*_ref`), bit for bit where the format has one.
+    static func quantizeReference(_ x: UnsafePointer<Float>, into block: UnsafeMutableRawPointer)
 }
 
 extension BlockFormat {
-    /// Decodes whole rows of blocks.
-    static func dequantizeBlocks(_ src: UnsafeRawBufferPointer, into out: UnsafeMutableBufferPointer<Float>) {
-        guard let s = src.baseAddress, let o = out.baseAddress else { return }
-        let blocks = out.count / dtype.blockSize
-        for b in 0..<blocks {
-            dequantize(block: s + b * dtype.blockBytes, into: o + b * dtype.blockSize)
+    /// Squared error of a quantized block against `x`, weighted.
+    static func blockError(_ x: UnsafePointer<Float>, weights: UnsafePointer<Float>?, block: UnsafeRawPointer) -> Float {
+        let n = dtype.blockSize
+        return withUnsafeTemporaryAllocation(of: Float.self, capacity: n) { y in
+            dequantize(block: block, into: y.baseAddress!)
+            var e: Float = 0
+            for i in 0..<n { let d = x[i] - y[i]; e += (weights?[i] ?? 1) * d * d }
+            return e
+        }
+    }
+
+    /// Runs the search quantizer and the reference and keeps whichever block has the lower
+    /// weighted error, so the default mode is never worse than ggml's on any block.
+    static func quantizeBest(_ x: UnsafePointer<Float>, weights: UnsafePointer<Float>?, into block: UnsafeMutableRawPointer,
+                             search: (UnsafeMutableRawPointer) -> Void) {
+        let bytes = dtype.blockBytes
+        withUnsafeTemporaryAllocation(byteCount: bytes * 2, alignment: 16) { tmp in
+            let a = tmp.baseAddress!, b = a + bytes
+            search(a)
+            quantizeReference(x, into: b)
+            let ea = blockError(x, weights: weights, block: a), eb = blockError(x, weights: weights, block: b)
+            block.copyMemory(from: ea <= eb ? a : b, byteCount: bytes)
         }
     }
 }
 
-/// Loads a little-endian IEEE half at `offset` as Float.
 @inline(__always)
 func loadHalf(_ p: UnsafeRawPointer, _ offset: Int) -> Float {
     Float(Float16(bitPattern: UInt16(littleEndian: p.loadUnaligned(fromByteOffset: offset, as: UInt16.self))))
 }
 
+@inline(__always)
+func storeHalf(_ p: UnsafeMutableRawPointer, _ offset: Int, _ v: Float) {
+    p.storeBytes(of: Float16(v).bitPattern.littleEndian, toByteOffset: offset, as: UInt16.self)
+}
+
 public enum Dequantize {
-    /// The block formats this build can decode.
+    /// The block formats this build can decode and encode.
     public static let registry: [DType: any BlockFormat.Type] = [
         .q4_0: BlockQ4_0.self, .q4_1: BlockQ4_1.self,
         .q5_0: BlockQ5_0.self, .q5_1: BlockQ5_1.self,
@@ -35,7 +60,8 @@ public enum Dequantize {
     ]
 
     /// Decodes `out.count` weights of any readable dtype (float, integer or block) into Floats.
-    public static func toFloat(_ src: UnsafeRawBufferPointer, dtype: DType, into out: UnsafeMutableBufferPointer<Float>) throws(TensorError) {
+    /// `columns` is the row length (default: one row); k-quant rows may end in tail blocks.
+    public static func toFloat(_ src: UnsafeRawBufferPointer, dtype: DType, into out: UnsafeMutableBufferPointer<Float>, columns: Int? = nil) throws(TensorError) {
         guard dtype.isBlockQuantized else {
             try FloatConversion.toFloat(src, dtype: dtype, into: out)
             return
@@ -43,8 +69,30 @@ public enum Dequantize {
         guard let format = registry[dtype] else {
             throw .unsupported("dequantizing \(dtype.rawValue) is not implemented")
         }
-        let needed = try dtype.byteCount(elements: out.count)
-        guard src.count >= needed else { throw .invalidShape("\(dtype.rawValue): \(src.count) bytes for \(out.count) weights, need \(needed)") }
-        format.dequantizeBlocks(src, into: out)
+        let n = columns ?? out.count
+        guard n > 0 else { return }
+        guard out.count % n == 0 else { throw .invalidShape("\(out.count) weights are not whole rows of \(n)") }
+        let rowBytes = try dtype.rowBytes(n)
+        let rows = out.count / n
+        guard src.count >= rows * rowBytes else { throw .invalidShape("\(dtype.rawValue): \(src.count) bytes for \(rows) rows of \(n), need \(rows * rowBytes)") }
+        guard let s = src.baseAddress, let o = out.baseAddress else { return }
+        let main = n / dtype.blockSize
+        let tail = dtype.tailType.flatMap { registry[$0] }
+        for r in 0..<rows {
+            var p = s + r * rowBytes
+            var y = o + r * n
+            for _ in 0..<main {
+                format.dequantize(block: p, into: y)
+                p += dtype.blockBytes
+                y += dtype.blockSize
+            }
+            if let tail, main * dtype.blockSize < n {
+                for _ in 0..<((n - main * dtype.blockSize) / tail.dtype.blockSize) {
+                    tail.dequantize(block: p, into: y)
+                    p += tail.dtype.blockBytes
+                    y += tail.dtype.blockSize
+                }
+            }
+        }
     }
 }

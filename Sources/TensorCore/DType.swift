@@ -46,15 +46,48 @@ public enum DType: String, CaseIterable, Sendable, Codable {
     /// Bits per weight of the format itself.
     public var bitsPerWeight: Double { Double(blockBytes * 8) / Double(blockSize) }
 
-    /// Bytes that `elements` weights take, or an error when the count is not a whole number of
-    /// blocks or the product overflows.
-    public func byteCount(elements: Int) throws(TensorError) -> Int {
-        guard elements >= 0 else { throw .invalidShape("negative element count \(elements)") }
-        guard elements % blockSize == 0 else {
-            throw .invalidShape("\(elements) elements is not a whole number of \(rawValue) blocks of \(blockSize)")
+    /// Rows whose length is not a multiple of a k-quant's 256 end in blocks of this 32-weight
+    /// format instead (see formats/quant-formats.md): the main part stays byte-compatible with
+    /// ggml, and a 576-wide row (SmolLM2) still gets k-quant-class storage.
+    public var tailType: DType? {
+        switch self {
+        case .q4_k: return .q4_1
+        case .q5_k: return .q5_1
+        case .q6_k: return .q8_0
+        default: return nil
         }
-        let (bytes, overflow) = (elements / blockSize).multipliedReportingOverflow(by: blockBytes)
-        guard !overflow else { throw .invalidShape("byte count of \(elements) \(rawValue) elements overflows") }
+    }
+
+    /// Bytes one row of `columns` weights takes.
+    public func rowBytes(_ columns: Int) throws(TensorError) -> Int {
+        guard columns >= 0 else { throw .invalidShape("negative row length \(columns)") }
+        if columns % blockSize != 0 {
+            guard let tail = tailType, columns % tail.blockSize == 0 else {
+                throw .invalidShape("row of \(columns) is not a whole number of \(rawValue) blocks of \(blockSize)")
+            }
+            let tailBlocks = (columns % blockSize) / tail.blockSize
+            let (main, o1) = (columns / blockSize).multipliedReportingOverflow(by: blockBytes)
+            guard !o1 else { throw .invalidShape("byte count of a \(columns)-wide \(rawValue) row overflows") }
+            return main + tailBlocks * tail.blockBytes
+        }
+        let (bytes, overflow) = (columns / blockSize).multipliedReportingOverflow(by: blockBytes)
+        guard !overflow else { throw .invalidShape("byte count of \(columns) \(rawValue) elements overflows") }
         return bytes
+    }
+
+    /// Bytes a tensor of this shape takes (rows along the innermost dimension).
+    public func byteCount(shape: [Int]) throws(TensorError) -> Int {
+        let count = try elementCount(shape)
+        guard let columns = shape.last else { return try rowBytes(1) }
+        if columns == 0 || count == 0 { return 0 }
+        let rows = count / columns
+        let (bytes, overflow) = rows.multipliedReportingOverflow(by: try rowBytes(columns))
+        guard !overflow else { throw .invalidShape("byte count of \(rawValue)\(shape) overflows") }
+        return bytes
+    }
+
+    /// Bytes that `elements` weights take as one row.
+    public func byteCount(elements: Int) throws(TensorError) -> Int {
+        try rowBytes(elements)
     }
 }

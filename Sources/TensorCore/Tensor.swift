@@ -19,5 +19,5 @@ public struct SourceTensor: @unchecked Sendable {
 
     public var elementCount: Int { shape.reduce(1, *) }
     /// Bytes the tensor takes in its dtype (shape already validated by the reader).
-    public var byteCount: Int { (try? dtype.byteCount(elements: elementCount)) ?? 0 }
+    public var byteCount: Int { (try? dtype.byteCount(shape: shape)) ?? 0 }
 }

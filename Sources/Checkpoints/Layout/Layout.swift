@@ -96,7 +96,7 @@ public enum Layout {
         }
         var n = t
         let base = t.load
-        let rowBytes = try t.dtype.byteCount(elements: t.shape[1])
+        let rowBytes = try t.dtype.rowBytes(t.shape[1])
         n.load = {
             let src = try base()
             return ByteRegion.allocate(count: src.count) { dst in src.withBytes { srcBytes in

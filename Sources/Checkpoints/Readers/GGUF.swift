@@ -81,7 +81,7 @@ public struct GGUFFile {
                 func badT(_ s: String) -> CheckpointError { .invalidTensor(path: path, tensor: name, detail: s) }
                 guard offset % align == 0 else { throw badT("data offset \(offset) is not aligned to \(align)") }
                 let bytes: Int
-                do { bytes = try dtype.byteCount(elements: try elementCount(shape)) } catch { throw badT("\(error)") }
+                do { bytes = try dtype.byteCount(shape: shape) } catch { throw badT("\(error)") }
                 guard dataStart <= b.count, offset <= b.count - dataStart, bytes <= b.count - dataStart - offset else {
                     throw CheckpointError.truncated(path: path, detail: "tensor \(name) needs bytes \(dataStart + offset)..<\(dataStart + offset + bytes), file has \(b.count)")
                 }
@@ -94,7 +94,7 @@ public struct GGUFFile {
             let sorted = infos.sorted { $0.3 < $1.3 }
             for i in sorted.indices.dropFirst() {
                 let prev = sorted[i - 1]
-                let prevBytes = (try? prev.1.byteCount(elements: prev.2.reduce(1, *))) ?? 0
+                let prevBytes = (try? prev.1.byteCount(shape: prev.2)) ?? 0
                 if prev.3 + prevBytes > sorted[i].3 {
                     throw CheckpointError.invalidTensor(path: path, tensor: sorted[i].0, detail: "data overlaps tensor \(prev.0)")
                 }

@@ -13,4 +13,28 @@ public enum BlockQ4_0: BlockFormat {
             out[j + 16] = Float(Int(q >> 4) - 8) * d
         }
     }
+
+    static func pack(_ q: (Int) -> UInt8, into block: UnsafeMutableRawPointer) {
+        for j in 0..<16 { block.storeBytes(of: q(j) | (q(j + 16) << 4), toByteOffset: 2 + j, as: UInt8.self) }
+    }
+
+    /// ggml `quantize_row_q4_0_ref`: the signed extreme maps to −8, q = min(15, ⌊x/d + 8.5⌋).
+    public static func quantizeReference(_ x: UnsafePointer<Float>, into block: UnsafeMutableRawPointer) {
+        var amax: Float = 0, vmax: Float = 0
+        for j in 0..<32 where amax < abs(x[j]) { amax = abs(x[j]); vmax = x[j] }
+        let d = vmax / -8
+        let id: Float = d != 0 ? 1 / d : 0
+        storeHalf(block, 0, d)
+        pack({ UInt8(min(15, max(0, Int(x[$0] * id + 8.5)))) }, into: block)
+    }
+
+    public static func quantize(_ x: UnsafePointer<Float>, weights: UnsafePointer<Float>?, into block: UnsafeMutableRawPointer) {
+        quantizeBest(x, weights: weights, into: block) { out in
+            withUnsafeTemporaryAllocation(of: Int8.self, capacity: 32) { q in
+                let d = ScaleSearch.symmetric(x, 32, weights: weights, qmin: -8, qmax: 7, levels: q.baseAddress!)
+                storeHalf(out, 0, d)
+                pack({ UInt8(Int(q[$0]) + 8) }, into: out)
+            }
+        }
+    }
 }

@@ -14,4 +14,30 @@ public enum BlockQ4_1: BlockFormat {
             out[j + 16] = Float(q >> 4) * d + m
         }
     }
+
+    static func pack(_ q: (Int) -> UInt8, into block: UnsafeMutableRawPointer) {
+        for j in 0..<16 { block.storeBytes(of: q(j) | (q(j + 16) << 4), toByteOffset: 4 + j, as: UInt8.self) }
+    }
+
+    /// ggml `quantize_row_q4_1_ref`: d = (max − min)/15, q = min(15, ⌊(x − min)/d + 0.5⌋).
+    public static func quantizeReference(_ x: UnsafePointer<Float>, into block: UnsafeMutableRawPointer) {
+        var lo = Float.greatestFiniteMagnitude, hi = -Float.greatestFiniteMagnitude
+        for j in 0..<32 { lo = min(lo, x[j]); hi = max(hi, x[j]) }
+        let d = (hi - lo) / 15
+        let id: Float = d != 0 ? 1 / d : 0
+        storeHalf(block, 0, d)
+        storeHalf(block, 2, lo)
+        pack({ UInt8(min(15, max(0, Int((x[$0] - lo) * id + 0.5)))) }, into: block)
+    }
+
+    public static func quantize(_ x: UnsafePointer<Float>, weights: UnsafePointer<Float>?, into block: UnsafeMutableRawPointer) {
+        quantizeBest(x, weights: weights, into: block) { out in
+            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 32) { q in
+                let (d, m) = ScaleSearch.asymmetric(x, 32, weights: weights, nmax: 15, levels: q.baseAddress!)
+                storeHalf(out, 0, d)
+                storeHalf(out, 2, m)
+                pack({ q[$0] }, into: out)
+            }
+        }
+    }
 }

@@ -2,6 +2,7 @@ import TensorCore
 
 /// Q4_K: 256 weights in 8 sub-blocks of 32 = f16 d + f16 dmin + 12 bytes of packed 6-bit
 /// sub-scales and sub-mins + 128 bytes of nibbles; w = d·sc·q − dmin·m. 144 bytes, 4.5 bpw.
+/// Rows that are not a multiple of 256 end in Q4_1 blocks (DType.tailType).
 public enum BlockQ4_K: BlockFormat {
     public static let dtype = DType.q4_k
 
@@ -30,6 +31,103 @@ public enum BlockQ4_K: BlockFormat {
             q += 32
             y += 64
             s += 2
+        }
+    }
+
+    /// Packs d, dmin, the 8 (scale, min) pairs and 256 levels (ggml's layout).
+    static func pack(d: Float, dmin: Float, ls: [UInt8], lm: [UInt8], levels L: UnsafePointer<UInt8>, into block: UnsafeMutableRawPointer) {
+        storeHalf(block, 0, d)
+        storeHalf(block, 2, dmin)
+        var sc = [UInt8](repeating: 0, count: 12)
+        for j in 0..<8 {
+            if j < 4 {
+                sc[j] = ls[j]
+                sc[j + 4] = lm[j]
+            } else {
+                sc[j + 4] = (ls[j] & 0x0F) | ((lm[j] & 0x0F) << 4)
+                sc[j - 4] |= (ls[j] >> 4) << 6
+                sc[j] |= (lm[j] >> 4) << 6
+            }
+        }
+        for i in 0..<12 { block.storeBytes(of: sc[i], toByteOffset: 4 + i, as: UInt8.self) }
+        for j in 0..<4 {
+            for l in 0..<32 {
+                block.storeBytes(of: L[64 * j + l] | (L[64 * j + l + 32] << 4), toByteOffset: 16 + 32 * j + l, as: UInt8.self)
+            }
+        }
+    }
+
+    /// Shared by both modes: per-sub-block (scale, min) from `fit`, then 6-bit quantization of
+    /// those against the super-block scales, then levels for the quantized scales.
+    static func quantize(_ x: UnsafePointer<Float>, weights: UnsafePointer<Float>?, into block: UnsafeMutableRawPointer,
+                         refine: Bool, fit: (UnsafePointer<Float>, UnsafePointer<Float>?, UnsafeMutablePointer<UInt8>) -> (Float, Float)) {
+        var scales = [Float](repeating: 0, count: 8), mins = [Float](repeating: 0, count: 8)
+        var L = [UInt8](repeating: 0, count: 256)
+        L.withUnsafeMutableBufferPointer { Lp in
+            for j in 0..<8 {
+                let (d, m) = fit(x + 32 * j, weights.map { $0 + 32 * j }, Lp.baseAddress! + 32 * j)
+                scales[j] = d
+                mins[j] = -m      // ggml stores the (non-negative) amount subtracted
+            }
+        }
+        let maxScale = scales.max() ?? 0, maxMin = mins.max() ?? 0
+        let d = ScaleSearch.f16(maxScale / 63), dmin = ScaleSearch.f16(maxMin / 63)
+        var ls = scales.map { d > 0 ? UInt8(min(63, max(0, Int(($0 / d).rounded())))) : 0 }
+        var lm = mins.map { dmin > 0 ? UInt8(min(63, max(0, Int(($0 / dmin).rounded())))) : 0 }
+        func levels(_ j: Int, _ s: UInt8, _ m: UInt8, into out: UnsafeMutablePointer<UInt8>) -> Float {
+            let D = d * Float(s), M = dmin * Float(m)
+            var err: Float = 0
+            for i in 0..<32 {
+                let v = x[32 * j + i]
+                let l: UInt8 = D > 0 ? UInt8(min(15, max(0, Int(((v + M) / D).rounded())))) : 0
+                out[i] = l
+                let e = v - (D * Float(l) - M)
+                err += (weights?[32 * j + i] ?? 1) * e * e
+            }
+            return err
+        }
+        L.withUnsafeMutableBufferPointer { Lp in
+            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 32) { trial in
+                for j in 0..<8 {
+                    var best = levels(j, ls[j], lm[j], into: Lp.baseAddress! + 32 * j)
+                    guard refine else { continue }
+                    // The 6-bit rounding of scale and min moved the optimum: try the neighbours.
+                    let (s0, m0) = (Int(ls[j]), Int(lm[j]))
+                    for ds in -1...1 {
+                        for dm in -1...1 where ds != 0 || dm != 0 {
+                            let s = s0 + ds, m = m0 + dm
+                            guard (0...63).contains(s), (0...63).contains(m) else { continue }
+                            let e = levels(j, UInt8(s), UInt8(m), into: trial.baseAddress!)
+                            if e < best {
+                                best = e
+                                ls[j] = UInt8(s); lm[j] = UInt8(m)
+                                (Lp.baseAddress! + 32 * j).update(from: trial.baseAddress!, count: 32)
+                            }
+                        }
+                    }
+                }
+            }
+            pack(d: d, dmin: dmin, ls: ls, lm: lm, levels: Lp.baseAddress!, into: block)
+        }
+    }
+
+    /// Without ggml test vectors for Q4_K this follows `quantize_row_q4_K_ref`'s structure
+    /// (sub-block fits with min ≤ 0, 6-bit scales, final levels) with plain min/max fits.
+    public static func quantizeReference(_ x: UnsafePointer<Float>, into block: UnsafeMutableRawPointer) {
+        quantize(x, weights: nil, into: block, refine: false) { xs, _, L in
+            var lo = min(xs[0], 0), hi = xs[0]
+            for i in 0..<32 { lo = min(lo, xs[i]); hi = max(hi, xs[i]) }
+            let d = (hi - lo) / 15
+            for i in 0..<32 { L[i] = d > 0 ? UInt8(min(15, max(0, Int(((xs[i] - lo) / d).rounded())))) : 0 }
+            return (d, lo)
+        }
+    }
+
+    public static func quantize(_ x: UnsafePointer<Float>, weights: UnsafePointer<Float>?, into block: UnsafeMutableRawPointer) {
+        quantizeBest(x, weights: weights, into: block) { out in
+            quantize(x, weights: weights, into: out, refine: true) { xs, ws, L in
+                ScaleSearch.asymmetric(xs, 32, weights: ws, nmax: 15, levels: L, roundScales: false, maxMin: 0)
+            }
         }
     }
 }

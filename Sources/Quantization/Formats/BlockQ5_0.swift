@@ -16,4 +16,32 @@ public enum BlockQ5_0: BlockFormat {
             out[j + 16] = Float(Int((q >> 4) | h1) - 16) * d
         }
     }
+
+    /// Packs 32 five-bit levels: low nibbles as Q4, bit 4 of level j into bit j of qh.
+    static func pack(_ q: (Int) -> UInt8, into block: UnsafeMutableRawPointer, at offset: Int) {
+        var qh: UInt32 = 0
+        for j in 0..<32 { qh |= UInt32(q(j) >> 4) << UInt32(j) }
+        block.storeBytes(of: qh.littleEndian, toByteOffset: offset, as: UInt32.self)
+        for j in 0..<16 { block.storeBytes(of: (q(j) & 0x0F) | ((q(j + 16) & 0x0F) << 4), toByteOffset: offset + 4 + j, as: UInt8.self) }
+    }
+
+    /// ggml `quantize_row_q5_0_ref`: the signed extreme maps to −16.
+    public static func quantizeReference(_ x: UnsafePointer<Float>, into block: UnsafeMutableRawPointer) {
+        var amax: Float = 0, vmax: Float = 0
+        for j in 0..<32 where amax < abs(x[j]) { amax = abs(x[j]); vmax = x[j] }
+        let d = vmax / -16
+        let id: Float = d != 0 ? 1 / d : 0
+        storeHalf(block, 0, d)
+        pack({ UInt8(min(31, max(0, Int(x[$0] * id + 16.5)))) }, into: block, at: 2)
+    }
+
+    public static func quantize(_ x: UnsafePointer<Float>, weights: UnsafePointer<Float>?, into block: UnsafeMutableRawPointer) {
+        quantizeBest(x, weights: weights, into: block) { out in
+            withUnsafeTemporaryAllocation(of: Int8.self, capacity: 32) { q in
+                let d = ScaleSearch.symmetric(x, 32, weights: weights, qmin: -16, qmax: 15, levels: q.baseAddress!)
+                storeHalf(out, 0, d)
+                pack({ UInt8(Int(q[$0]) + 16) }, into: out, at: 2)
+            }
+        }
+    }
 }

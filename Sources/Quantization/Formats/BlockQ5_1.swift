@@ -17,4 +17,26 @@ public enum BlockQ5_1: BlockFormat {
             out[j + 16] = Float((q >> 4) | h1) * d + m
         }
     }
+
+    /// ggml `quantize_row_q5_1_ref`: d = (max − min)/31.
+    public static func quantizeReference(_ x: UnsafePointer<Float>, into block: UnsafeMutableRawPointer) {
+        var lo = Float.greatestFiniteMagnitude, hi = -Float.greatestFiniteMagnitude
+        for j in 0..<32 { lo = min(lo, x[j]); hi = max(hi, x[j]) }
+        let d = (hi - lo) / 31
+        let id: Float = d != 0 ? 1 / d : 0
+        storeHalf(block, 0, d)
+        storeHalf(block, 2, lo)
+        BlockQ5_0.pack({ UInt8(min(31, max(0, Int((x[$0] - lo) * id + 0.5)))) }, into: block, at: 4)
+    }
+
+    public static func quantize(_ x: UnsafePointer<Float>, weights: UnsafePointer<Float>?, into block: UnsafeMutableRawPointer) {
+        quantizeBest(x, weights: weights, into: block) { out in
+            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 32) { q in
+                let (d, m) = ScaleSearch.asymmetric(x, 32, weights: weights, nmax: 31, levels: q.baseAddress!)
+                storeHalf(out, 0, d)
+                storeHalf(out, 2, m)
+                BlockQ5_0.pack({ q[$0] }, into: out, at: 4)
+            }
+        }
+    }
 }

@@ -2,6 +2,7 @@ import TensorCore
 
 /// Q6_K: 256 weights in 16 sub-blocks of 16 = 128 bytes low nibbles + 64 bytes of 2-bit highs +
 /// 16 int8 sub-scales + f16 d; w = d·sc·(q − 32). 210 bytes, 6.5625 bpw.
+/// Rows that are not a multiple of 256 end in Q8_0 blocks (DType.tailType).
 public enum BlockQ6_K: BlockFormat {
     public static let dtype = DType.q6_k
 
@@ -32,5 +33,81 @@ public enum BlockQ6_K: BlockFormat {
             qh += 32
             sc += 8
         }
+    }
+
+    /// Packs 256 levels in 0…63, 16 int8 scales and d (ggml's layout).
+    static func pack(d: Float, scales: [Int8], levels L: [UInt8], into block: UnsafeMutableRawPointer) {
+        for half in 0..<2 {
+            let j = 128 * half
+            for l in 0..<32 {
+                let q1 = L[j + l] & 0x0F, q2 = L[j + l + 32] & 0x0F, q3 = L[j + l + 64] & 0x0F, q4 = L[j + l + 96] & 0x0F
+                block.storeBytes(of: q1 | (q3 << 4), toByteOffset: 64 * half + l, as: UInt8.self)
+                block.storeBytes(of: q2 | (q4 << 4), toByteOffset: 64 * half + l + 32, as: UInt8.self)
+                let h = (L[j + l] >> 4) | ((L[j + l + 32] >> 4) << 2) | ((L[j + l + 64] >> 4) << 4) | ((L[j + l + 96] >> 4) << 6)
+                block.storeBytes(of: h, toByteOffset: 128 + 32 * half + l, as: UInt8.self)
+            }
+        }
+        for i in 0..<16 { block.storeBytes(of: scales[i], toByteOffset: 192 + i, as: Int8.self) }
+        storeHalf(block, 208, d)
+    }
+
+    static func quantize(_ x: UnsafePointer<Float>, weights: UnsafePointer<Float>?, into block: UnsafeMutableRawPointer, search: Bool) {
+        var sub = [Float](repeating: 0, count: 16)
+        withUnsafeTemporaryAllocation(of: Int8.self, capacity: 16) { q in
+            for j in 0..<16 {
+                if search {
+                    sub[j] = ScaleSearch.symmetric(x + 16 * j, 16, weights: weights.map { $0 + 16 * j }, qmin: -32, qmax: 31, levels: q.baseAddress!, roundScale: false)
+                } else {
+                    var amax: Float = 0, vmax: Float = 0
+                    for i in 0..<16 where abs(x[16 * j + i]) > amax { amax = abs(x[16 * j + i]); vmax = x[16 * j + i] }
+                    sub[j] = vmax / -32
+                }
+            }
+        }
+        var maxAbs: Float = 0, maxScale: Float = 0
+        for s in sub where abs(s) > maxAbs { maxAbs = abs(s); maxScale = s }
+        var scales = [Int8](repeating: 0, count: 16)
+        var L = [UInt8](repeating: 32, count: 256)
+        guard maxAbs > 0 else { return pack(d: 0, scales: scales, levels: L, into: block) }
+        let iscale = -128 / maxScale
+        let d = ScaleSearch.f16(1 / iscale)
+        for j in 0..<16 { scales[j] = Int8(clamping: Int((iscale * sub[j]).rounded())) }
+        func levels(_ j: Int, _ s: Int8, _ out: inout [UInt8], _ base: Int) -> Float {
+            let D = d * Float(s)
+            var err: Float = 0
+            for i in 0..<16 {
+                let v = x[16 * j + i]
+                let l = D != 0 ? min(31, max(-32, Int((v / D).rounded()))) : 0
+                out[base + i] = UInt8(l + 32)
+                let e = v - D * Float(l)
+                err += (weights?[16 * j + i] ?? 1) * e * e
+            }
+            return err
+        }
+        var trial = [UInt8](repeating: 0, count: 16)
+        for j in 0..<16 {
+            var best = levels(j, scales[j], &L, 16 * j)
+            guard search else { continue }
+            for ds in [-1, 1] {
+                let s = Int(scales[j]) + ds
+                guard (-128...127).contains(s) else { continue }
+                let e = levels(j, Int8(s), &trial, 0)
+                if e < best {
+                    best = e
+                    scales[j] = Int8(s)
+                    for i in 0..<16 { L[16 * j + i] = trial[i] }
+                }
+            }
+        }
+        pack(d: d, scales: scales, levels: L, into: block)
+    }
+
+    /// Follows `quantize_row_q6_K_ref`'s structure with max-based sub-block scales.
+    public static func quantizeReference(_ x: UnsafePointer<Float>, into block: UnsafeMutableRawPointer) {
+        quantize(x, weights: nil, into: block, search: false)
+    }
+
+    public static func quantize(_ x: UnsafePointer<Float>, weights: UnsafePointer<Float>?, into block: UnsafeMutableRawPointer) {
+        quantizeBest(x, weights: weights, into: block) { out in quantize(x, weights: weights, into: out, search: true) }
     }
 }

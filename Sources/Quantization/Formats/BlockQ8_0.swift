@@ -8,4 +8,24 @@ public enum BlockQ8_0: BlockFormat {
         let d = loadHalf(block, 0)
         for j in 0..<32 { out[j] = Float(block.load(fromByteOffset: 2 + j, as: Int8.self)) * d }
     }
+
+    /// ggml `quantize_row_q8_0_ref`: d = max|x| / 127, q = roundf(x / d).
+    public static func quantizeReference(_ x: UnsafePointer<Float>, into block: UnsafeMutableRawPointer) {
+        var amax: Float = 0
+        for j in 0..<32 { amax = max(amax, abs(x[j])) }
+        let d = amax / 127
+        let id: Float = d != 0 ? 1 / d : 0
+        storeHalf(block, 0, d)
+        for j in 0..<32 { block.storeBytes(of: Int8((x[j] * id).rounded()), toByteOffset: 2 + j, as: Int8.self) }
+    }
+
+    public static func quantize(_ x: UnsafePointer<Float>, weights: UnsafePointer<Float>?, into block: UnsafeMutableRawPointer) {
+        quantizeBest(x, weights: weights, into: block) { out in
+            withUnsafeTemporaryAllocation(of: Int8.self, capacity: 32) { q in
+                let d = ScaleSearch.symmetric(x, 32, weights: weights, qmin: -127, qmax: 127, levels: q.baseAddress!)
+                storeHalf(out, 0, d)
+                for j in 0..<32 { out.storeBytes(of: q[j], toByteOffset: 2 + j, as: Int8.self) }
+            }
+        }
+    }
 }

@@ -1,0 +1,53 @@
+import TensorCore
+
+/// Quantizes rows of floats into a block format, tail blocks included, on several threads.
+public enum Quantize {
+    public enum Mode: String, Sendable { case search, reference }
+
+    public static func format(_ dtype: DType) throws(TensorError) -> any BlockFormat.Type {
+        guard let f = Dequantize.registry[dtype] else { throw .unsupported("quantizing to \(dtype.rawValue) is not implemented") }
+        return f
+    }
+
+    /// Quantizes one row of `n` weights (`x`) into `dst` (`dtype.rowBytes(n)` bytes).
+    /// `weights`, if given, holds one importance per column.
+    public static func row(_ x: UnsafePointer<Float>, _ n: Int, dtype: DType, mode: Mode, weights: UnsafePointer<Float>?,
+                           into dst: UnsafeMutableRawPointer) throws(TensorError) {
+        let main = try format(dtype)
+        var p = dst
+        var i = 0
+        func put(_ f: any BlockFormat.Type) {
+            if mode == .reference { f.quantizeReference(x + i, into: p) }
+            else { f.quantize(x + i, weights: weights.map { $0 + i }, into: p) }
+            p += f.dtype.blockBytes
+            i += f.dtype.blockSize
+        }
+        while n - i >= dtype.blockSize { put(main) }
+        if i < n {
+            guard let tailType = dtype.tailType else { throw .invalidShape("row of \(n) is not a whole number of \(dtype.rawValue) blocks") }
+            let tail = try format(tailType)
+            guard (n - i) % tailType.blockSize == 0 else { throw .invalidShape("row of \(n) is not a whole number of 32-weight blocks") }
+            while i < n { put(tail) }
+        }
+    }
+
+    /// Quantizes a whole [rows, columns] matrix of floats.
+    public static func matrix(_ x: UnsafeBufferPointer<Float>, columns: Int, dtype: DType, mode: Mode,
+                              weights: UnsafeBufferPointer<Float>?, threads: Int, into dst: UnsafeMutableRawBufferPointer) throws {
+        guard columns > 0 else { return }
+        let rows = x.count / columns
+        let rowBytes = try dtype.rowBytes(columns)
+        guard dst.count >= rows * rowBytes else { throw TensorError.invalidShape("destination too small") }
+        if let weights, weights.count != columns {
+            throw TensorError.invalidShape("importance vector has \(weights.count) entries for rows of \(columns)")
+        }
+        guard let xs = x.baseAddress, let d = dst.baseAddress else { return }
+        let perTask = max(1, 4096 / max(1, columns / 256))
+        let tasks = (rows + perTask - 1) / perTask
+        try parallelFor(tasks, threads: threads) { t, _ in
+            for r in (t * perTask)..<min(rows, (t + 1) * perTask) {
+                try row(xs + r * columns, columns, dtype: dtype, mode: mode, weights: weights?.baseAddress, into: d + r * rowBytes)
+            }
+        }
+    }
+}
