@@ -5,13 +5,45 @@ import TensorCore
 /// f16 as they will be stored. This is the idea of ggml's `make_qx_quants` / `make_qkx2_quants`
 /// (try several candidate scales, then solve least squares for the levels chosen), applied to
 /// the plain formats too, whose ggml reference simply divides by the maximum.
+///
+/// Blocks are 16 or 32 weights, held as 2 or 4 `SIMD8<Float>` (one AVX register each); every
+/// candidate is evaluated without leaving registers. `ScaleSearchReference` is the plain scalar
+/// version the tests hold this one against.
 enum ScaleSearch {
+    typealias V = SIMD8<Float>
+
     @inline(__always) static func f16(_ v: Float) -> Float { Float(Float16(v)) }
 
-    /// Symmetric levels q ∈ [qmin, qmax], x̂ = d·q. Returns d (f16-exact) and writes q.
-    /// Every candidate includes ggml's own choice (d = vmax / qmin), so the result is never
-    /// worse than the reference on the block's weighted error.
-    static func symmetric(_ x: UnsafePointer<Float>, _ n: Int, weights w: UnsafePointer<Float>?,
+    /// Round half away from zero, lane-wise (ggml's `nearest_int` differs only at exact halves).
+    @inline(__always) static func roundAway(_ v: V) -> V {
+        (v + V(repeating: 0.5).replacing(with: -0.5, where: v .< 0)).rounded(.towardZero)
+    }
+
+    /// Lane-wise clamp with compare-and-blend (the stdlib's `clamped` calls unspecialised
+    /// `pointwiseMin`/`pointwiseMax` here, costing more than the rest of the search together).
+    @inline(__always) static func clamp(_ v: V, _ lo: V, _ hi: V) -> V {
+        v.replacing(with: lo, where: v .< lo).replacing(with: hi, where: v .> hi)
+    }
+
+    /// Loads `n` (16 or 32) floats and weights (ones when nil) into vectors and runs `body`.
+    @inline(__always)
+    static func withVectors<R>(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>?, _ n: Int,
+                               _ body: (UnsafeMutablePointer<V>, UnsafeMutablePointer<V>, Int) -> R) -> R {
+        let nv = n / 8
+        return withUnsafeTemporaryAllocation(of: V.self, capacity: 8) { buf in
+            let xv = buf.baseAddress!, wv = xv + 4
+            let xr = UnsafeRawPointer(x)
+            for k in 0..<nv {
+                xv[k] = xr.loadUnaligned(fromByteOffset: 32 * k, as: V.self)
+                wv[k] = w.map { UnsafeRawPointer($0).loadUnaligned(fromByteOffset: 32 * k, as: V.self) } ?? V(repeating: 1)
+            }
+            return body(xv, wv, nv)
+        }
+    }
+
+    /// Symmetric levels q ∈ [qmin, qmax], x̂ = d·q. Returns d (f16-exact unless `roundScale`
+    /// is false) and writes q.
+    static func symmetric(_ x: UnsafePointer<Float>, _ n: Int, weights: UnsafePointer<Float>?,
                           qmin: Int, qmax: Int, levels q: UnsafeMutablePointer<Int8>, roundScale: Bool = true) -> Float {
         var amax: Float = 0, vmax: Float = 0
         for i in 0..<n where abs(x[i]) > amax { amax = abs(x[i]); vmax = x[i] }
@@ -19,54 +51,39 @@ enum ScaleSearch {
             for i in 0..<n { q[i] = 0 }
             return 0
         }
-        var bestErr = Float.infinity
-        var bestD: Float = 0
-        var trial = [Int8](repeating: 0, count: n)
-        func evaluate(_ d: Float) {
-            let d16 = roundScale ? f16(d) : d
-            guard d16 != 0, d16.isFinite else { return }
-            let inv = 1 / d16
-            var err: Float = 0
-            for i in 0..<n {
-                let l = Int8(clamping: min(max(Int((x[i] * inv).rounded()), qmin), qmax))
-                trial[i] = l
-                let e = x[i] - d16 * Float(l)
-                err += (w?[i] ?? 1) * e * e
+        let lo = V(repeating: Float(qmin)), hi = V(repeating: Float(qmax))
+        let best: Float = withVectors(x, weights, n) { xv, wv, nv in
+            var bestErr = Float.infinity
+            var bestD: Float = 0
+            func consider(_ d: Float) {
+                let ds = roundScale ? f16(d) : d
+                guard ds != 0, ds.isFinite else { return }
+                let e = symmetricError(xv, wv, nv, ds, lo, hi)
+                if e < bestErr { bestErr = e; bestD = ds }
             }
-            if err < bestErr {
-                bestErr = err
-                bestD = d16
-                for i in 0..<n { q[i] = trial[i] }
+            // The extreme value maps near the negative end (as ggml's reference does) or near the
+            // positive end; then least-squares refits of the scale for the levels chosen.
+            consider(vmax / Float(qmin))
+            for step in -4...4 {
+                let t = Float(step) * 0.25
+                consider(vmax / (Float(qmin) - t))
+                consider(vmax / (Float(qmax) + t))
             }
-        }
-        /// Least-squares scale for the current best levels.
-        func refit() -> Float? {
-            var sxq: Float = 0, sqq: Float = 0
-            for i in 0..<n {
-                let wi = w?[i] ?? 1
-                sxq += wi * x[i] * Float(q[i])
-                sqq += wi * Float(q[i]) * Float(q[i])
+            for _ in 0..<2 {
+                guard bestD != 0, let d = symmetricRefit(xv, wv, nv, bestD, lo, hi) else { break }
+                consider(d)
             }
-            return sqq > 0 ? sxq / sqq : nil
+            return bestD
         }
-        // The extreme value maps to the negative end (as ggml does) or the positive end,
-        // stretched or shrunk a little; then two least-squares refinements.
-        evaluate(vmax / Float(qmin))
-        for step in -10...10 {
-            let t = Float(step) * 0.1
-            evaluate(vmax / (Float(qmin) - t))
-            evaluate(vmax / (Float(qmax) + t))
-        }
-        for _ in 0..<2 {
-            guard let d = refit() else { break }
-            evaluate(d)
-        }
-        return bestD
+        let inv = best != 0 ? 1 / best : 0
+        for i in 0..<n { q[i] = Int8(clamping: min(max(Int((x[i] * inv).rounded()), qmin), qmax)) }
+        return best
     }
 
-    /// Asymmetric levels q ∈ [0, nmax], x̂ = d·q + m. Returns (d, m) (f16-exact) and writes q.
-    /// `maxMin`: when set, m is constrained to ≤ it (Q4_K stores a non-negative min subtracted).
-    static func asymmetric(_ x: UnsafePointer<Float>, _ n: Int, weights w: UnsafePointer<Float>?, nmax: Int,
+    /// Asymmetric levels q ∈ [0, nmax], x̂ = d·q + m. Returns (d, m) (f16-exact unless
+    /// `roundScales` is false) and writes q. `maxMin`: m is constrained to ≤ it (Q4_K stores a
+    /// non-negative amount subtracted).
+    static func asymmetric(_ x: UnsafePointer<Float>, _ n: Int, weights: UnsafePointer<Float>?, nmax: Int,
                            levels q: UnsafeMutablePointer<UInt8>, roundScales: Bool = true, maxMin: Float? = nil) -> (Float, Float) {
         var lo = x[0], hi = x[0]
         for i in 1..<n { lo = min(lo, x[i]); hi = max(hi, x[i]) }
@@ -76,55 +93,108 @@ enum ScaleSearch {
             for i in 0..<n { q[i] = 0 }
             return (0, round(lo))
         }
-        var bestErr = Float.infinity
-        var best: (Float, Float) = (0, lo)
-        var trial = [UInt8](repeating: 0, count: n)
-        func evaluate(_ d0: Float, _ m0: Float) {
-            var m = round(m0)
-            if let c = maxMin, m > c { m = round(c) }
-            let d = round(d0)
-            guard d > 0, d.isFinite else { return }
-            let inv = 1 / d
-            var err: Float = 0
-            for i in 0..<n {
-                let l = UInt8(min(max(Int(((x[i] - m) * inv).rounded()), 0), nmax))
-                trial[i] = l
-                let e = x[i] - (d * Float(l) + m)
-                err += (w?[i] ?? 1) * e * e
+        let top = V(repeating: Float(nmax))
+        let best: (Float, Float) = withVectors(x, weights, n) { xv, wv, nv in
+            var bestErr = Float.infinity
+            var best: (Float, Float) = (0, lo)
+            func consider(_ d0: Float, _ m0: Float) {
+                var m = round(m0)
+                if let c = maxMin, m > c { m = round(c) }
+                let d = round(d0)
+                guard d > 0, d.isFinite else { return }
+                let e = asymmetricError(xv, wv, nv, d, m, top)
+                if e < bestErr { bestErr = e; best = (d, m) }
             }
-            if err < bestErr {
-                bestErr = err
-                best = (d, m)
-                for i in 0..<n { q[i] = trial[i] }
+            let range = hi - lo
+            consider(range / Float(nmax), lo)
+            for step in -4...4 where step != 0 {
+                consider(range / (Float(nmax) + Float(step) * 0.15), lo)
             }
-        }
-        func refit() -> (Float, Float)? {
-            var sw: Float = 0, sq: Float = 0, sqq: Float = 0, sx: Float = 0, sqx: Float = 0
-            for i in 0..<n {
-                let wi = w?[i] ?? 1, l = Float(q[i])
-                sw += wi; sq += wi * l; sqq += wi * l * l; sx += wi * x[i]; sqx += wi * l * x[i]
+            for _ in 0..<3 {
+                guard best.0 > 0, let (d, m) = asymmetricRefit(xv, wv, nv, best.0, best.1, top, maxMin: maxMin) else { break }
+                consider(d, m)
             }
-            let det = sw * sqq - sq * sq
-            guard det > 0 else { return nil }
-            var d = (sw * sqx - sq * sx) / det
-            var m = (sqq * sx - sq * sqx) / det
-            if let c = maxMin, m > c {
-                // Constrained: fix m at the bound and refit d alone.
-                m = c
-                d = sqq > 0 ? (sqx - m * sq) / sqq : d
-            }
-            return (d, m)
+            return best
         }
-        let range = hi - lo
-        evaluate(range / Float(nmax), lo)
-        for step in -3...3 where step != 0 {
-            let t = Float(step) * 0.2
-            evaluate(range / (Float(nmax) + t), lo)
-        }
-        for _ in 0..<3 {
-            guard let (d, m) = refit() else { break }
-            evaluate(d, m)
-        }
+        let (d, m) = best
+        let inv = d > 0 ? 1 / d : 0
+        for i in 0..<n { q[i] = UInt8(min(max(Int(((x[i] - m) * inv).rounded()), 0), nmax)) }
         return best
     }
+}
+
+extension ScaleSearch {
+    /// Σ w·(x − d·clamp(round(x/d)))² over `nv` vectors.
+    @inline(__always)
+    static func symmetricError(_ xv: UnsafeMutablePointer<V>, _ wv: UnsafeMutablePointer<V>, _ nv: Int, _ d: Float, _ lo: V, _ hi: V) -> Float {
+        let inv = V(repeating: 1 / d), dv = V(repeating: d)
+        var err = V(repeating: 0)
+        for k in 0..<nv {
+            let l = roundAway(xv[k] * inv).clampedTo(lo, hi)
+            let e = xv[k] - dv * l
+            err += wv[k] * e * e
+        }
+        return err.total
+    }
+
+    /// Least-squares scale for the levels that scale `d` picks.
+    @inline(__always)
+    static func symmetricRefit(_ xv: UnsafeMutablePointer<V>, _ wv: UnsafeMutablePointer<V>, _ nv: Int, _ d: Float, _ lo: V, _ hi: V) -> Float? {
+        let inv = V(repeating: 1 / d)
+        var sxq = V(repeating: 0), sqq = V(repeating: 0)
+        for k in 0..<nv {
+            let l = roundAway(xv[k] * inv).clampedTo(lo, hi)
+            sxq += wv[k] * xv[k] * l
+            sqq += wv[k] * l * l
+        }
+        let qq = sqq.total
+        return qq > 0 ? sxq.total / qq : nil
+    }
+
+    /// Σ w·(x − (d·clamp(round((x − m)/d)) + m))².
+    @inline(__always)
+    static func asymmetricError(_ xv: UnsafeMutablePointer<V>, _ wv: UnsafeMutablePointer<V>, _ nv: Int, _ d: Float, _ m: Float, _ top: V) -> Float {
+        let inv = V(repeating: 1 / d), dv = V(repeating: d), mv = V(repeating: m), zero = V(repeating: 0)
+        var err = V(repeating: 0)
+        for k in 0..<nv {
+            let l = roundAway((xv[k] - mv) * inv).clampedTo(zero, top)
+            let e = xv[k] - (dv * l + mv)
+            err += wv[k] * e * e
+        }
+        return err.total
+    }
+
+    /// Least-squares (d, m) for the levels that (d, m) pick; m capped at `maxMin`.
+    @inline(__always)
+    static func asymmetricRefit(_ xv: UnsafeMutablePointer<V>, _ wv: UnsafeMutablePointer<V>, _ nv: Int, _ d0: Float, _ m0: Float,
+                                _ top: V, maxMin: Float?) -> (Float, Float)? {
+        let inv = V(repeating: 1 / d0), mv = V(repeating: m0), zero = V(repeating: 0)
+        var sw = V(repeating: 0), sq = sw, sqq = sw, sx = sw, sqx = sw
+        for k in 0..<nv {
+            let l = roundAway((xv[k] - mv) * inv).clampedTo(zero, top)
+            let w = wv[k]
+            sw += w; sq += w * l; sqq += w * l * l; sx += w * xv[k]; sqx += w * l * xv[k]
+        }
+        let (W, Q, QQ, X, QX) = (sw.total, sq.total, sqq.total, sx.total, sqx.total)
+        let det = W * QQ - Q * Q
+        guard det > 0 else { return nil }
+        var d = (W * QX - Q * X) / det
+        var m = (QQ * X - Q * QX) / det
+        if let c = maxMin, m > c {
+            m = c
+            if QQ > 0 { d = (QX - m * Q) / QQ }
+        }
+        return (d, m)
+    }
+}
+
+extension SIMD8<Float> {
+    /// Pairwise horizontal sum (the stdlib's `sum()` adds lane by lane, in order).
+    @inline(__always) var total: Float {
+        let h = lowHalf + highHalf
+        let q = h.lowHalf + h.highHalf
+        return q[0] + q[1]
+    }
+
+    @inline(__always) func clampedTo(_ lo: Self, _ hi: Self) -> Self { ScaleSearch.clamp(self, lo, hi) }
 }

@@ -1,0 +1,191 @@
+import Checkpoints
+import Foundation
+import ModelFile
+import Quantization
+import TensorCore
+
+/// `tramontane quantize`: any readable checkpoint → a `.tmt` whose weights are block formats,
+/// one tensor at a time (peak memory ≈ the largest tensor as f32 plus its quantized copy).
+public struct Quantizer {
+    public struct Options: Sendable {
+        public var recipe: Recipe
+        public var mode: Quantize.Mode = .search
+        public var threads: Int = availableCores
+        public var report = false
+        public var codec: TMTCodec = .raw
+        public var command: [String] = CommandLine.arguments
+        public init(recipe: Recipe) { self.recipe = recipe }
+    }
+
+    public struct Entry: Codable, Sendable {
+        public var name: String
+        public var shape: [Int]
+        public var source: String
+        public var type: String
+        public var reason: String
+        public var bytes: Int
+        public var bitsPerWeight: Double
+        public var rmse: Double?
+        public var relativeError: Double?
+        public var cosine: Double?
+        enum CodingKeys: String, CodingKey {
+            case name, shape, source, type, reason, bytes, rmse, cosine
+            case bitsPerWeight = "bits_per_weight", relativeError = "relative_error"
+        }
+    }
+
+    public struct Plan: Codable, Sendable {
+        public var source: String
+        public var recipe: String
+        public var rules: [String]
+        public var mode: String
+        public var tensors: [Entry]
+        public var parameters: Int
+        public var bytes: Int
+        public var bitsPerWeight: Double
+        public var output: String?
+        public var seconds: Double?
+        public var mbPerSecond: Double?
+        public var meanRMSE: Double?
+        enum CodingKeys: String, CodingKey {
+            case source, recipe, rules, mode, tensors, parameters, bytes, output, seconds
+            case bitsPerWeight = "bits_per_weight", mbPerSecond = "mb_per_second", meanRMSE = "mean_rmse"
+        }
+    }
+
+    /// Which type each tensor gets and what the file will weigh, without quantizing.
+    public static func plan(_ model: NativeModel, source: String, options: Options) throws -> Plan {
+        var entries: [Entry] = []
+        var params = 0, bytes = 0
+        for t in model.tensors where model.aliases[t.name] == nil {
+            var (type, reason) = options.recipe.type(for: t.name, shape: t.shape)
+            if type.isBlockQuantized, (try? type.rowBytes(t.shape.last ?? 0)) == nil {
+                reason = "rows of \(t.shape.last ?? 0) do not fit \(type.rawValue) blocks: kept f16"
+                type = .f16
+            }
+            let b = try type.byteCount(shape: t.shape)
+            entries.append(Entry(name: t.name, shape: t.shape, source: t.dtype.rawValue, type: type.rawValue, reason: reason,
+                                 bytes: b, bitsPerWeight: Double(b * 8) / Double(max(1, t.elementCount))))
+            params += t.elementCount
+            bytes += b
+        }
+        return Plan(source: source, recipe: options.recipe.name, rules: options.recipe.rules.map(\.description),
+                    mode: options.mode.rawValue, tensors: entries, parameters: params, bytes: bytes,
+                    bitsPerWeight: Double(bytes * 8) / Double(max(1, params)))
+    }
+
+    public static func quantize(_ source: String, to output: String, options: Options, progress: ProgressReporter = SilentProgress()) throws -> Plan {
+        let start = Date()
+        let checkpoint = try Checkpoint.open(source)
+        let model = try checkpoint.native()
+        var plan = try plan(model, source: source, options: options)
+        let byName = Dictionary(uniqueKeysWithValues: model.tensors.map { ($0.name, $0) })
+        let writer = try TMTWriter(path: output, options: TMTWriterOptions(codec: options.codec, threads: options.threads))
+        let inputBytes = plan.tensors.reduce(0) { $0 + (byName[$1.name]?.byteCount ?? 0) }
+        var done = 0
+        do {
+            for i in plan.tensors.indices {
+                let e = plan.tensors[i]
+                guard let t = byName[e.name], let type = DType(rawValue: e.type) else { continue }
+                progress.update(done: done, total: inputBytes, label: "\(e.name) → \(e.type)")
+                let src = try t.load()
+                let columns = t.shape.last ?? 1
+                let values = try floats(t, src, columns: columns)
+                src.dropPages()
+                let encoded = try encode(values, name: t.name, columns: columns, type: type, options: options)
+                try encoded.withBytes { try writer.addTensor(name: t.name, dtype: type, shape: t.shape, bytes: $0) }
+                if options.report {
+                    let stats = try compare(values, encoded, type: type, columns: columns)
+                    plan.tensors[i].rmse = stats.rmse
+                    plan.tensors[i].relativeError = stats.relative
+                    plan.tensors[i].cosine = stats.cosine
+                }
+                done += t.byteCount
+            }
+            var kinds: [String: JSONValue] = [:]
+            for tok in checkpoint.tokenizers {
+                let bytes = try tok.load()
+                try bytes.withBytes { try writer.addBlob(name: "tokenizer/\(tok.name)", bytes: $0) }
+                kinds[tok.name] = .string(tok.kind)
+            }
+            let configJSON = try JSONDecoder().decode(JSONValue.self, from: JSONEncoder().encode(model.config))
+            var provenance: [String: JSONValue] = [
+                "tool": .string("tramontane \(Converter.toolVersion)"),
+                "command": .array(options.command.map { .string($0) }),
+                "created": .string(ISO8601DateFormatter().string(from: Date())),
+                "source_format": .string(checkpoint.format.rawValue),
+                "source_layout": .string(model.sourceLayout),
+                "sources": .array(try checkpoint.files.map { f in .object(["path": .string(f), "sha256": .string(try TensorValues.sha256(file: f))]) }),
+                "dropped_tensors": .array(model.dropped.map { .string($0) }),
+                "quantization": .object([
+                    "recipe": .string(options.recipe.name),
+                    "rules": .array(options.recipe.rules.map { .string($0.description) }),
+                    "default": .string(options.recipe.defaultType.rawValue),
+                    "mode": .string(options.mode.rawValue),
+                    "imatrix": .null,
+                ]),
+            ]
+            if let parent = checkpoint.tmt?.metadata["provenance"] { provenance["parent"] = parent }
+            try writer.finish(metadata: .object([
+                "config": configJSON, "provenance": .object(provenance), "tokenizer": .object(["kinds": .object(kinds)]),
+            ]))
+        } catch {
+            writer.abandon()
+            throw error
+        }
+        progress.finish(label: "wrote \(output)")
+        plan.output = output
+        plan.seconds = Date().timeIntervalSince(start)
+        plan.mbPerSecond = Double(inputBytes) / 1e6 / max(plan.seconds ?? 1, 1e-9)
+        if options.report {
+            let r = plan.tensors.compactMap(\.rmse)
+            plan.meanRMSE = r.isEmpty ? nil : r.reduce(0, +) / Double(r.count)
+        }
+        return plan
+    }
+
+    /// The tensor's values as f32, decoded in parallel row slices.
+    static func floats(_ t: SourceTensor, _ src: ByteRegion, columns: Int) throws -> [Float] {
+        var values = [Float](repeating: 0, count: t.elementCount)
+        let rowBytes = try t.dtype.rowBytes(columns)
+        let rows = t.elementCount / max(columns, 1)
+        let perTask = max(1, (1 << 18) / max(columns, 1))
+        try values.withUnsafeMutableBufferPointer { out in
+            try src.withBytes { b in
+                try parallelFor((rows + perTask - 1) / perTask, threads: availableCores) { k, _ in
+                    let r0 = k * perTask, r1 = min(rows, r0 + perTask)
+                    try Dequantize.toFloat(UnsafeRawBufferPointer(rebasing: b[(r0 * rowBytes)..<(r1 * rowBytes)]), dtype: t.dtype,
+                                           into: UnsafeMutableBufferPointer(rebasing: out[(r0 * columns)..<(r1 * columns)]), columns: columns)
+                }
+            }
+        }
+        return values
+    }
+
+    static func encode(_ values: [Float], name: String, columns: Int, type: DType, options: Options) throws -> ByteRegion {
+        let shapeBytes = try type.byteCount(shape: [values.count / max(columns, 1), columns])
+        return try ByteRegion.allocate(count: shapeBytes) { dst in
+            try values.withUnsafeBufferPointer { v in
+                if type.isBlockQuantized {
+                    try Quantize.matrix(v, columns: columns, dtype: type, mode: options.mode, weights: nil, threads: options.threads, into: dst)
+                } else {
+                    try FloatConversion.fromFloat(v, to: type, into: dst, tensor: name)
+                }
+            }
+        }
+    }
+
+    /// RMSE, relative error (RMSE / RMS of the source) and cosine similarity.
+    static func compare(_ x: [Float], _ encoded: ByteRegion, type: DType, columns: Int) throws -> (rmse: Double, relative: Double, cosine: Double) {
+        var y = [Float](repeating: 0, count: x.count)
+        try encoded.withBytes { b in try y.withUnsafeMutableBufferPointer { try Dequantize.toFloat(b, dtype: type, into: $0, columns: columns) } }
+        var se = 0.0, sx = 0.0, sy = 0.0, sxy = 0.0
+        for i in 0..<x.count {
+            let a = Double(x[i]), b = Double(y[i])
+            se += (a - b) * (a - b); sx += a * a; sy += b * b; sxy += a * b
+        }
+        let n = Double(max(1, x.count))
+        let rmse = (se / n).squareRoot()
+        return (rmse, sx > 0 ? rmse / (sx / n).squareRoot() : 0, sx > 0 && sy > 0 ? sxy / (sx.squareRoot() * sy.squareRoot()) : 1)
+    }
+}

@@ -1,0 +1,75 @@
+import Checkpoints
+import TensorCore
+
+/// Which block format each tensor gets: ordered rules (first match wins), then a default.
+/// Presets are named rule lists; `--rule 'REGEX=TYPE'` rules go before the preset's.
+/// Tensors with one dimension (norms) always stay F32.
+public struct Recipe: Sendable {
+    public struct Rule: @unchecked Sendable, CustomStringConvertible {  // Regex is an immutable value
+        public let pattern: String
+        public let type: DType
+        let regex: Regex<AnyRegexOutput>
+
+        public init(pattern: String, type: DType) throws {
+            self.pattern = pattern
+            self.type = type
+            do { regex = try Regex(pattern) } catch { throw RecipeError.badPattern(pattern, "\(error)") }
+        }
+
+        /// Parses `REGEX=TYPE`.
+        public init(parsing s: String) throws {
+            guard let eq = s.lastIndex(of: "=") else { throw RecipeError.badRule(s) }
+            let type = String(s[s.index(after: eq)...]).lowercased()
+            guard let t = DType(rawValue: type) else { throw RecipeError.unknownType(type) }
+            try self.init(pattern: String(s[..<eq]), type: t)
+        }
+
+        public func matches(_ name: String) -> Bool { (try? regex.firstMatch(in: name)) != nil }
+        public var description: String { "\(pattern)=\(type.rawValue)" }
+    }
+
+    public var name: String
+    public var rules: [Rule]
+    public var defaultType: DType
+
+    public static let presetNames = ["q8_0", "q6_k", "q5_1", "q5_0", "q4_k", "q4_1", "q4_0", "q4_k_m", "q4_k_s"]
+
+    /// A preset for a model with `layers` layers.
+    public static func preset(_ name: String, layers: Int) throws -> Recipe {
+        switch name {
+        case "q4_k_m":
+            // llama.cpp's Q4_K_M mix: the output matrix and the `wv`/`w2` of the first and last
+            // eighth of the layers and of every third layer between get Q6_K.
+            let more = (0..<layers).filter { i in i < layers / 8 || i >= 7 * layers / 8 || (i - layers / 8) % 3 == 2 }
+            let group = more.map(String.init).joined(separator: "|")
+            var rules = [try Rule(pattern: #"^output\.weight$"#, type: .q6_k)]
+            if !more.isEmpty {
+                rules.append(try Rule(pattern: #"^layers\.(\#(group))\.(attention\.wv|feed_forward\.w2)\.weight$"#, type: .q6_k))
+            }
+            return Recipe(name: name, rules: rules, defaultType: .q4_k)
+        case "q4_k_s":
+            return Recipe(name: name, rules: [try Rule(pattern: #"^output\.weight$"#, type: .q6_k)], defaultType: .q4_k)
+        default:
+            guard presetNames.contains(name), let t = DType(rawValue: name) else { throw RecipeError.unknownType(name) }
+            return Recipe(name: name, rules: [], defaultType: t)
+        }
+    }
+
+    /// The type for a tensor, and why.
+    public func type(for name: String, shape: [Int]) -> (DType, String) {
+        if shape.count < 2 { return (.f32, "1-D tensors stay f32") }
+        for r in rules where r.matches(name) { return (r.type, "rule \(r)") }
+        return (defaultType, "default \(defaultType.rawValue)")
+    }
+}
+
+public enum RecipeError: Error, CustomStringConvertible {
+    case badRule(String), badPattern(String, String), unknownType(String)
+    public var description: String {
+        switch self {
+        case .badRule(let s): return "rule \"\(s)\" is not REGEX=TYPE"
+        case .badPattern(let p, let e): return "rule pattern \"\(p)\" is not a valid regular expression: \(e)"
+        case .unknownType(let t): return "unknown quantization type \(t); presets: \(Recipe.presetNames.joined(separator: ", ")), and per-rule types f32, f16, bf16, q8_0, q6_k, q5_1, q5_0, q4_k, q4_1, q4_0"
+        }
+    }
+}

@@ -1,0 +1,64 @@
+import Checkpoints
+import Foundation
+import ModelFile
+import Quantization
+import TensorCore
+import TestSupport
+import XCTest
+@testable import Pipeline
+
+final class QuantizePipelineTests: XCTestCase {
+    func testPresetRulesAndPlan() throws {
+        let model = try Checkpoint.open(Fixtures.tinyMistral("hf-safetensors-f32")).native()
+        var recipe = try Recipe.preset("q4_k_m", layers: 8)
+        // llama.cpp's use_more_bits for 8 layers: 0, 3, 6, 7.
+        XCTAssertEqual(recipe.rules.map(\.description).last, #"^layers\.(0|3|6|7)\.(attention\.wv|feed_forward\.w2)\.weight$=q6_k"#)
+        recipe = try Recipe.preset("q4_0", layers: 2)
+        recipe.rules = [try Recipe.Rule(parsing: #"attention\.w[qk]=q8_0"#)]
+        let plan = try Quantizer.plan(model, source: "x", options: Quantizer.Options(recipe: recipe))
+        let types = Dictionary(uniqueKeysWithValues: plan.tensors.map { ($0.name, $0.type) })
+        XCTAssertEqual(types["layers.0.attention.wq.weight"], "q8_0")
+        XCTAssertEqual(types["layers.1.attention.wk.weight"], "q8_0")
+        XCTAssertEqual(types["layers.1.attention.wv.weight"], "q4_0")
+        XCTAssertEqual(types["norm.weight"], "f32")
+        XCTAssertEqual(plan.bytes, plan.tensors.reduce(0) { $0 + $1.bytes })
+        XCTAssertThrowsError(try Recipe.Rule(parsing: "foo"))
+        XCTAssertThrowsError(try Recipe.Rule(parsing: "(=q4_0"))
+        XCTAssertThrowsError(try Recipe.Rule(parsing: "x=q3_z"))
+    }
+
+    func testQuantizedFileRoundTripsWithReport() throws {
+        let dir = TempDir()
+        // Relative-error budgets for this model's weights (it has outlier input channels, x8).
+        for (preset, budget, cosine) in [("q8_0", 0.015, 0.9999), ("q6_k", 0.05, 0.998), ("q4_k_m", 0.17, 0.985), ("q4_0", 0.2, 0.98)] {
+            let out = dir.file("\(preset).tmt")
+            var o = Quantizer.Options(recipe: try Recipe.preset(preset, layers: 2))
+            o.report = true
+            o.threads = 2
+            let plan = try Quantizer.quantize(Fixtures.tinyMistral("native-safetensors-bf16"), to: out, options: o)
+            for e in plan.tensors where e.type != "f32" {
+                XCTAssertLessThan(try XCTUnwrap(e.relativeError), budget, "\(preset) \(e.name)")
+                XCTAssertGreaterThan(try XCTUnwrap(e.cosine), cosine, "\(preset) \(e.name)")
+            }
+            let tmt = try TMTFile(path: out)
+            XCTAssertNoThrow(try tmt.verify())
+            XCTAssertEqual(tmt.metadata["provenance"]?["quantization"]?["recipe"]?.stringValue, preset)
+            let inspected = try Inspector.inspect(out, hash: true)
+            XCTAssertEqual(inspected.tensors.count, 21)
+            XCTAssertEqual(Int(inspected.bitsPerWeight * 1000), Int(plan.bitsPerWeight * 1000), preset)
+            // The file decodes to what the report measured.
+            let w = try XCTUnwrap(Checkpoint.open(out).native().tensor("layers.0.feed_forward.w1.weight"))
+            XCTAssertEqual(w.dtype.rawValue, plan.tensors.first { $0.name == w.name }?.type)
+        }
+    }
+
+    func testSmolLM2RowsOf576GetKQuantsWithTails() throws {
+        let gguf = try Fixtures.smolLM2()
+        let model = try Checkpoint.open(gguf).native()
+        let plan = try Quantizer.plan(model, source: gguf, options: Quantizer.Options(recipe: try Recipe.preset("q4_k", layers: 30)))
+        let wq = try XCTUnwrap(plan.tensors.first { $0.name == "layers.0.attention.wq.weight" })
+        XCTAssertEqual(wq.type, "q4_k")
+        XCTAssertEqual(wq.bytes, 576 * (2 * 144 + 2 * 20))
+        XCTAssertLessThan(plan.bitsPerWeight, 4.6)
+    }
+}
