@@ -2,7 +2,7 @@
 import PackageDescription
 
 // The data's road, one target per stage (see ../shared/design.md):
-// TensorCore ← Quantization ← ModelFile ← Checkpoints ← Pipeline ← tramontane (CLI)
+// TensorCore ← Quantization ← ModelFile ← Checkpoints ← Inference ← Pipeline ← tramontane (CLI)
 let kernelFlags: [SwiftSetting] = [
     // The block and float kernels are written with SIMD types; without a target CPU that has
     // FMA/F16C, SIMD fused multiply-add becomes a libm call per lane. See README "CPU features".
@@ -14,7 +14,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "tramontane", targets: ["tramontane"]),
-        .library(name: "TramontaneKit", targets: ["Pipeline", "Checkpoints", "ModelFile", "Quantization", "TensorCore"]),
+        .library(name: "TramontaneKit", targets: ["Pipeline", "Inference", "Checkpoints", "ModelFile", "Quantization", "TensorCore"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -22,6 +22,7 @@ let package = Package(
     ],
     targets: [
         .systemLibrary(name: "CZstd", path: "Sources/CZstd", providers: [.apt(["libzstd-dev"])]),
+        .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS", providers: [.apt(["libopenblas-dev"])]),
         .target(name: "TensorCore", swiftSettings: kernelFlags),
         .target(name: "Quantization", dependencies: ["TensorCore"], swiftSettings: kernelFlags),
         .target(name: "ModelFile", dependencies: ["TensorCore", "CZstd"], swiftSettings: kernelFlags),
@@ -33,8 +34,13 @@ let package = Package(
             plugins: ["EmbedFormats"]
         ),
         .target(
+            name: "Inference",
+            dependencies: ["TensorCore", "Quantization", "Checkpoints", "COpenBLAS"],
+            swiftSettings: kernelFlags
+        ),
+        .target(
             name: "Pipeline",
-            dependencies: ["TensorCore", "Quantization", "ModelFile", "Checkpoints",
+            dependencies: ["TensorCore", "Quantization", "ModelFile", "Checkpoints", "Inference",
                            .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: kernelFlags
         ),
@@ -48,6 +54,7 @@ let package = Package(
         .testTarget(name: "QuantizationTests", dependencies: ["Quantization", "Checkpoints", "TestSupport"]),
         .testTarget(name: "ModelFileTests", dependencies: ["ModelFile", "TestSupport"]),
         .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints", "TestSupport"]),
+        .testTarget(name: "InferenceTests", dependencies: ["Inference", "Checkpoints", "TestSupport"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Checkpoints", "ModelFile", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]

@@ -1,0 +1,38 @@
+/// Prompt processing in chunks, then token-by-token greedy decoding.
+public enum Generation {
+    /// Runs `prompt` through the model in chunks of `chunk` tokens; returns the last row of logits.
+    public static func prefill(_ model: Transformer, _ prompt: [Int], cache: RotatingKVCache, chunk: Int) throws -> [Float] {
+        var last: [Float] = []
+        var i = 0
+        let step = max(1, chunk)
+        while i < prompt.count {
+            let part = Array(prompt[i..<min(prompt.count, i + step)])
+            let logits = try model.forward(part, cache: cache)
+            last = Array(logits[((part.count - 1) * model.config.vocabSize)...])
+            i += step
+        }
+        return last
+    }
+
+    /// The index of the largest value (the first one on ties, as torch.argmax does).
+    public static func argmax(_ x: [Float]) -> Int {
+        var best = 0
+        for i in x.indices where x[i] > x[best] { best = i }
+        return best
+    }
+
+    /// Greedy continuation of `prompt`: `maxTokens` ids, stopping early at `stop`.
+    public static func greedy(_ model: Transformer, prompt: [Int], maxTokens: Int, prefillChunk: Int = 512,
+                              capacity: Int = 4096, stop: Set<Int> = []) throws -> [Int] {
+        let cache = model.makeCache(capacity: capacity)
+        var logits = try prefill(model, prompt, cache: cache, chunk: prefillChunk)
+        var out: [Int] = []
+        while out.count < maxTokens {
+            let next = argmax(logits)
+            out.append(next)
+            if stop.contains(next) || out.count == maxTokens { break }
+            logits = try model.forward([next], cache: cache)
+        }
+        return out
+    }
+}

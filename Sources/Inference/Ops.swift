@@ -1,0 +1,60 @@
+import COpenBLAS
+import Foundation
+
+/// The small numeric operations of the forward pass, on row-major Float buffers.
+public enum Ops {
+    /// y[T, out] = x[T, in] · W[out, in]ᵀ (PyTorch Linear layout), through OpenBLAS.
+    public static func linear(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, rows t: Int, input: Int, output: Int) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(t), Int32(output), Int32(input), 1, x, Int32(input), w, Int32(input), 0, y, Int32(output))
+    }
+
+    /// y = x / sqrt(mean(x²) + eps) · g, row by row.
+    public static func rmsNorm(_ x: UnsafePointer<Float>, _ g: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, rows t: Int, dim: Int, eps: Float) {
+        for r in 0..<t {
+            let xr = x + r * dim, yr = y + r * dim
+            var ss: Float = 0
+            for i in 0..<dim { ss += xr[i] * xr[i] }
+            let scale = 1 / (ss / Float(dim) + eps).squareRoot()
+            for i in 0..<dim { yr[i] = xr[i] * scale * g[i] }
+        }
+    }
+
+    /// Rotary embedding on interleaved pairs (Mistral's native layout): for each head, pair
+    /// (2i, 2i+1) turns by position · θ^(−2i/d). Angles in Float as transformers computes them.
+    public static func rope(_ v: UnsafeMutablePointer<Float>, rows t: Int, heads: Int, headDim hd: Int, startPosition p0: Int, invFreq: [Float]) {
+        let width = heads * hd
+        for r in 0..<t {
+            let pos = Float(p0 + r)
+            for i in 0..<(hd / 2) {
+                let angle = pos * invFreq[i]
+                let c = cos(angle), s = sin(angle)
+                for h in 0..<heads {
+                    let p = v + r * width + h * hd + 2 * i
+                    let a = p[0], b = p[1]
+                    p[0] = a * c - b * s
+                    p[1] = a * s + b * c
+                }
+            }
+        }
+    }
+
+    /// θ^(−2i/d) for i < d/2, as transformers computes `inv_freq` (in Float).
+    public static func ropeFrequencies(headDim hd: Int, theta: Double) -> [Float] {
+        (0..<(hd / 2)).map { i in 1 / Float(pow(Float(theta), Float(2 * i) / Float(hd))) }
+    }
+
+    @inline(__always) public static func silu(_ x: Float) -> Float { x / (1 + exp(-x)) }
+
+    /// In-place softmax of `n` values; returns nothing, leaves probabilities.
+    public static func softmax(_ x: UnsafeMutablePointer<Float>, _ n: Int) {
+        var m = -Float.infinity
+        for i in 0..<n { m = max(m, x[i]) }
+        var s: Float = 0
+        for i in 0..<n { x[i] = exp(x[i] - m); s += x[i] }
+        let inv = 1 / s
+        for i in 0..<n { x[i] *= inv }
+    }
+
+    /// Sets OpenBLAS's thread count.
+    public static func setBLASThreads(_ n: Int) { openblas_set_num_threads(Int32(n)) }
+}

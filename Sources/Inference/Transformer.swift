@@ -1,0 +1,124 @@
+import Checkpoints
+import Foundation
+import TensorCore
+
+/// The f32 reference forward pass, readable top to bottom (after llama2.c's `run.c`):
+/// embedding → N × [RMSNorm → GQA attention (RoPE, sliding window) → residual →
+/// RMSNorm → SwiGLU FFN → residual] → RMSNorm → output. Matmuls go through OpenBLAS.
+/// Shapes are noted as [rows, columns]; T is the number of tokens in the chunk.
+public final class Transformer {
+    public let weights: ModelWeights
+    public var config: ModelConfig { weights.config }
+    let invFreq: [Float]
+    public let threads: Int
+
+    public init(weights: ModelWeights, threads: Int = availableCores) {
+        self.weights = weights
+        self.threads = threads
+        invFreq = Ops.ropeFrequencies(headDim: weights.config.headDim, theta: weights.config.ropeTheta)
+        Ops.setBLASThreads(threads)
+    }
+
+    /// A cache for this model: `capacity` positions (the window bounds it when there is one).
+    public func makeCache(capacity: Int = 4096) -> RotatingKVCache {
+        RotatingKVCache(layers: config.nLayers, kvWidth: config.nKVHeads * config.headDim,
+                        window: config.slidingWindow, capacity: max(capacity, 1))
+    }
+
+    /// Runs `tokens` at positions `cache.length …` and returns logits [T, vocab], row-major.
+    /// Call it with the whole sequence, chunk by chunk, or token by token: the results agree.
+    public func forward(_ tokens: [Int], cache: RotatingKVCache) throws -> [Float] {
+        let c = config
+        let t = tokens.count
+        let p0 = cache.length
+        guard t > 0 else { return [] }
+        try cache.reserve(upTo: p0 + t)
+        for id in tokens where id < 0 || id >= c.vocabSize { throw InferenceError.tokenOutOfRange(id: id, vocabulary: c.vocabSize) }
+        let dim = c.dim, hd = c.headDim, nh = c.nHeads, nkv = c.nKVHeads
+        let qw = nh * hd, kvw = nkv * hd, eps = Float(c.normEps)
+
+        var x = [Float](repeating: 0, count: t * dim)          // [T, dim] residual stream
+        var h = [Float](repeating: 0, count: t * dim)          // [T, dim] normed
+        var q = [Float](repeating: 0, count: t * qw)           // [T, nh·hd]
+        var k = [Float](repeating: 0, count: t * kvw)          // [T, nkv·hd]
+        var v = [Float](repeating: 0, count: t * kvw)          // [T, nkv·hd]
+        var att = [Float](repeating: 0, count: t * qw)         // [T, nh·hd] attention output
+        var o = [Float](repeating: 0, count: t * dim)          // [T, dim]
+        var a = [Float](repeating: 0, count: t * c.hiddenDim)  // [T, hidden]
+        var b = [Float](repeating: 0, count: t * c.hiddenDim)  // [T, hidden]
+
+        weights.embeddings.withUnsafeBufferPointer { e in
+            for (r, id) in tokens.enumerated() { for i in 0..<dim { x[r * dim + i] = e[id * dim + i] } }
+        }
+        for (l, w) in weights.layers.enumerated() {
+            // Attention block.
+            Ops.rmsNorm(x, w.attentionNorm, &h, rows: t, dim: dim, eps: eps)
+            Ops.linear(h, w.wq, &q, rows: t, input: dim, output: qw)
+            Ops.linear(h, w.wk, &k, rows: t, input: dim, output: kvw)
+            Ops.linear(h, w.wv, &v, rows: t, input: dim, output: kvw)
+            q.withUnsafeMutableBufferPointer { Ops.rope($0.baseAddress!, rows: t, heads: nh, headDim: hd, startPosition: p0, invFreq: invFreq) }
+            k.withUnsafeMutableBufferPointer { Ops.rope($0.baseAddress!, rows: t, heads: nkv, headDim: hd, startPosition: p0, invFreq: invFreq) }
+            attention(layer: l, q: q, k: k, v: v, rows: t, start: p0, cache: cache, out: &att)
+            cache.store(layer: l, start: p0, rows: t, k: k, v: v)
+            Ops.linear(att, w.wo, &o, rows: t, input: qw, output: dim)
+            for i in 0..<(t * dim) { x[i] += o[i] }
+            // Feed-forward block: w2(silu(w1·h) ⊙ w3·h).
+            Ops.rmsNorm(x, w.ffnNorm, &h, rows: t, dim: dim, eps: eps)
+            Ops.linear(h, w.w1, &a, rows: t, input: dim, output: c.hiddenDim)
+            Ops.linear(h, w.w3, &b, rows: t, input: dim, output: c.hiddenDim)
+            for i in 0..<(t * c.hiddenDim) { a[i] = Ops.silu(a[i]) * b[i] }
+            Ops.linear(a, w.w2, &o, rows: t, input: c.hiddenDim, output: dim)
+            for i in 0..<(t * dim) { x[i] += o[i] }
+        }
+        cache.advance(to: p0 + t)
+        Ops.rmsNorm(x, weights.norm, &h, rows: t, dim: dim, eps: eps)
+        var logits = [Float](repeating: 0, count: t * c.vocabSize)   // [T, vocab]
+        Ops.linear(h, weights.output, &logits, rows: t, input: dim, output: c.vocabSize)
+        return logits
+    }
+
+    /// Grouped-query attention with a causal sliding window: query head j reads KV head
+    /// j / (nh / nkv); position i attends to positions max(0, i − W + 1) … i. Keys before the
+    /// chunk come from the cache (read before this chunk is stored), the rest from `k`/`v`.
+    func attention(layer: Int, q: [Float], k: [Float], v: [Float], rows t: Int, start p0: Int,
+                   cache: RotatingKVCache, out: inout [Float]) {
+        let c = config
+        let hd = c.headDim, nh = c.nHeads, nkv = c.nKVHeads, group = nh / nkv
+        let qw = nh * hd, kvw = nkv * hd
+        let scale = 1 / Float(hd).squareRoot()
+        let ck = cache.keys[layer], cv = cache.values[layer]
+        q.withUnsafeBufferPointer { qb in k.withUnsafeBufferPointer { kb in v.withUnsafeBufferPointer { vb in
+        ck.withUnsafeBufferPointer { ckb in cv.withUnsafeBufferPointer { cvb in
+        out.withUnsafeMutableBufferPointer { ob in
+            let qp = qb.baseAddress!, kp = kb.baseAddress!, vp = vb.baseAddress!
+            let ckp = ckb.baseAddress!, cvp = cvb.baseAddress!, op = ob.baseAddress!
+            try? parallelFor(t * nh, threads: threads) { job, _ in
+                let r = job / nh, head = job % nh, kvHead = head / group
+                let pos = p0 + r
+                let first = cache.firstVisible(pos)
+                let n = pos - first + 1
+                var scores = [Float](repeating: 0, count: n)
+                let qv = qp + r * qw + head * hd
+                func keyRow(_ j: Int) -> UnsafePointer<Float> {
+                    j < p0 ? ckp + cache.slot(j) * kvw + kvHead * hd : kp + (j - p0) * kvw + kvHead * hd
+                }
+                func valueRow(_ j: Int) -> UnsafePointer<Float> {
+                    j < p0 ? cvp + cache.slot(j) * kvw + kvHead * hd : vp + (j - p0) * kvw + kvHead * hd
+                }
+                for j in first...pos {
+                    let kr = keyRow(j)
+                    var s: Float = 0
+                    for d in 0..<hd { s += qv[d] * kr[d] }
+                    scores[j - first] = s * scale
+                }
+                scores.withUnsafeMutableBufferPointer { Ops.softmax($0.baseAddress!, n) }
+                let dst = op + r * qw + head * hd
+                for d in 0..<hd { dst[d] = 0 }
+                for j in first...pos {
+                    let p = scores[j - first], vr = valueRow(j)
+                    for d in 0..<hd { dst[d] += p * vr[d] }
+                }
+            }
+        } } } } } }
+    }
+}

@@ -1,0 +1,119 @@
+import Checkpoints
+import TensorCore
+import TestSupport
+import XCTest
+@testable import Inference
+
+/// The f32 forward pass against transformers' logits (Tests/Fixtures/*/reference-logits.safetensors).
+final class ReferenceLogitsTests: XCTestCase {
+    static func reference(_ path: String) throws -> [String: (shape: [Int], floats: [Float], ints: [Int])] {
+        var out: [String: (shape: [Int], floats: [Float], ints: [Int])] = [:]
+        for t in try Safetensors.read(MappedFile(path: path)).tensors {
+            try t.load().withBytes { b in
+                switch t.dtype {
+                case .f32: out[t.name] = (t.shape, (0..<t.elementCount).map { Float(bitPattern: b.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self)) }, [])
+                case .i32: out[t.name] = (t.shape, [], (0..<t.elementCount).map { Int(b.loadUnaligned(fromByteOffset: 4 * $0, as: Int32.self)) })
+                case .i64: out[t.name] = (t.shape, [], (0..<t.elementCount).map { Int(b.loadUnaligned(fromByteOffset: 8 * $0, as: Int64.self)) })
+                default: break
+                }
+            }
+        }
+        return out
+    }
+
+    static func maxAbsDiff(_ a: [Float], _ b: [Float], fromRow: Int = 0, toRow: Int? = nil, columns: Int) -> Float {
+        var m: Float = 0
+        for r in fromRow..<(toRow ?? a.count / columns) { for c in 0..<columns { m = max(m, abs(a[r * columns + c] - b[r * columns + c])) } }
+        return m
+    }
+
+    lazy var tiny = try? Self.reference(Fixtures.root.appendingPathComponent("tiny-mistral/reference-logits.safetensors").path)
+
+    func model(_ layout: String) throws -> Transformer {
+        Transformer(weights: try ModelWeights(try Checkpoint.open(Fixtures.tinyMistral(layout)).native()), threads: 2)
+    }
+
+    func testEveryLayoutReproducesTransformersLogits() throws {
+        let ref = try XCTUnwrap(tiny)
+        for layout in Fixtures.tinyLayouts {
+            let m = try model(layout)
+            for name in ["random", "text"] {
+                let ids = try XCTUnwrap(ref["\(name).input_ids"]).ints
+                let expected = try XCTUnwrap(ref["\(name).logits"]).floats
+                let logits = try m.forward(ids, cache: m.makeCache())
+                XCTAssertLessThanOrEqual(Self.maxAbsDiff(logits, expected, columns: 1024), 1e-3, "\(layout) \(name)")
+            }
+        }
+    }
+
+    /// The window is real: after position 16 the logits differ from full attention.
+    func testSlidingWindowMatters() throws {
+        let ref = try XCTUnwrap(tiny)
+        let m = try model("native-safetensors-bf16")
+        let ids = try XCTUnwrap(ref["random.input_ids"]).ints
+        let full = try XCTUnwrap(ref["random.logits_full_attention"]).floats
+        let logits = try m.forward(ids, cache: m.makeCache())
+        XCTAssertLessThanOrEqual(Self.maxAbsDiff(logits, full, toRow: 16, columns: 1024), 1e-3)
+        XCTAssertGreaterThan(Self.maxAbsDiff(logits, full, fromRow: 16, columns: 1024), 1e-2)
+    }
+
+    /// Chunked prefill and token-by-token decoding give the logits of one pass, also when a
+    /// chunk straddles the window edge; the cache never holds more than the window.
+    func testChunkedPrefillMatchesOnePass() throws {
+        let ref = try XCTUnwrap(tiny)
+        let m = try model("hf-safetensors-f32")
+        let ids = try XCTUnwrap(ref["random.input_ids"]).ints
+        let whole = try m.forward(ids, cache: m.makeCache())
+        for chunk in [1, 5, 7, 16, 17, 31] {
+            let cache = m.makeCache()
+            XCTAssertEqual(cache.slots, 16)
+            var logits: [Float] = []
+            var i = 0
+            while i < ids.count {
+                logits += try m.forward(Array(ids[i..<min(ids.count, i + chunk)]), cache: cache)
+                i += chunk
+            }
+            XCTAssertLessThanOrEqual(Self.maxAbsDiff(logits, whole, columns: 1024), 1e-4, "chunk \(chunk)")
+        }
+    }
+
+    func testGreedyContinuationWithEveryChunkSize() throws {
+        let ref = try XCTUnwrap(tiny)
+        let prompt = try XCTUnwrap(ref["text.input_ids"]).ints
+        let expected = try XCTUnwrap(ref["text.greedy_ids"]).ints
+        for layout in ["hf-pytorch-f16", "native-pth-bf16"] {
+            let m = try model(layout)
+            for chunk in [1, 5, 16, 31] {
+                XCTAssertEqual(try Generation.greedy(m, prompt: prompt, maxTokens: expected.count, prefillChunk: chunk), expected, "\(layout) chunk \(chunk)")
+            }
+        }
+    }
+
+    func testNoWindowContextLimitIsAnError() throws {
+        let ref = try XCTUnwrap(tiny)
+        var native = try Checkpoint.open(Fixtures.tinyMistral("native-safetensors-bf16")).native()
+        native.config.slidingWindow = nil
+        let m = Transformer(weights: try ModelWeights(native), threads: 1)
+        let ids = try XCTUnwrap(ref["random.input_ids"]).ints
+        let cache = m.makeCache(capacity: 20)
+        XCTAssertThrowsError(try m.forward(ids, cache: cache)) { e in
+            XCTAssertEqual(e as? InferenceError, .contextFull(position: 47, capacity: 20))
+        }
+        let full = try XCTUnwrap(ref["random.logits_full_attention"]).floats
+        XCTAssertLessThanOrEqual(Self.maxAbsDiff(try m.forward(ids, cache: m.makeCache()), full, columns: 1024), 1e-3)
+        XCTAssertThrowsError(try m.forward([5000], cache: m.makeCache())) { e in
+            XCTAssertEqual(e as? InferenceError, .tokenOutOfRange(id: 5000, vocabulary: 1024))
+        }
+    }
+
+    func testSmolLM2FromItsGGUF() throws {
+        let ref = try Self.reference(Fixtures.root.appendingPathComponent("smollm2/reference-logits.safetensors").path)
+        let m = Transformer(weights: try ModelWeights(try Checkpoint.open(Fixtures.smolLM2()).native()), threads: 2)
+        let ids = try XCTUnwrap(ref["text.input_ids"]).ints
+        let logits = try m.forward(ids, cache: m.makeCache())
+        XCTAssertLessThanOrEqual(Self.maxAbsDiff(logits, try XCTUnwrap(ref["text.logits"]).floats, columns: 49152), 1e-2)
+        let prompt = try XCTUnwrap(ref["prompt.input_ids"]).ints
+        let expected = try XCTUnwrap(ref["prompt.greedy_ids"]).ints
+        XCTAssertEqual(try Generation.greedy(m, prompt: prompt, maxTokens: expected.count, prefillChunk: 3), expected)
+    }
+}
