@@ -14,7 +14,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "tramontane", targets: ["tramontane"]),
-        .library(name: "TramontaneKit", targets: ["Pipeline", "Inference", "Checkpoints", "ModelFile", "Quantization", "TensorCore"]),
+        .library(name: "TramontaneKit", targets: ["Pipeline", "Inference", "Tokenizers", "Checkpoints", "ModelFile", "Quantization", "TensorCore"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -33,6 +33,7 @@ let package = Package(
             dependencies: ["TensorCore", "Quantization", "ModelFile"],
             plugins: ["EmbedFormats"]
         ),
+        .target(name: "Tokenizers", dependencies: ["TensorCore"]),
         .target(
             name: "Inference",
             dependencies: ["TensorCore", "Quantization", "Checkpoints", "COpenBLAS"],
@@ -40,7 +41,7 @@ let package = Package(
         ),
         .target(
             name: "Pipeline",
-            dependencies: ["TensorCore", "Quantization", "ModelFile", "Checkpoints", "Inference",
+            dependencies: ["TensorCore", "Quantization", "ModelFile", "Checkpoints", "Inference", "Tokenizers",
                            .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: kernelFlags
         ),
@@ -54,6 +55,7 @@ let package = Package(
         .testTarget(name: "QuantizationTests", dependencies: ["Quantization", "Checkpoints", "TestSupport"]),
         .testTarget(name: "ModelFileTests", dependencies: ["ModelFile", "TestSupport"]),
         .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints", "TestSupport"]),
+        .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "Checkpoints", "TestSupport"]),
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "Checkpoints", "TestSupport"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Checkpoints", "ModelFile", "TestSupport"]),
     ],

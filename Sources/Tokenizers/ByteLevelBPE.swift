@@ -1,0 +1,146 @@
+import TensorCore
+
+/// GPT-2-style byte-level BPE (SmolLM2, and Hugging Face `tokenizer.json` of that kind):
+/// bytes map to printable unicode characters, pieces from the pre-tokenizer are merged by rank.
+/// Control and user-defined tokens written literally in the text are matched whole.
+public final class ByteLevelBPE: Tokenizer, @unchecked Sendable {
+    public let vocabularySize: Int
+    public let bosID: Int?
+    public let eosID: Int?
+    let tokens: [String]
+    let ids: [String: Int]
+    /// (left id, right id) → (rank, merged id).
+    let merges: [UInt64: (rank: Int32, id: Int32)]
+    let byteToken: [Int32]          // byte → id of its single-character token
+    let tokenBytes: [[UInt8]]       // id → the bytes it decodes to
+    let specials: [(String, Int)]   // literal special tokens, longest first
+    let pre: GPT2PreTokenizer
+
+    /// GPT-2's `bytes_to_unicode`: printable bytes stand for themselves, the rest are shifted
+    /// to U+0100 and up.
+    static let byteToScalar: [Unicode.Scalar] = {
+        var table = [Unicode.Scalar](repeating: " ", count: 256)
+        var n: UInt32 = 0
+        for b in 0..<256 {
+            let printable = (0x21...0x7E).contains(b) || (0xA1...0xAC).contains(b) || (0xAE...0xFF).contains(b)
+            if printable { table[b] = Unicode.Scalar(UInt32(b))! } else { table[b] = Unicode.Scalar(256 + n)!; n += 1 }
+        }
+        return table
+    }()
+
+    /// Where a byte has no token of its own (some vocabularies lack a few control bytes).
+    let unknownID: Int32
+
+    public init(tokens: [String], merges: [String], tokenTypes: [Int]?, bos: Int?, eos: Int?, unknown: Int? = nil, isolateDigits: Bool) throws {
+        self.tokens = tokens
+        vocabularySize = tokens.count
+        bosID = bos
+        eosID = eos
+        pre = GPT2PreTokenizer(isolateDigits: isolateDigits)
+        var ids: [String: Int] = [:]
+        for (i, t) in tokens.enumerated() where ids[t] == nil { ids[t] = i }
+        self.ids = ids
+        var scalarToByte: [UInt32: UInt8] = [:]
+        for (b, s) in Self.byteToScalar.enumerated() { scalarToByte[s.value] = UInt8(b) }
+        var byteToken = [Int32](repeating: -1, count: 256)
+        for b in 0..<256 { byteToken[b] = ids[String(Character(Self.byteToScalar[b]))].map(Int32.init) ?? -1 }
+        guard byteToken.filter({ $0 >= 0 }).count >= 128 else { throw TokenizerError.invalid("fewer than 128 of the 256 byte tokens exist: not a byte-level vocabulary") }
+        self.byteToken = byteToken
+        unknownID = Int32(unknown ?? -1)
+        var m: [UInt64: (rank: Int32, id: Int32)] = [:]
+        m.reserveCapacity(merges.count)
+        for (rank, line) in merges.enumerated() {
+            let parts = line.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: false)
+            guard parts.count == 2, let a = ids[String(parts[0])], let b = ids[String(parts[1])],
+                  let merged = ids[String(parts[0]) + String(parts[1])] else { continue }
+            let key = UInt64(a) << 32 | UInt64(b)
+            if m[key] == nil { m[key] = (Int32(rank), Int32(merged)) }
+        }
+        self.merges = m
+        var specials: [(String, Int)] = []
+        tokenBytes = tokens.enumerated().map { i, t in
+            let type = tokenTypes?[i] ?? 1
+            if type == 3 || type == 4 { return Array(t.utf8) }   // control / user-defined: literal text
+            return t.unicodeScalars.map { scalarToByte[$0.value] ?? 0x3F }
+        }
+        if let types = tokenTypes {
+            for (i, t) in tokens.enumerated() where (types[i] == 3 || types[i] == 4) && !t.isEmpty { specials.append((t, i)) }
+        }
+        self.specials = specials.sorted { $0.0.utf8.count > $1.0.utf8.count }
+    }
+
+    /// From GGUF `tokenizer.ggml.*` metadata (as embedded in `.tmt` or read from a GGUF).
+    public convenience init(ggufMetadata m: JSONValue) throws {
+        guard m["tokenizer.ggml.model"]?.stringValue == "gpt2" else {
+            throw TokenizerError.unsupported("GGUF tokenizer model \(m["tokenizer.ggml.model"]?.stringValue ?? "?") is not gpt2 byte-level BPE")
+        }
+        guard let tokens = m["tokenizer.ggml.tokens"]?.arrayValue?.compactMap(\.stringValue), !tokens.isEmpty,
+              let merges = m["tokenizer.ggml.merges"]?.arrayValue?.compactMap(\.stringValue) else {
+            throw TokenizerError.invalid("tokenizer.ggml.tokens or merges missing")
+        }
+        let types = m["tokenizer.ggml.token_type"]?.arrayValue?.compactMap(\.intValue)
+        let pre = m["tokenizer.ggml.pre"]?.stringValue ?? "default"
+        // llama.cpp's pre-tokenizers that split digits one by one before the GPT-2 regex.
+        let isolate = ["smollm", "starcoder", "refact", "command-r", "codeshell", "exaone", "minerva"].contains(pre)
+        try self.init(tokens: tokens, merges: merges, tokenTypes: types?.count == tokens.count ? types : nil,
+                      bos: m["tokenizer.ggml.bos_token_id"]?.intValue, eos: m["tokenizer.ggml.eos_token_id"]?.intValue,
+                      unknown: m["tokenizer.ggml.unknown_token_id"]?.intValue, isolateDigits: isolate)
+    }
+
+    public func encode(_ text: String) -> [Int] {
+        var out: [Int] = []
+        var rest = Substring(text)
+        // Split out literal special tokens first.
+        while !rest.isEmpty {
+            var hit: (Range<Substring.Index>, Int)?
+            if !specials.isEmpty {
+                for (s, id) in specials {
+                    if let r = rest.range(of: s), hit == nil || r.lowerBound < hit!.0.lowerBound { hit = (r, id) }
+                }
+            }
+            guard let (r, id) = hit else { encodePlain(String(rest), into: &out); break }
+            encodePlain(String(rest[..<r.lowerBound]), into: &out)
+            out.append(id)
+            rest = rest[r.upperBound...]
+        }
+        return out
+    }
+
+    func encodePlain(_ text: String, into out: inout [Int]) {
+        for piece in pre.split(text) {
+            // A byte without a token becomes the unknown token (or is dropped if there is none).
+            var symbols = piece.utf8.map { byteToken[Int($0)] >= 0 ? byteToken[Int($0)] : unknownID }.filter { $0 >= 0 }
+            // Repeatedly merge the adjacent pair of lowest rank.
+            while symbols.count > 1 {
+                var best: (rank: Int32, at: Int, id: Int32) = (.max, -1, -1)
+                for i in 0..<(symbols.count - 1) {
+                    if let m = merges[UInt64(UInt32(symbols[i])) << 32 | UInt64(UInt32(symbols[i + 1]))], m.rank < best.rank {
+                        best = (m.rank, i, m.id)
+                    }
+                }
+                guard best.at >= 0 else { break }
+                symbols[best.at] = best.id
+                symbols.remove(at: best.at + 1)
+            }
+            out.append(contentsOf: symbols.map(Int.init))
+        }
+    }
+
+    public func decodeBytes(_ ids: [Int]) -> [UInt8] {
+        var out: [UInt8] = []
+        for id in ids where id >= 0 && id < tokenBytes.count { out += tokenBytes[id] }
+        return out
+    }
+}
+
+extension Substring {
+    func range(of s: String) -> Range<Substring.Index>? {
+        guard let first = s.first else { return nil }
+        var i = startIndex
+        while let f = self[i...].firstIndex(of: first) {
+            if self[f...].hasPrefix(s) { return f..<index(f, offsetBy: s.count) }
+            i = index(after: f)
+        }
+        return nil
+    }
+}

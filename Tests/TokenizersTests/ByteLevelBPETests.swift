@@ -1,0 +1,36 @@
+import Checkpoints
+import Foundation
+import TensorCore
+import TestSupport
+import XCTest
+@testable import Tokenizers
+
+final class ByteLevelBPETests: XCTestCase {
+    struct Vector: Decodable { let text: String; let ids: [Int] }
+    struct Vectors: Decodable { let vectors: [String: [Vector]] }
+
+    static func smolTokenizer() throws -> ByteLevelBPE {
+        let c = try Checkpoint.open(Fixtures.smolLM2())
+        let file = try XCTUnwrap(c.tokenizers.first { $0.kind == "gguf-metadata" })
+        return try ByteLevelBPE(ggufMetadata: try file.load().withBytes { try JSONParser.parse($0) })
+    }
+
+    func testSmolLM2MatchesTransformers() throws {
+        let tok = try Self.smolTokenizer()
+        let data = try Data(contentsOf: Fixtures.root.appendingPathComponent("tokenizers/vectors.json"))
+        let vectors = try XCTUnwrap(JSONDecoder().decode(Vectors.self, from: data).vectors["smollm2-gpt2-bpe (from the GGUF)"])
+        XCTAssertGreaterThan(vectors.count, 15)
+        for v in vectors {
+            XCTAssertEqual(tok.encode(v.text), v.ids, v.text)
+            XCTAssertEqual(tok.decode(v.ids), v.text, "decode \(v.text)")
+        }
+    }
+
+    func testRoundTripsHardText() throws {
+        let tok = try Self.smolTokenizer()
+        for text in ["  \t\n\n  x", "🙂🚀🇫🇷 e\u{301}", "日本語 中文 한국어", "<|im_start|>user\nhi<|im_end|>", "a'sb 'll 're'VE", "\u{0}\u{85}\u{A0}", ""] {
+            XCTAssertEqual(tok.decode(tok.encode(text)), text, text.debugDescription)
+        }
+        XCTAssertEqual(tok.encode("<|im_start|>"), [1], "literal control token")
+    }
+}
