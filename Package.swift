@@ -43,7 +43,8 @@ let package = Package(
             name: "Pipeline",
             dependencies: ["TensorCore", "Quantization", "ModelFile", "Checkpoints", "Inference", "Tokenizers",
                            .product(name: "Crypto", package: "swift-crypto")],
-            swiftSettings: kernelFlags
+            swiftSettings: kernelFlags,
+            plugins: ["EmbedFormats"]
         ),
         .executableTarget(
             name: "tramontane",

@@ -16,7 +16,10 @@ struct Validate: ParsableCommand {
     @Option(name: .customLong("against-logits"), help: "A safetensors file of NAME.input_ids / NAME.logits pairs computed by another program.")
     var againstLogits: String?
 
-    @Option(help: "Token ids to evaluate on (integers separated by commas, spaces or newlines).")
+    @Option(help: "A text file to evaluate on (tokenized with the model's tokenizer). Default: the text shipped with the tool (formats/eval).")
+    var text: String?
+
+    @Option(help: "Token ids to evaluate on instead of text (integers separated by commas, spaces or newlines).")
     var tokens: String?
 
     @Option(help: "Tokens per chunk (as llama-perplexity's -c).")
@@ -30,7 +33,7 @@ struct Validate: ParsableCommand {
 
     func validate() throws {
         guard (reference == nil) != (againstLogits == nil) else { throw ValidationError("give exactly one of --reference BASE or --against-logits FILE") }
-        if reference != nil && tokens == nil { throw ValidationError("give --tokens FILE (text evaluation needs the tokenizer)") }
+        if text != nil && tokens != nil { throw ValidationError("give --text or --tokens, not both") }
         guard ctx >= 8 else { throw ValidationError("--ctx must be at least 8") }
     }
 
@@ -46,7 +49,13 @@ struct Validate: ParsableCommand {
             return
         }
         let base = try Validator.load(reference ?? "", threads: threads.threads)
-        let ids = try Validator.readTokenFile(tokens ?? "")
+        let ids: [Int]
+        if let tokens {
+            ids = try Validator.readTokenFile(tokens)
+        } else {
+            let tokenizer = try TokenizerLoader.load(path: model)
+            ids = tokenizer.encode(try text.map { try String(contentsOfFile: $0, encoding: .utf8) } ?? TokenizerLoader.defaultEvaluationText)
+        }
         let s = try Validator.compare(model: m, base: base, tokens: ids, ctx: ctx, chunks: chunks, bos: m.config.bosTokenID,
                                       progress: TerminalProgress(title: "validate", quiet: out.json))
         if out.json { return try out.printJSON(s) }

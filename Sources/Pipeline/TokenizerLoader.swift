@@ -1,0 +1,24 @@
+import Checkpoints
+import Foundation
+import TensorCore
+import Tokenizers
+
+/// Finds and builds the tokenizer that travels with a model: GGUF metadata (from a GGUF or
+/// embedded in a `.tmt`), or a tokenizer file beside a checkpoint.
+public enum TokenizerLoader {
+    public static func load(_ checkpoint: Checkpoint) throws -> any Tokenizer {
+        if let g = checkpoint.tokenizers.first(where: { $0.kind == "gguf-metadata" }) {
+            return try ByteLevelBPE(ggufMetadata: try g.load().withBytes { try JSONParser.parse($0) })
+        }
+        if let other = checkpoint.tokenizers.first {
+            throw TokenizerError.unsupported("\(checkpoint.path): the \(other.kind) tokenizer (\(other.name)) is not implemented yet; give token ids (--tokens / --prompt-ids)")
+        }
+        throw TokenizerError.unsupported("\(checkpoint.path) carries no tokenizer; give token ids (--tokens / --prompt-ids)")
+    }
+
+    /// The tokenizer of a model file or folder.
+    public static func load(path: String) throws -> any Tokenizer { try load(try Checkpoint.open(path)) }
+
+    /// The default evaluation text shipped with the tool (formats/eval/default.txt).
+    public static var defaultEvaluationText: String { EmbeddedFormats.files["default.txt"] ?? "" }
+}
