@@ -7,6 +7,7 @@ public final class ByteLevelBPE: Tokenizer, @unchecked Sendable {
     public let vocabularySize: Int
     public let bosID: Int?
     public let eosID: Int?
+    public var addsBOS = false
     let tokens: [String]
     let ids: [String: Int]
     /// (left id, right id) → (rank, merged id).
@@ -85,6 +86,7 @@ public final class ByteLevelBPE: Tokenizer, @unchecked Sendable {
         try self.init(tokens: tokens, merges: merges, tokenTypes: types?.count == tokens.count ? types : nil,
                       bos: m["tokenizer.ggml.bos_token_id"]?.intValue, eos: m["tokenizer.ggml.eos_token_id"]?.intValue,
                       unknown: m["tokenizer.ggml.unknown_token_id"]?.intValue, isolateDigits: isolate)
+        addsBOS = m["tokenizer.ggml.add_bos_token"]?.boolValue ?? false
     }
 
     public func encode(_ text: String) -> [Int] {

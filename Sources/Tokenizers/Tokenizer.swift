@@ -3,6 +3,8 @@ public protocol Tokenizer: Sendable {
     var vocabularySize: Int { get }
     var bosID: Int? { get }
     var eosID: Int? { get }
+    /// Whether a prompt starts with BOS for this model (GGUF `tokenizer.ggml.add_bos_token`).
+    var addsBOS: Bool { get }
     func encode(_ text: String) -> [Int]
     /// The bytes the ids stand for (possibly an incomplete UTF-8 sequence at the end).
     func decodeBytes(_ ids: [Int]) -> [UInt8]

@@ -2,23 +2,45 @@ import ArgumentParser
 import Foundation
 import Inference
 import Pipeline
+import Tokenizers
 
 struct Generate: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Generate tokens from a model (greedy).")
+    static let configuration = CommandConfiguration(
+        abstract: "Generate text (or token ids) from any model file.",
+        discussion: "Greedy by default (reproducible); --temperature > 0 samples, reproducibly for a given --seed. Streams text to stdout; speed and the stop reason go to stderr.")
 
     @Argument(help: "Any model file `inspect` reads.")
     var model: String
 
-    @Option(name: .customLong("prompt-ids"), help: "Prompt token ids, comma-separated.")
-    var promptIDs: String
+    @Option(help: "The prompt text (needs the model's tokenizer).")
+    var prompt: String?
 
-    @Option(name: .customLong("max-tokens"), help: "Tokens to generate.")
-    var maxTokens: Int = 32
+    @Option(name: .customLong("prompt-file"), help: "A file holding the prompt text.")
+    var promptFile: String?
+
+    @Option(name: .customLong("prompt-ids"), help: "Prompt token ids, comma-separated (no tokenizer needed).")
+    var promptIDs: String?
+
+    @Option(name: .customLong("max-tokens"), help: "Tokens to generate at most.")
+    var maxTokens: Int = 128
+
+    @Option(help: "Sampling temperature; 0 is greedy.")
+    var temperature: Float = 0
+    @Option(name: .customLong("top-k"), help: "Keep the k most likely tokens (0: all).")
+    var topK: Int = 0
+    @Option(name: .customLong("top-p"), help: "Keep the smallest set whose probability reaches p.")
+    var topP: Float = 1
+    @Option(name: .customLong("min-p"), help: "Drop tokens less likely than min-p × the most likely.")
+    var minP: Float = 0
+    @Option(name: .customLong("repeat-penalty"), help: "Penalty for the last 64 tokens (1: none).")
+    var repeatPenalty: Float = 1
+    @Option(help: "Random seed for sampling.")
+    var seed: UInt64 = 0
 
     @Option(name: .customLong("prefill-chunk"), help: "Prompt tokens per forward pass.")
     var prefillChunk: Int = 512
 
-    @Option(help: "Context capacity (models without a sliding window).")
+    @Option(help: "Context capacity in tokens. With a sliding window, memory stays at the window and generation can run past it; without one, generation stops at the context.")
     var ctx: Int = 4096
 
     @OptionGroup var threads: ThreadOptions
@@ -26,30 +48,71 @@ struct Generate: ParsableCommand {
 
     struct Result: Codable {
         var ids: [Int]
+        var text: String?
         var promptTokens: Int
-        var seconds: Double
+        var stopReason: String
+        var promptTokensPerSecond: Double
         var tokensPerSecond: Double
-        enum CodingKeys: String, CodingKey { case ids, seconds; case promptTokens = "prompt_tokens", tokensPerSecond = "tokens_per_second" }
+        enum CodingKeys: String, CodingKey {
+            case ids, text
+            case promptTokens = "prompt_tokens", stopReason = "stop_reason"
+            case promptTokensPerSecond = "prompt_tokens_per_second", tokensPerSecond = "tokens_per_second"
+        }
     }
 
     func validate() throws {
+        guard [prompt, promptFile, promptIDs].compactMap({ $0 }).count == 1 else { throw ValidationError("give exactly one of --prompt, --prompt-file or --prompt-ids") }
         guard maxTokens >= 0, prefillChunk >= 1, ctx >= 1 else { throw ValidationError("--max-tokens, --prefill-chunk and --ctx must be positive") }
+        guard temperature >= 0, topP > 0, topP <= 1, minP >= 0, minP <= 1, repeatPenalty > 0 else { throw ValidationError("sampling parameters out of range") }
     }
 
     func run() throws {
-        let prompt = try promptIDs.split(separator: ",").map { s -> Int in
-            guard let v = Int(s.trimmingCharacters(in: .whitespaces)), v >= 0 else { throw ValidationError("--prompt-ids: \"\(s)\" is not a token id") }
-            return v
-        }
-        guard !prompt.isEmpty else { throw ValidationError("--prompt-ids is empty") }
         let m = try Validator.load(model, threads: threads.threads)
+        var tokenizer: (any Tokenizer)?
+        var ids: [Int]
+        if let promptIDs {
+            ids = try promptIDs.split(separator: ",").map { s -> Int in
+                guard let v = Int(s.trimmingCharacters(in: .whitespaces)), v >= 0 else { throw ValidationError("--prompt-ids: \"\(s)\" is not a token id") }
+                return v
+            }
+            tokenizer = try? TokenizerLoader.load(path: model)
+        } else {
+            let t = try TokenizerLoader.load(path: model)
+            tokenizer = t
+            ids = t.encode(try prompt ?? String(contentsOfFile: promptFile ?? "", encoding: .utf8))
+            if t.addsBOS, let bos = t.bosID { ids.insert(bos, at: 0) }
+        }
+        guard !ids.isEmpty else { throw ValidationError("the prompt is empty") }
+        let cache = m.makeCache(capacity: ctx)
+        var sampler = Sampler(temperature: temperature, topK: topK, topP: topP, minP: minP, repeatPenalty: repeatPenalty, seed: seed)
+        var stream = tokenizer.map(StreamDecoder.init)
+        let streaming = !out.json && promptIDs == nil
         let start = Date()
-        let ids = try Generation.greedy(m, prompt: prompt, maxTokens: maxTokens, prefillChunk: prefillChunk, capacity: ctx,
-                                        stop: m.config.eosTokenID.map { [$0] } ?? [])
-        let seconds = Date().timeIntervalSince(start)
-        let result = Result(ids: ids, promptTokens: prompt.count, seconds: seconds, tokensPerSecond: Double(ids.count) / max(seconds, 1e-9))
+        var logits = try Generation.prefill(m, ids, cache: cache, chunk: prefillChunk)
+        let prefillSeconds = Date().timeIntervalSince(start)
+        var generated: [Int] = []
+        var stop = "max_tokens"
+        let decodeStart = Date()
+        while generated.count < maxTokens {
+            let next = sampler.next(logits, history: ids + generated)
+            if next == m.config.eosTokenID { stop = "eos"; break }
+            generated.append(next)
+            if streaming, var s = stream {
+                FileHandle.standardOutput.write(Data(s.push(next).utf8))
+                stream = s
+            }
+            if generated.count == maxTokens { break }
+            if m.config.slidingWindow == nil && cache.length >= ctx { stop = "context"; break }
+            logits = try m.forward([next], cache: cache)
+        }
+        let decodeSeconds = Date().timeIntervalSince(decodeStart)
+        if streaming, var s = stream { FileHandle.standardOutput.write(Data((s.flush() + "\n").utf8)) }
+        let result = Result(ids: generated, text: tokenizer?.decode(generated), promptTokens: ids.count, stopReason: stop,
+                            promptTokensPerSecond: Double(ids.count) / max(prefillSeconds, 1e-9),
+                            tokensPerSecond: Double(generated.count) / max(decodeSeconds, 1e-9))
         if out.json { return try out.printJSON(result) }
-        print(ids.map(String.init).joined(separator: ","))
-        FileHandle.standardError.write(Data(String(format: "%d tokens in %.2f s (%.1f tokens/s)\n", ids.count, seconds, result.tokensPerSecond).utf8))
+        if !streaming { print(generated.map(String.init).joined(separator: ",")) }
+        FileHandle.standardError.write(Data(String(format: "prompt: %d tokens, %.1f tokens/s; generation: %d tokens, %.1f tokens/s; stop: %@\n",
+                                                   ids.count, result.promptTokensPerSecond, generated.count, result.tokensPerSecond, stop).utf8))
     }
 }
