@@ -11,6 +11,9 @@ public final class Transformer {
     public var config: ModelConfig { weights.config }
     let invFreq: [Float]
     public let threads: Int
+    /// Sees the input of every linear layer: (weight name, rows [T, columns]). Used to build
+    /// importance matrices; nil in normal runs.
+    public var observer: ((String, UnsafeBufferPointer<Float>, Int) -> Void)?
 
     public init(weights: ModelWeights, threads: Int = availableCores) {
         self.weights = weights
@@ -53,6 +56,7 @@ public final class Transformer {
         for (l, w) in weights.layers.enumerated() {
             // Attention block.
             Ops.rmsNorm(x, w.attentionNorm, &h, rows: t, dim: dim, eps: eps)
+            observe(["attention.wq", "attention.wk", "attention.wv"], layer: l, h, columns: dim)
             Ops.linear(h, w.wq, &q, rows: t, input: dim, output: qw)
             Ops.linear(h, w.wk, &k, rows: t, input: dim, output: kvw)
             Ops.linear(h, w.wv, &v, rows: t, input: dim, output: kvw)
@@ -60,21 +64,30 @@ public final class Transformer {
             k.withUnsafeMutableBufferPointer { Ops.rope($0.baseAddress!, rows: t, heads: nkv, headDim: hd, startPosition: p0, invFreq: invFreq) }
             attention(layer: l, q: q, k: k, v: v, rows: t, start: p0, cache: cache, out: &att)
             cache.store(layer: l, start: p0, rows: t, k: k, v: v)
+            observe(["attention.wo"], layer: l, att, columns: qw)
             Ops.linear(att, w.wo, &o, rows: t, input: qw, output: dim)
             for i in 0..<(t * dim) { x[i] += o[i] }
             // Feed-forward block: w2(silu(w1·h) ⊙ w3·h).
             Ops.rmsNorm(x, w.ffnNorm, &h, rows: t, dim: dim, eps: eps)
+            observe(["feed_forward.w1", "feed_forward.w3"], layer: l, h, columns: dim)
             Ops.linear(h, w.w1, &a, rows: t, input: dim, output: c.hiddenDim)
             Ops.linear(h, w.w3, &b, rows: t, input: dim, output: c.hiddenDim)
             for i in 0..<(t * c.hiddenDim) { a[i] = Ops.silu(a[i]) * b[i] }
+            observe(["feed_forward.w2"], layer: l, a, columns: c.hiddenDim)
             Ops.linear(a, w.w2, &o, rows: t, input: c.hiddenDim, output: dim)
             for i in 0..<(t * dim) { x[i] += o[i] }
         }
         cache.advance(to: p0 + t)
         Ops.rmsNorm(x, weights.norm, &h, rows: t, dim: dim, eps: eps)
+        if let observer { h.withUnsafeBufferPointer { observer("output.weight", $0, dim) } }
         var logits = [Float](repeating: 0, count: t * c.vocabSize)   // [T, vocab]
         Ops.linear(h, weights.output, &logits, rows: t, input: dim, output: c.vocabSize)
         return logits
+    }
+
+    func observe(_ names: [String], layer: Int, _ x: [Float], columns: Int) {
+        guard let observer else { return }
+        x.withUnsafeBufferPointer { b in for n in names { observer("layers.\(layer).\(n).weight", b, columns) } }
     }
 
     /// Grouped-query attention with a causal sliding window: query head j reads KV head

@@ -13,6 +13,9 @@ public struct Quantizer {
         public var threads: Int = availableCores
         public var report = false
         public var codec: TMTCodec = .raw
+        /// Per-column importance of each weight's error (from `tramontane imatrix`), and its file.
+        public var imatrix: ImportanceMatrix?
+        public var imatrixPath: String?
         public var command: [String] = CommandLine.arguments
         public init(recipe: Recipe) { self.recipe = recipe }
     }
@@ -82,6 +85,8 @@ public struct Quantizer {
         let byName = Dictionary(uniqueKeysWithValues: model.tensors.map { ($0.name, $0) })
         let writer = try TMTWriter(path: output, options: TMTWriterOptions(codec: options.codec, threads: options.threads))
         let inputBytes = plan.tensors.reduce(0) { $0 + (byName[$1.name]?.byteCount ?? 0) }
+        // Hash the sources for the provenance on a thread of its own, beside the quantization.
+        let hashes = SourceHashes(checkpoint.files)
         var done = 0
         do {
             for i in plan.tensors.indices {
@@ -115,14 +120,17 @@ public struct Quantizer {
                 "created": .string(ISO8601DateFormatter().string(from: Date())),
                 "source_format": .string(checkpoint.format.rawValue),
                 "source_layout": .string(model.sourceLayout),
-                "sources": .array(try checkpoint.files.map { f in .object(["path": .string(f), "sha256": .string(try TensorValues.sha256(file: f))]) }),
+                "sources": .array(try hashes.wait()),
                 "dropped_tensors": .array(model.dropped.map { .string($0) }),
                 "quantization": .object([
                     "recipe": .string(options.recipe.name),
                     "rules": .array(options.recipe.rules.map { .string($0.description) }),
                     "default": .string(options.recipe.defaultType.rawValue),
                     "mode": .string(options.mode.rawValue),
-                    "imatrix": .null,
+                    "imatrix": try options.imatrixPath.map { p in
+                        .object(["path": .string(p), "sha256": .string(try TensorValues.sha256(file: p)),
+                                 "metadata": .object((options.imatrix?.metadata ?? [:]).mapValues { .string($0) })])
+                    } ?? .null,
                 ]),
             ]
             if let parent = checkpoint.tmt?.metadata["provenance"] { provenance["parent"] = parent }
@@ -164,10 +172,18 @@ public struct Quantizer {
 
     static func encode(_ values: [Float], name: String, columns: Int, type: DType, options: Options) throws -> ByteRegion {
         let shapeBytes = try type.byteCount(shape: [values.count / max(columns, 1), columns])
+        // Importance weights apply to the search quantizer; tensors without an entry get none.
+        let importance = options.mode == .search ? options.imatrix?.weights(for: name).flatMap { $0.count == columns ? $0 : nil } : nil
         return try ByteRegion.allocate(count: shapeBytes) { dst in
             try values.withUnsafeBufferPointer { v in
                 if type.isBlockQuantized {
-                    try Quantize.matrix(v, columns: columns, dtype: type, mode: options.mode, weights: nil, threads: options.threads, into: dst)
+                    if let importance {
+                        try importance.withUnsafeBufferPointer { w in
+                            try Quantize.matrix(v, columns: columns, dtype: type, mode: options.mode, weights: w, threads: options.threads, into: dst)
+                        }
+                    } else {
+                        try Quantize.matrix(v, columns: columns, dtype: type, mode: options.mode, weights: nil, threads: options.threads, into: dst)
+                    }
                 } else {
                     try FloatConversion.fromFloat(v, to: type, into: dst, tensor: name)
                 }
@@ -187,5 +203,23 @@ public struct Quantizer {
         let n = Double(max(1, x.count))
         let rmse = (se / n).squareRoot()
         return (rmse, sx > 0 ? rmse / (sx / n).squareRoot() : 0, sx > 0 && sy > 0 ? sxy / (sx.squareRoot() * sy.squareRoot()) : 1)
+    }
+}
+
+/// SHA-256 of source files computed on a background thread; `wait()` joins it.
+final class SourceHashes: @unchecked Sendable {
+    private var result: Result<[JSONValue], Error> = .success([])
+    private let done = DispatchSemaphore(value: 0)
+
+    init(_ files: [String]) {
+        Thread.detachNewThread { [self] in
+            result = Result { try files.map { f in .object(["path": .string(f), "sha256": .string(try TensorValues.sha256(file: f))]) } }
+            done.signal()
+        }
+    }
+
+    func wait() throws -> [JSONValue] {
+        done.wait()
+        return try result.get()
     }
 }

@@ -30,6 +30,9 @@ struct QuantizeTensors: ParsableCommand {
     @Flag(name: .customLong("reference-quantizer"), help: "Use ggml's reference quantizers (bit-exact with llama.cpp's) instead of the least-squares search.")
     var reference = false
 
+    @Option(help: "An importance matrix from `tramontane imatrix`: each weight's squared error is weighted by its input column's mean squared activation.")
+    var imatrix: String?
+
     @Flag(name: .customLong("dry-run"), help: "Print the plan (each tensor's type and size, total bits per weight) and write nothing.")
     var dryRun = false
 
@@ -56,6 +59,10 @@ struct QuantizeTensors: ParsableCommand {
         options.threads = threads.threads
         options.report = report
         options.codec = codec
+        if let imatrix {
+            options.imatrix = try ImportanceMatrix.read(imatrix)
+            options.imatrixPath = imatrix
+        }
         let plan: Quantizer.Plan
         if dryRun {
             plan = try Quantizer.plan(model, source: source, options: options)
