@@ -10,14 +10,23 @@ public enum TokenizerLoader {
         if let g = checkpoint.tokenizers.first(where: { $0.kind == "gguf-metadata" }) {
             return try ByteLevelBPE(ggufMetadata: try g.load().withBytes { try JSONParser.parse($0) })
         }
+        if let sp = checkpoint.tokenizers.first(where: { $0.kind == "sentencepiece" }) {
+            return try SentencePieceBPE(model: try sp.load().array)
+        }
         if let other = checkpoint.tokenizers.first {
             throw TokenizerError.unsupported("\(checkpoint.path): the \(other.kind) tokenizer (\(other.name)) is not implemented yet; give token ids (--tokens / --prompt-ids)")
         }
         throw TokenizerError.unsupported("\(checkpoint.path) carries no tokenizer; give token ids (--tokens / --prompt-ids)")
     }
 
-    /// The tokenizer of a model file or folder.
-    public static func load(path: String) throws -> any Tokenizer { try load(try Checkpoint.open(path)) }
+    /// The tokenizer of a model file or folder, or a tokenizer file itself (`tokenizer.model*`).
+    public static func load(path: String) throws -> any Tokenizer {
+        let name = (path as NSString).lastPathComponent
+        if name.hasSuffix(".model") || name.contains(".model.v") {
+            return try SentencePieceBPE(model: try ByteRegion.mapping(path).array)
+        }
+        return try load(try Checkpoint.open(path))
+    }
 
     /// The default evaluation text shipped with the tool (formats/eval/default.txt).
     public static var defaultEvaluationText: String { EmbeddedFormats.files["default.txt"] ?? "" }

@@ -1,0 +1,202 @@
+/// SentencePiece BPE from a `tokenizer.model` (Mistral v1 and v3): pieces with scores and types,
+/// `▁` for spaces, a dummy prefix, byte fallback (`<0x0A>`), control tokens never produced from
+/// text. Merging follows sentencepiece's bpe_model.cc: repeatedly merge the adjacent pair whose
+/// concatenation is a piece with the highest score (leftmost on ties).
+public final class SentencePieceBPE: Tokenizer, @unchecked Sendable {
+    public enum PieceType: Int { case normal = 1, unknown = 2, control = 3, userDefined = 4, unused = 5, byte = 6 }
+
+    public let pieces: [String]
+    public let scores: [Float]
+    public let types: [PieceType]
+    public var vocabularySize: Int { pieces.count }
+    public let bosID: Int?
+    public let eosID: Int?
+    public let addsBOS = true
+    let unknownID: Int
+    let addDummyPrefix: Bool
+    let removeExtraWhitespaces: Bool
+    let byteFallback: Bool
+    let mergeable: [String: Int]     // normal and user-defined pieces
+    let byteIDs: [Int]               // byte value → id of <0xXX>
+    static let space: Character = "\u{2581}"
+
+    public init(model bytes: [UInt8]) throws {
+        var r = ProtobufReader(bytes)
+        var pieces: [String] = [], scores: [Float] = [], types: [PieceType] = []
+        var addDummy = true, removeExtra = true, byteFallback = false, modelType = 1
+        while !r.isAtEnd {
+            let (field, wire) = try r.tag()
+            switch (field, wire) {
+            case (1, 2):
+                var p = ProtobufReader(bytes, from: try r.lengthDelimited().lowerBound, to: r.offset)
+                var piece = "", score: Float = 0, type = PieceType.normal
+                while !p.isAtEnd {
+                    let (f, w) = try p.tag()
+                    switch (f, w) {
+                    case (1, 2): piece = String(decoding: bytes[try p.lengthDelimited()], as: UTF8.self)
+                    case (2, 5): score = Float(bitPattern: try p.fixed32())
+                    case (3, 0): type = PieceType(rawValue: Int(try p.varint())) ?? .normal
+                    default: try p.skip(wireType: w)
+                    }
+                }
+                pieces.append(piece); scores.append(score); types.append(type)
+            case (2, 2):
+                let range = try r.lengthDelimited()
+                var t = ProtobufReader(bytes, from: range.lowerBound, to: range.upperBound)
+                while !t.isAtEnd {
+                    let (f, w) = try t.tag()
+                    if f == 3 && w == 0 { modelType = Int(try t.varint()) }
+                    else if f == 35 && w == 0 { byteFallback = try t.varint() != 0 }
+                    else { try t.skip(wireType: w) }
+                }
+            case (3, 2):
+                let range = try r.lengthDelimited()
+                var n = ProtobufReader(bytes, from: range.lowerBound, to: range.upperBound)
+                while !n.isAtEnd {
+                    let (f, w) = try n.tag()
+                    if f == 3 && w == 0 { addDummy = try n.varint() != 0 }
+                    else if f == 4 && w == 0 { removeExtra = try n.varint() != 0 }
+                    else { try n.skip(wireType: w) }
+                }
+            default:
+                try r.skip(wireType: wire)
+            }
+        }
+        guard modelType == 2 else { throw TokenizerError.unsupported("SentencePiece model type \(modelType) is not BPE (2)") }
+        guard !pieces.isEmpty else { throw TokenizerError.invalid("no pieces") }
+        self.pieces = pieces
+        self.scores = scores
+        self.types = types
+        addDummyPrefix = addDummy
+        removeExtraWhitespaces = removeExtra
+        self.byteFallback = byteFallback
+        var mergeable: [String: Int] = [:]
+        var byteIDs = [Int](repeating: -1, count: 256)
+        for (i, p) in pieces.enumerated() {
+            switch types[i] {
+            case .normal, .userDefined: if mergeable[p] == nil { mergeable[p] = i }
+            case .byte:
+                if p.hasPrefix("<0x"), p.hasSuffix(">"), let v = UInt8(p.dropFirst(3).dropLast(), radix: 16) { byteIDs[Int(v)] = i }
+            default: break
+            }
+        }
+        self.mergeable = mergeable
+        self.byteIDs = byteIDs
+        unknownID = types.firstIndex(of: .unknown) ?? 0
+        bosID = pieces.firstIndex(of: "<s>")
+        eosID = pieces.firstIndex(of: "</s>")
+    }
+
+    /// The normalized text: dummy prefix, spaces as ▁ (identity normalizer, as Mistral's models use).
+    func normalize(_ text: String) -> [Character] {
+        guard !text.isEmpty else { return [] }
+        var t = text
+        if removeExtraWhitespaces {
+            t = t.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ")
+            if t.isEmpty { return [] }
+        }
+        var out: [Character] = addDummyPrefix ? [Self.space] : []
+        for ch in t { out.append(ch == " " ? Self.space : ch) }
+        return out
+    }
+
+    public func encode(_ text: String) -> [Int] {
+        let chars = normalize(text)
+        guard !chars.isEmpty else { return [] }
+        // Symbols as a doubly linked list over strings; candidate merges in a max-heap.
+        var sym = chars.map { String($0) }
+        var prev = Array(-1..<(sym.count - 1)), next = Array(1...sym.count)
+        next[sym.count - 1] = -1
+        var alive = [Bool](repeating: true, count: sym.count)
+        var heap = MergeHeap()
+        func push(_ l: Int) {
+            let r = next[l]
+            guard l >= 0, r >= 0, let id = mergeable[sym[l] + sym[r]] else { return }
+            heap.push(.init(score: scores[id], left: l, leftText: sym[l], rightText: sym[r]))
+        }
+        for i in 0..<(sym.count - 1) { push(i) }
+        while let c = heap.pop() {
+            let l = c.left, r = next[l]
+            // Stale candidate: either side changed since it was pushed.
+            guard alive[l], r >= 0, sym[l] == c.leftText, sym[r] == c.rightText else { continue }
+            sym[l] += sym[r]
+            alive[r] = false
+            next[l] = next[r]
+            if next[r] >= 0 { prev[next[r]] = l }
+            if prev[l] >= 0 { push(prev[l]) }
+            push(l)
+        }
+        var out: [Int] = []
+        var i = 0
+        while i >= 0 {
+            if let id = mergeable[sym[i]] { out.append(id) }
+            else if byteFallback { for b in sym[i].utf8 { out.append(byteIDs[Int(b)] >= 0 ? byteIDs[Int(b)] : unknownID) } }
+            else { out.append(unknownID) }
+            i = next[i]
+        }
+        return out
+    }
+
+    public func decodeBytes(_ ids: [Int]) -> [UInt8] {
+        var out: [UInt8] = []
+        for (n, id) in ids.enumerated() where id >= 0 && id < pieces.count {
+            switch types[id] {
+            case .byte:
+                if let v = UInt8(pieces[id].dropFirst(3).dropLast(), radix: 16) { out.append(v) }
+            case .control, .unknown:
+                continue
+            default:
+                var p = pieces[id].replacingSpaceMarks()
+                if n == 0 && addDummyPrefix && p.first == " " { p.removeFirst() }
+                out += Array(p.utf8)
+            }
+        }
+        return out
+    }
+}
+
+extension String {
+    func replacingSpaceMarks() -> String { String(map { $0 == "\u{2581}" ? " " : $0 }) }
+}
+
+/// A binary max-heap of merge candidates: highest score first, then leftmost.
+struct MergeHeap {
+    struct Candidate {
+        let score: Float
+        let left: Int
+        let leftText: String
+        let rightText: String
+        func before(_ o: Candidate) -> Bool { score > o.score || (score == o.score && left < o.left) }
+    }
+    var items: [Candidate] = []
+
+    mutating func push(_ c: Candidate) {
+        items.append(c)
+        var i = items.count - 1
+        while i > 0 {
+            let p = (i - 1) / 2
+            guard items[i].before(items[p]) else { break }
+            items.swapAt(i, p)
+            i = p
+        }
+    }
+
+    mutating func pop() -> Candidate? {
+        guard let top = items.first else { return nil }
+        let last = items.removeLast()
+        if !items.isEmpty {
+            items[0] = last
+            var i = 0
+            while true {
+                let l = 2 * i + 1, r = l + 1
+                var m = i
+                if l < items.count && items[l].before(items[m]) { m = l }
+                if r < items.count && items[r].before(items[m]) { m = r }
+                if m == i { break }
+                items.swapAt(i, m)
+                i = m
+            }
+        }
+        return top
+    }
+}
