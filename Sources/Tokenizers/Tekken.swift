@@ -1,0 +1,79 @@
+import Foundation
+import TensorCore
+
+/// Mistral's tekken tokenizer (`tekken.json`): tiktoken-style byte-level BPE over base64 token
+/// bytes ranked by merge priority, split first by the regex in its config, with a block of
+/// special tokens (ids 0 ..< num_special) before the vocabulary and the vocabulary cut to the
+/// configured size.
+public final class Tekken: Tokenizer, @unchecked Sendable {
+    public let vocabularySize: Int
+    public let bosID: Int? = 1
+    public let eosID: Int? = 2
+    public let addsBOS = true
+    let specialCount: Int
+    let rankOf: [[UInt8]: Int32]
+    let bytesOf: [[UInt8]]
+    let pattern: Regex<AnyRegexOutput>
+
+    public init(json data: UnsafeRawBufferPointer) throws {
+        let root: JSONValue
+        do { root = try JSONParser.parse(data) } catch { throw TokenizerError.invalid("tekken.json: \(error)") }
+        guard let config = root["config"], let vocab = root["vocab"]?.arrayValue, let pat = config["pattern"]?.stringValue else {
+            throw TokenizerError.invalid("tekken.json lacks config.pattern or vocab")
+        }
+        let size = config["default_vocab_size"]?.intValue ?? vocab.count
+        let special = config["default_num_special_tokens"]?.intValue ?? (root["special_tokens"]?.arrayValue?.count ?? 0)
+        guard special >= 0, size > special else { throw TokenizerError.invalid("vocabulary size \(size) ≤ special tokens \(special)") }
+        let inner = min(size - special, vocab.count)
+        var rankOf: [[UInt8]: Int32] = [:]
+        rankOf.reserveCapacity(inner)
+        var bytesOf: [[UInt8]] = []
+        bytesOf.reserveCapacity(inner)
+        for (i, v) in vocab.prefix(inner).enumerated() {
+            guard let b64 = v["token_bytes"]?.stringValue, let d = Data(base64Encoded: b64) else {
+                throw TokenizerError.invalid("vocab entry \(i) has no base64 token_bytes")
+            }
+            let bytes = [UInt8](d)
+            if rankOf[bytes] == nil { rankOf[bytes] = Int32(i) }
+            bytesOf.append(bytes)
+        }
+        self.rankOf = rankOf
+        self.bytesOf = bytesOf
+        specialCount = special
+        vocabularySize = special + inner
+        do { pattern = try Regex(pat).matchingSemantics(.unicodeScalar) } catch {
+            throw TokenizerError.invalid("tekken pattern does not compile: \(error)")
+        }
+    }
+
+    public func encode(_ text: String) -> [Int] {
+        var out: [Int] = []
+        for m in text.matches(of: pattern) {
+            let piece = Array(text[m.range].utf8)
+            if let r = rankOf[piece] { out.append(Int(r) + specialCount); continue }
+            out += merge(piece).map { Int($0) + specialCount }
+        }
+        return out
+    }
+
+    /// tiktoken's byte-pair merge: repeatedly join the adjacent pair whose bytes have the lowest rank.
+    func merge(_ piece: [UInt8]) -> [Int32] {
+        var parts: [[UInt8]] = piece.map { [$0] }
+        while parts.count > 1 {
+            var best: (rank: Int32, at: Int) = (.max, -1)
+            for i in 0..<(parts.count - 1) {
+                if let r = rankOf[parts[i] + parts[i + 1]], r < best.rank { best = (r, i) }
+            }
+            guard best.at >= 0 else { break }
+            parts[best.at] += parts[best.at + 1]
+            parts.remove(at: best.at + 1)
+        }
+        return parts.map { rankOf[$0] ?? 0 }
+    }
+
+    public func decodeBytes(_ ids: [Int]) -> [UInt8] {
+        var out: [UInt8] = []
+        for id in ids where id >= specialCount && id - specialCount < bytesOf.count { out += bytesOf[id - specialCount] }
+        return out
+    }
+}
