@@ -37,6 +37,12 @@ struct Generate: ParsableCommand {
     @Option(help: "Random seed for sampling.")
     var seed: UInt64 = 0
 
+    @Flag(help: "Wrap the prompt in the model's chat format (Mistral [INST] … [/INST], or ChatML for SmolLM2).")
+    var chat = false
+
+    @Option(help: "A system prompt (with --chat).")
+    var system: String?
+
     @Option(name: .customLong("prefill-chunk"), help: "Prompt tokens per forward pass.")
     var prefillChunk: Int = 512
 
@@ -79,8 +85,14 @@ struct Generate: ParsableCommand {
         } else {
             let t = try TokenizerLoader.load(path: model)
             tokenizer = t
-            ids = t.encode(try prompt ?? String(contentsOfFile: promptFile ?? "", encoding: .utf8))
-            if t.addsBOS, let bos = t.bosID { ids.insert(bos, at: 0) }
+            let text = try prompt ?? String(contentsOfFile: promptFile ?? "", encoding: .utf8)
+            if chat {
+                guard let format = ChatFormat.detect(t) else { throw ValidationError("this model's tokenizer has no known chat format") }
+                ids = format.prompt(text, system: system, tokenizer: t)
+            } else {
+                ids = t.encode(text)
+                if t.addsBOS, let bos = t.bosID { ids.insert(bos, at: 0) }
+            }
         }
         guard !ids.isEmpty else { throw ValidationError("the prompt is empty") }
         let cache = m.makeCache(capacity: ctx)
@@ -93,9 +105,11 @@ struct Generate: ParsableCommand {
         var generated: [Int] = []
         var stop = "max_tokens"
         let decodeStart = Date()
+        let interrupt = InterruptFlag()
         while generated.count < maxTokens {
+            if interrupt.isSet { stop = "interrupted"; break }
             let next = sampler.next(logits, history: ids + generated)
-            if next == m.config.eosTokenID { stop = "eos"; break }
+            if next == m.config.eosTokenID || (chat && isEndOfTurn(next, tokenizer)) { stop = "eos"; break }
             generated.append(next)
             if streaming, var s = stream {
                 FileHandle.standardOutput.write(Data(s.push(next).utf8))
@@ -114,5 +128,34 @@ struct Generate: ParsableCommand {
         if !streaming { print(generated.map(String.init).joined(separator: ",")) }
         FileHandle.standardError.write(Data(String(format: "prompt: %d tokens, %.1f tokens/s; generation: %d tokens, %.1f tokens/s; stop: %@\n",
                                                    ids.count, result.promptTokensPerSecond, generated.count, result.tokensPerSecond, stop).utf8))
+    }
+}
+
+/// ChatML ends a turn with `<|im_end|>`, which is not the GGUF's EOS.
+func isEndOfTurn(_ id: Int, _ tokenizer: (any Tokenizer)?) -> Bool {
+    (tokenizer as? ByteLevelBPE)?.specialID("<|im_end|>") == id
+}
+
+/// Ctrl-C during generation: stop cleanly and print the statistics instead of dying.
+final class InterruptFlag: @unchecked Sendable {
+    private var set = false
+    private let lock = NSLock()
+    private let source: DispatchSourceSignal
+
+    init() {
+        signal(SIGINT, SIG_IGN)
+        source = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
+        source.setEventHandler { [weak self] in
+            guard let self else { return }
+            self.lock.lock(); self.set = true; self.lock.unlock()
+        }
+        source.resume()
+    }
+
+    var isSet: Bool { lock.lock(); defer { lock.unlock() }; return set }
+
+    deinit {
+        source.cancel()
+        signal(SIGINT, SIG_DFL)
     }
 }

@@ -1,0 +1,59 @@
+/// How a model's tokenizer wants a conversation laid out, turned into prompt ids.
+public enum ChatFormat: String, Sendable {
+    /// Mistral v1 (SentencePiece without control tokens): `<s>[INST] prompt [/INST]` as text.
+    case mistralV1 = "mistral-v1"
+    /// Mistral v3 (SentencePiece) and tekken: `<s>` `[INST]` prompt `[/INST]` with control-token ids.
+    case mistralControl = "mistral-v3"
+    /// ChatML (`<|im_start|>role\n…<|im_end|>`), as SmolLM2's GGUF chat template says.
+    case chatML = "chatml"
+
+    /// The format that fits a tokenizer.
+    public static func detect(_ tokenizer: any Tokenizer) -> ChatFormat? {
+        switch tokenizer {
+        case let sp as SentencePieceBPE:
+            return sp.controlID("[INST]") != nil ? .mistralControl : .mistralV1
+        case is Tekken:
+            return .mistralControl
+        case let bpe as ByteLevelBPE:
+            return bpe.specialID("<|im_start|>") != nil ? .chatML : nil
+        default:
+            return nil
+        }
+    }
+
+    /// Prompt ids for one user turn (and an optional system prompt), ending where the
+    /// assistant's answer starts.
+    public func prompt(_ user: String, system: String?, tokenizer: any Tokenizer) -> [Int] {
+        switch self {
+        case .chatML:
+            let sys = system ?? "You are a helpful AI assistant named SmolLM, trained by Hugging Face"
+            return tokenizer.encode("<|im_start|>system\n\(sys)<|im_end|>\n<|im_start|>user\n\(user)<|im_end|>\n<|im_start|>assistant\n")
+        case .mistralV1:
+            let content = system.map { "\($0)\n\n\(user)" } ?? user
+            return (tokenizer.bosID.map { [$0] } ?? []) + tokenizer.encode("[INST] \(content) [/INST]")
+        case .mistralControl:
+            let content = system.map { "\($0)\n\n\(user)" } ?? user
+            var ids = tokenizer.bosID.map { [$0] } ?? []
+            let (open, close): (Int?, Int?) = {
+                if let sp = tokenizer as? SentencePieceBPE { return (sp.controlID("[INST]"), sp.controlID("[/INST]")) }
+                return (3, 4)   // tekken's fixed special-token ids
+            }()
+            if let open { ids.append(open) }
+            ids += tokenizer.encode(content)
+            if let close { ids.append(close) }
+            return ids
+        }
+    }
+}
+
+extension SentencePieceBPE {
+    /// The id of a control piece such as `[INST]`.
+    public func controlID(_ piece: String) -> Int? {
+        pieces.indices.first { types[$0] == .control && pieces[$0] == piece }
+    }
+}
+
+extension ByteLevelBPE {
+    /// The id of a literal special token such as `<|im_start|>`.
+    public func specialID(_ text: String) -> Int? { specials.first { $0.0 == text }?.1 }
+}
