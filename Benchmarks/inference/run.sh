@@ -19,12 +19,13 @@ f32="$work/smollm2-f32.gguf"
 "$bin" tokenize "$f32" --file "$root/formats/eval/default.txt" > "$work/eval.tokens"
 # Same weights for both engines: llama.cpp quantizes its GGUFs (pure), Tramontane its .tmt files.
 for t in f16 q8_0 q4_0; do
-    [ -f "$work/llama-$t.gguf" ] || "$py" - "$f32" "$work/llama-$t.gguf" "$t" <<'PY'
+    [ -f "$work/llama-$t.gguf" ] || "$py" - "$f32" "$work/llama-$t.gguf" "$t" 2>/dev/null <<'PY'
 import sys, llama_cpp
 p = llama_cpp.llama_model_quantize_default_params()
 p.nthread = 2; p.pure = True; p.ftype = {"f16": 1, "q8_0": 7, "q4_0": 2}[sys.argv[3]]
 assert llama_cpp.llama_model_quantize(sys.argv[1].encode(), sys.argv[2].encode(), p) == 0
 PY
+    true
 done
 "$bin" convert "$f32" -o "$work/ours-f16.tmt" --dtype f16 --codec raw >/dev/null
 for t in q8_0 q4_0; do "$bin" quantize "$f32" -o "$work/ours-$t.tmt" --type "$t" >/dev/null; done
@@ -33,14 +34,15 @@ rss() { awk -F: '/Maximum resident/ {printf "%.0f", $2/1024}' "$1"; }
 echo "| weights | engine | prompt tok/s | generation tok/s | peak RSS MiB | mean KLD vs F16 | top-1 |"
 echo "|---|---|---|---|---|---|---|"
 for t in f16 q8_0 q4_0; do
-    l=$(/usr/bin/time -v -o "$work/t1" "$py" "$root/Benchmarks/inference/llama_engine.py" speed "$work/llama-$t.gguf" "$work/eval.tokens")
+    l=$(/usr/bin/time -v -o "$work/t1" "$py" "$root/Benchmarks/inference/llama_engine.py" speed "$work/llama-$t.gguf" "$work/eval.tokens" 2>/dev/null)
     prompt=$(tr '\n' ',' < "$work/eval.tokens" | cut -d, -f1-512)
     o=$(/usr/bin/time -v -o "$work/t2" "$bin" generate "$work/ours-$t.tmt" --prompt-ids "$prompt" --max-tokens 64 --threads 2 --json)
     lk="-"; ok="-"; lt="-"; ot="-"
     if [ "$t" != f16 ]; then
-        read -r lk lt < <("$py" "$root/Benchmarks/inference/llama_engine.py" kld "$work/llama-f16.gguf" "$work/llama-$t.gguf" "$work/eval.tokens" 8 | python3 -c 'import json,sys; r=json.load(sys.stdin); print("%.4f %.2f%%" % (r["mean_kld"], 100*r["top1_agreement"]))')
+        read -r lk lt < <("$py" "$root/Benchmarks/inference/llama_engine.py" kld "$work/llama-f16.gguf" "$work/llama-$t.gguf" "$work/eval.tokens" 8 2>/dev/null | python3 -c 'import json,sys; r=json.load(sys.stdin); print("%.4f %.2f%%" % (r["mean_kld"], 100*r["top1_agreement"]))')
         read -r ok ot < <("$bin" validate "$work/ours-$t.tmt" --reference "$work/ours-f16.tmt" --tokens "$work/eval.tokens" --chunks 8 --threads 2 --json | python3 -c 'import json,sys; r=json.load(sys.stdin); print("%.4f %.2f%%" % (r["mean_kld"], 100*r["top1_agreement"]))')
     fi
-    echo "$l" | python3 -c "import json,sys; r=json.load(sys.stdin); print('| $t | llama.cpp | %.1f | %.1f | $(rss "$work/t1") | $lk | $lt |' % (r['prompt_tokens_per_second'], r['tokens_per_second']))"
-    echo "$o" | python3 -c "import json,sys; r=json.load(sys.stdin); print('| $t | tramontane | %.1f | %.1f | $(rss "$work/t2") | $ok | $ot |' % (r['prompt_tokens_per_second'], r['tokens_per_second']))"
+    row() { python3 -c 'import json,sys; r=json.loads(sys.argv[1]); print("| {} | {} | {:.1f} | {:.1f} | {} | {} | {} |".format(sys.argv[2], sys.argv[3], r["prompt_tokens_per_second"], r["tokens_per_second"], *sys.argv[4:]))' "$@"; }
+    row "$l" "$t" llama.cpp "$(rss "$work/t1")" "$lk" "$lt"
+    row "$o" "$t" tramontane "$(rss "$work/t2")" "$ok" "$ot"
 done

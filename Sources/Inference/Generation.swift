@@ -7,8 +7,7 @@ public enum Generation {
         let step = max(1, chunk)
         while i < prompt.count {
             let part = Array(prompt[i..<min(prompt.count, i + step)])
-            let logits = try model.forward(part, cache: cache)
-            last = Array(logits[((part.count - 1) * model.config.vocabSize)...])
+            last = try model.forward(part, cache: cache, lastOnly: true)
             i += step
         }
         return last

@@ -28,9 +28,10 @@ public final class Transformer {
                         window: config.slidingWindow, capacity: max(capacity, 1))
     }
 
-    /// Runs `tokens` at positions `cache.length …` and returns logits [T, vocab], row-major.
+    /// Runs `tokens` at positions `cache.length …` and returns logits [T, vocab], row-major
+    /// (only the last row, [1, vocab], with `lastOnly`: all that prompt processing needs).
     /// Call it with the whole sequence, chunk by chunk, or token by token: the results agree.
-    public func forward(_ tokens: [Int], cache: RotatingKVCache) throws -> [Float] {
+    public func forward(_ tokens: [Int], cache: RotatingKVCache, lastOnly: Bool = false) throws -> [Float] {
         let c = config
         let t = tokens.count
         let p0 = cache.length
@@ -80,8 +81,11 @@ public final class Transformer {
         cache.advance(to: p0 + t)
         Ops.rmsNorm(x, weights.norm, &h, rows: t, dim: dim, eps: eps)
         if let observer { h.withUnsafeBufferPointer { observer("output.weight", $0, dim) } }
-        var logits = [Float](repeating: 0, count: t * c.vocabSize)   // [T, vocab]
-        Ops.linear(h, weights.output, &logits, rows: t, input: dim, output: c.vocabSize)
+        let rows = lastOnly ? 1 : t
+        var logits = [Float](repeating: 0, count: rows * c.vocabSize)   // [T or 1, vocab]
+        h.withUnsafeBufferPointer { hb in
+            Ops.linear(hb.baseAddress! + (t - rows) * dim, weights.output, &logits, rows: rows, input: dim, output: c.vocabSize)
+        }
         return logits
     }
 

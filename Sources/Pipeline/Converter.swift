@@ -41,14 +41,7 @@ public struct Converter {
         let written = model.tensors.filter { model.aliases[$0.name] == nil }
         let inputBytes = written.reduce(0) { $0 + $1.byteCount }
 
-        // Provenance first: hash the source files (fails early on unreadable input).
-        var sources: [JSONValue] = []
-        for (i, f) in checkpoint.files.enumerated() {
-            progress.update(done: i, total: checkpoint.files.count, label: "hashing \((f as NSString).lastPathComponent)")
-            let size = (try? FileManager.default.attributesOfItem(atPath: f)[.size] as? Int) ?? 0
-            sources.append(.object(["path": .string(f), "bytes": .int(Int64(size ?? 0)), "sha256": .string(try TensorValues.sha256(file: f))]))
-        }
-
+        let metadata = OutputMetadata(checkpoint: checkpoint, model: model, command: options.command)
         let writer = try TMTWriter(path: output, options: options.writer)
         var decoded = 0
         do {
@@ -61,29 +54,7 @@ public struct Converter {
                 bytes.dropPages()
                 decoded += t.byteCount
             }
-            var kinds: [String: JSONValue] = [:]
-            for tok in checkpoint.tokenizers {
-                let bytes = try tok.load()
-                try bytes.withBytes { try writer.addBlob(name: "tokenizer/\(tok.name)", bytes: $0) }
-                kinds[tok.name] = .string(tok.kind)
-            }
-            var provenance: [String: JSONValue] = [
-                "tool": .string("tramontane \(toolVersion)"),
-                "command": .array(options.command.map { .string($0) }),
-                "created": .string(ISO8601DateFormatter().string(from: Date())),
-                "source_format": .string(checkpoint.format.rawValue),
-                "source_layout": .string(model.sourceLayout),
-                "sources": .array(sources),
-                "dropped_tensors": .array(model.dropped.map { .string($0) }),
-                "dtype": .string(options.dtype.rawValue),
-            ]
-            if let parent = checkpoint.tmt?.metadata["provenance"] { provenance["parent"] = parent }
-            let configJSON = try JSONDecoder().decode(JSONValue.self, from: JSONEncoder().encode(model.config))
-            try writer.finish(metadata: .object([
-                "config": configJSON,
-                "provenance": .object(provenance),
-                "tokenizer": .object(["kinds": .object(kinds)]),
-            ]))
+            try metadata.finish(writer, extra: ["dtype": .string(options.dtype.rawValue)])
         } catch {
             writer.abandon()
             throw error

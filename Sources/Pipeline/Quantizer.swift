@@ -85,8 +85,7 @@ public struct Quantizer {
         let byName = Dictionary(uniqueKeysWithValues: model.tensors.map { ($0.name, $0) })
         let writer = try TMTWriter(path: output, options: TMTWriterOptions(codec: options.codec, threads: options.threads))
         let inputBytes = plan.tensors.reduce(0) { $0 + (byName[$1.name]?.byteCount ?? 0) }
-        // Hash the sources for the provenance on a thread of its own, beside the quantization.
-        let hashes = SourceHashes(checkpoint.files)
+        let metadata = OutputMetadata(checkpoint: checkpoint, model: model, command: options.command)
         var done = 0
         do {
             for i in plan.tensors.indices {
@@ -107,36 +106,16 @@ public struct Quantizer {
                 }
                 done += t.byteCount
             }
-            var kinds: [String: JSONValue] = [:]
-            for tok in checkpoint.tokenizers {
-                let bytes = try tok.load()
-                try bytes.withBytes { try writer.addBlob(name: "tokenizer/\(tok.name)", bytes: $0) }
-                kinds[tok.name] = .string(tok.kind)
-            }
-            let configJSON = try JSONDecoder().decode(JSONValue.self, from: JSONEncoder().encode(model.config))
-            var provenance: [String: JSONValue] = [
-                "tool": .string("tramontane \(Converter.toolVersion)"),
-                "command": .array(options.command.map { .string($0) }),
-                "created": .string(ISO8601DateFormatter().string(from: Date())),
-                "source_format": .string(checkpoint.format.rawValue),
-                "source_layout": .string(model.sourceLayout),
-                "sources": .array(try hashes.wait()),
-                "dropped_tensors": .array(model.dropped.map { .string($0) }),
-                "quantization": .object([
-                    "recipe": .string(options.recipe.name),
-                    "rules": .array(options.recipe.rules.map { .string($0.description) }),
-                    "default": .string(options.recipe.defaultType.rawValue),
-                    "mode": .string(options.mode.rawValue),
-                    "imatrix": try options.imatrixPath.map { p in
-                        .object(["path": .string(p), "sha256": .string(try TensorValues.sha256(file: p)),
-                                 "metadata": .object((options.imatrix?.metadata ?? [:]).mapValues { .string($0) })])
-                    } ?? .null,
-                ]),
-            ]
-            if let parent = checkpoint.tmt?.metadata["provenance"] { provenance["parent"] = parent }
-            try writer.finish(metadata: .object([
-                "config": configJSON, "provenance": .object(provenance), "tokenizer": .object(["kinds": .object(kinds)]),
-            ]))
+            try metadata.finish(writer, extra: ["quantization": .object([
+                "recipe": .string(options.recipe.name),
+                "rules": .array(options.recipe.rules.map { .string($0.description) }),
+                "default": .string(options.recipe.defaultType.rawValue),
+                "mode": .string(options.mode.rawValue),
+                "imatrix": try options.imatrixPath.map { p in
+                    .object(["path": .string(p), "sha256": .string(try TensorValues.sha256(file: p)),
+                             "metadata": .object((options.imatrix?.metadata ?? [:]).mapValues { .string($0) })])
+                } ?? .null,
+            ])])
         } catch {
             writer.abandon()
             throw error
@@ -206,20 +185,3 @@ public struct Quantizer {
     }
 }
 
-/// SHA-256 of source files computed on a background thread; `wait()` joins it.
-final class SourceHashes: @unchecked Sendable {
-    private var result: Result<[JSONValue], Error> = .success([])
-    private let done = DispatchSemaphore(value: 0)
-
-    init(_ files: [String]) {
-        Thread.detachNewThread { [self] in
-            result = Result { try files.map { f in .object(["path": .string(f), "sha256": .string(try TensorValues.sha256(file: f))]) } }
-            done.signal()
-        }
-    }
-
-    func wait() throws -> [JSONValue] {
-        done.wait()
-        return try result.get()
-    }
-}

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Pipeline
 import TensorCore
 
 struct OutputOptions: ParsableArguments {
@@ -30,4 +31,34 @@ func formatBytes(_ n: Int) -> String {
     var v = Double(n), u = 0
     while v >= 1024 && u < units.count - 1 { v /= 1024; u += 1 }
     return u == 0 ? "\(n) B" : String(format: "%.2f %@", v, units[u])
+}
+
+/// The text a model is run over (validate, imatrix): a text file, token ids, or the
+/// evaluation text shipped with the tool; cut into chunks of `ctx` tokens.
+struct EvaluationTokens: ParsableArguments {
+    @Option(help: "A text file (tokenized with the model's tokenizer). Default: the text shipped with the tool (formats/eval).")
+    var text: String?
+
+    @Option(help: "Token ids instead of text (integers separated by commas, spaces or newlines).")
+    var tokens: String?
+
+    @Option(help: "Tokens per chunk (as llama-perplexity's -c).")
+    var ctx: Int = 512
+
+    @Option(help: "Number of chunks (default: as many as the tokens fill).")
+    var chunks: Int?
+
+    func validate() throws {
+        if text != nil && tokens != nil { throw ValidationError("give --text or --tokens, not both") }
+        guard ctx >= 8 else { throw ValidationError("--ctx must be at least 8") }
+        if let chunks, chunks < 1 { throw ValidationError("--chunks must be positive") }
+    }
+
+    /// The ids, and a description of where they came from.
+    func load(tokenizerOf model: String) throws -> (ids: [Int], source: String) {
+        if let tokens { return (try Validator.readTokenFile(tokens), tokens) }
+        let tokenizer = try TokenizerLoader.load(path: model)
+        let body = try text.map { try String(contentsOfFile: $0, encoding: .utf8) } ?? TokenizerLoader.defaultEvaluationText
+        return (tokenizer.encode(body), text ?? "default evaluation text")
+    }
 }

@@ -30,11 +30,23 @@ struct Tokenize: ParsableCommand {
     func run() throws {
         let tokenizer = try TokenizerLoader.load(path: source)
         let input = try text ?? String(contentsOfFile: file ?? "", encoding: .utf8)
+        let start = Date()
         var ids = tokenizer.encode(input)
+        let seconds = Date().timeIntervalSince(start)
         if bos, let b = tokenizer.bosID { ids.insert(b, at: 0) }
         if eos, let e = tokenizer.eosID { ids.append(e) }
-        if out.json { return try out.printJSON(["ids": ids]) }
+        if out.json {
+            return try out.printJSON(Result(ids: ids, seconds: seconds, mbPerSecond: Double(input.utf8.count) / 1e6 / max(seconds, 1e-9)))
+        }
         print(ids.map(String.init).joined(separator: ","))
+    }
+
+    struct Result: Codable {
+        var ids: [Int]
+        /// Time spent encoding (not loading the tokenizer) and the text's MB per second.
+        var seconds: Double
+        var mbPerSecond: Double
+        enum CodingKeys: String, CodingKey { case ids, seconds; case mbPerSecond = "mb_per_second" }
     }
 }
 

@@ -16,25 +16,12 @@ struct Validate: ParsableCommand {
     @Option(name: .customLong("against-logits"), help: "A safetensors file of NAME.input_ids / NAME.logits pairs computed by another program.")
     var againstLogits: String?
 
-    @Option(help: "A text file to evaluate on (tokenized with the model's tokenizer). Default: the text shipped with the tool (formats/eval).")
-    var text: String?
-
-    @Option(help: "Token ids to evaluate on instead of text (integers separated by commas, spaces or newlines).")
-    var tokens: String?
-
-    @Option(help: "Tokens per chunk (as llama-perplexity's -c).")
-    var ctx: Int = 512
-
-    @Option(help: "Number of chunks (default: as many as the tokens fill).")
-    var chunks: Int?
-
+    @OptionGroup var eval: EvaluationTokens
     @OptionGroup var threads: ThreadOptions
     @OptionGroup var out: OutputOptions
 
     func validate() throws {
         guard (reference == nil) != (againstLogits == nil) else { throw ValidationError("give exactly one of --reference BASE or --against-logits FILE") }
-        if text != nil && tokens != nil { throw ValidationError("give --text or --tokens, not both") }
-        guard ctx >= 8 else { throw ValidationError("--ctx must be at least 8") }
     }
 
     func run() throws {
@@ -49,14 +36,8 @@ struct Validate: ParsableCommand {
             return
         }
         let base = try Validator.load(reference ?? "", threads: threads.threads)
-        let ids: [Int]
-        if let tokens {
-            ids = try Validator.readTokenFile(tokens)
-        } else {
-            let tokenizer = try TokenizerLoader.load(path: model)
-            ids = tokenizer.encode(try text.map { try String(contentsOfFile: $0, encoding: .utf8) } ?? TokenizerLoader.defaultEvaluationText)
-        }
-        let s = try Validator.compare(model: m, base: base, tokens: ids, ctx: ctx, chunks: chunks, bos: m.config.bosTokenID,
+        let ids = try eval.load(tokenizerOf: model).ids
+        let s = try Validator.compare(model: m, base: base, tokens: ids, ctx: eval.ctx, chunks: eval.chunks, bos: m.config.bosTokenID,
                                       progress: TerminalProgress(title: "validate", quiet: out.json))
         if out.json { return try out.printJSON(s) }
         print(String(format: """

@@ -1,0 +1,73 @@
+import Checkpoints
+import Foundation
+import ModelFile
+import TensorCore
+
+/// What every `.tmt` that Tramontane writes carries besides tensors: the tokenizer files, the
+/// config, and the provenance (tool, command, time, sources with their sha256, what was
+/// dropped, the parent file's provenance). Shared by `convert` and `quantize`.
+struct OutputMetadata {
+    let checkpoint: Checkpoint
+    let model: NativeModel
+    let command: [String]
+    /// Source hashes, computed on a thread of their own beside the tensor work.
+    let hashes: SourceHashes
+
+    init(checkpoint: Checkpoint, model: NativeModel, command: [String]) {
+        self.checkpoint = checkpoint
+        self.model = model
+        self.command = command
+        hashes = SourceHashes(checkpoint.files)
+    }
+
+    /// Adds the tokenizer files as blobs and finishes the file with config and provenance;
+    /// `extra` adds command-specific provenance keys.
+    func finish(_ writer: TMTWriter, extra: [String: JSONValue]) throws {
+        var kinds: [String: JSONValue] = [:]
+        for tok in checkpoint.tokenizers {
+            let bytes = try tok.load()
+            try bytes.withBytes { try writer.addBlob(name: "tokenizer/\(tok.name)", bytes: $0) }
+            kinds[tok.name] = .string(tok.kind)
+        }
+        var provenance: [String: JSONValue] = [
+            "tool": .string("tramontane \(Converter.toolVersion)"),
+            "command": .array(command.map { .string($0) }),
+            "created": .string(ISO8601DateFormatter().string(from: Date())),
+            "source_format": .string(checkpoint.format.rawValue),
+            "source_layout": .string(model.sourceLayout),
+            "sources": .array(try hashes.wait()),
+            "dropped_tensors": .array(model.dropped.map { .string($0) }),
+        ]
+        provenance.merge(extra) { _, new in new }
+        if let parent = checkpoint.tmt?.metadata["provenance"] { provenance["parent"] = parent }
+        let config = try JSONDecoder().decode(JSONValue.self, from: JSONEncoder().encode(model.config))
+        try writer.finish(metadata: .object([
+            "config": config,
+            "provenance": .object(provenance),
+            "tokenizer": .object(["kinds": .object(kinds)]),
+        ]))
+    }
+}
+
+/// SHA-256 of source files computed on a background thread; `wait()` joins it.
+final class SourceHashes: @unchecked Sendable {
+    private var result: Result<[JSONValue], Error> = .success([])
+    private let done = DispatchSemaphore(value: 0)
+
+    init(_ files: [String]) {
+        Thread.detachNewThread { [self] in
+            result = Result {
+                try files.map { f in
+                    let size = (try? FileManager.default.attributesOfItem(atPath: f)[.size] as? Int) ?? 0
+                    return .object(["path": .string(f), "bytes": .int(Int64(size ?? 0)), "sha256": .string(try TensorValues.sha256(file: f))])
+                }
+            }
+            done.signal()
+        }
+    }
+
+    func wait() throws -> [JSONValue] {
+        done.wait()
+        return try result.get()
+    }
+}
