@@ -2,50 +2,60 @@ import Checkpoints
 import Quantization
 import TensorCore
 
-/// A model's weights as f32 arrays, checked against its config: what the reference forward
-/// pass reads. Block-quantized and half-precision tensors are dequantized once, on load.
+/// A model's weights checked against its config. Matrices stay in their stored format (views
+/// into the mapped file, or the decoded `.tmt` buffer); only the norm gains are f32 arrays.
 public final class ModelWeights {
     public struct Layer {
-        public let attentionNorm, wq, wk, wv, wo, ffnNorm, w1, w2, w3: [Float]
+        public let attentionNorm: [Float], ffnNorm: [Float]
+        public let wq, wk, wv, wo, w1, w2, w3: WeightMatrix
     }
 
     public let config: ModelConfig
-    public let embeddings: [Float]
+    public let embeddings: WeightMatrix
     public let layers: [Layer]
     public let norm: [Float]
-    public let output: [Float]
+    public let output: WeightMatrix
 
     public init(_ model: NativeModel) throws {
         let c = model.config
         config = c
         guard c.moe == nil else { throw InferenceError.unsupported("mixture-of-experts models remap but cannot run yet") }
         let q = c.nHeads * c.headDim, kv = c.nKVHeads * c.headDim
-        func load(_ name: String, _ shape: [Int]) throws -> [Float] {
+        func tensor(_ name: String, _ shape: [Int]) throws -> SourceTensor {
             guard let t = model.tensor(name) else { throw CheckpointError.missingTensors([name]) }
             guard t.shape == shape else { throw InferenceError.shapeMismatch(tensor: name, expected: shape, found: t.shape) }
-            let bytes = try t.load()
-            var out = [Float](repeating: 0, count: t.elementCount)
-            try bytes.withBytes { b in
-                try out.withUnsafeMutableBufferPointer { try Dequantize.toFloat(b, dtype: t.dtype, into: $0, columns: shape.last ?? 1) }
-            }
-            bytes.dropPages()
+            return t
+        }
+        func matrix(_ name: String, _ rows: Int, _ columns: Int) throws -> WeightMatrix {
+            let t = try tensor(name, [rows, columns])
+            return try WeightMatrix(name: name, dtype: t.dtype, rows: rows, columns: columns, region: try t.load())
+        }
+        func vector(_ name: String, _ n: Int) throws -> [Float] {
+            let t = try tensor(name, [n])
+            var out = [Float](repeating: 0, count: n)
+            try t.load().withBytes { b in try out.withUnsafeMutableBufferPointer { try Dequantize.toFloat(b, dtype: t.dtype, into: $0) } }
             return out
         }
-        embeddings = try load("tok_embeddings.weight", [c.vocabSize, c.dim])
+        embeddings = try matrix("tok_embeddings.weight", c.vocabSize, c.dim)
         layers = try (0..<c.nLayers).map { l in
             let p = "layers.\(l)."
             return Layer(
-                attentionNorm: try load(p + "attention_norm.weight", [c.dim]),
-                wq: try load(p + "attention.wq.weight", [q, c.dim]),
-                wk: try load(p + "attention.wk.weight", [kv, c.dim]),
-                wv: try load(p + "attention.wv.weight", [kv, c.dim]),
-                wo: try load(p + "attention.wo.weight", [c.dim, q]),
-                ffnNorm: try load(p + "ffn_norm.weight", [c.dim]),
-                w1: try load(p + "feed_forward.w1.weight", [c.hiddenDim, c.dim]),
-                w2: try load(p + "feed_forward.w2.weight", [c.dim, c.hiddenDim]),
-                w3: try load(p + "feed_forward.w3.weight", [c.hiddenDim, c.dim]))
+                attentionNorm: try vector(p + "attention_norm.weight", c.dim),
+                ffnNorm: try vector(p + "ffn_norm.weight", c.dim),
+                wq: try matrix(p + "attention.wq.weight", q, c.dim),
+                wk: try matrix(p + "attention.wk.weight", kv, c.dim),
+                wv: try matrix(p + "attention.wv.weight", kv, c.dim),
+                wo: try matrix(p + "attention.wo.weight", c.dim, q),
+                w1: try matrix(p + "feed_forward.w1.weight", c.hiddenDim, c.dim),
+                w2: try matrix(p + "feed_forward.w2.weight", c.dim, c.hiddenDim),
+                w3: try matrix(p + "feed_forward.w3.weight", c.hiddenDim, c.dim))
         }
-        norm = try load("norm.weight", [c.dim])
-        output = model.aliases["output.weight"] == "tok_embeddings.weight" ? embeddings : try load("output.weight", [c.vocabSize, c.dim])
+        norm = try vector("norm.weight", c.dim)
+        output = model.aliases["output.weight"] == "tok_embeddings.weight" ? embeddings : try matrix("output.weight", c.vocabSize, c.dim)
+    }
+
+    /// The largest matrix, in elements (the size of the batched path's scratch buffer).
+    var largestMatrix: Int {
+        ([embeddings, output] + layers.flatMap { [$0.wq, $0.wk, $0.wv, $0.wo, $0.w1, $0.w2, $0.w3] }).map { $0.rows * $0.columns }.max() ?? 0
     }
 }

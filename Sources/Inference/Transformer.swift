@@ -2,15 +2,19 @@ import Checkpoints
 import Foundation
 import TensorCore
 
-/// The f32 reference forward pass, readable top to bottom (after llama2.c's `run.c`):
+/// The forward pass, readable top to bottom (after llama2.c's `run.c`):
 /// embedding → N × [RMSNorm → GQA attention (RoPE, sliding window) → residual →
-/// RMSNorm → SwiGLU FFN → residual] → RMSNorm → output. Matmuls go through OpenBLAS.
-/// Shapes are noted as [rows, columns]; T is the number of tokens in the chunk.
+/// RMSNorm → SwiGLU FFN → residual] → RMSNorm → output. Activations are f32. Weights stay in
+/// their stored format: a chunk of T > 1 tokens dequantizes each matrix into a scratch buffer
+/// and multiplies through OpenBLAS; a single token (decoding) multiplies each stored row
+/// directly (`RowDot`). Shapes are noted as [rows, columns].
 public final class Transformer {
     public let weights: ModelWeights
     public var config: ModelConfig { weights.config }
     let invFreq: [Float]
     public let threads: Int
+    /// Dequantized weights for the batched path, grown on first use.
+    var scratch: [Float] = []
     /// Sees the input of every linear layer: (weight name, rows [T, columns]). Used to build
     /// importance matrices; nil in normal runs.
     public var observer: ((String, UnsafeBufferPointer<Float>, Int) -> Void)?
@@ -51,31 +55,31 @@ public final class Transformer {
         var a = [Float](repeating: 0, count: t * c.hiddenDim)  // [T, hidden]
         var b = [Float](repeating: 0, count: t * c.hiddenDim)  // [T, hidden]
 
-        weights.embeddings.withUnsafeBufferPointer { e in
-            for (r, id) in tokens.enumerated() { for i in 0..<dim { x[r * dim + i] = e[id * dim + i] } }
+        x.withUnsafeMutableBufferPointer { xb in
+            for (r, id) in tokens.enumerated() { weights.embeddings.dequantize(rows: id..<(id + 1), into: xb.baseAddress! + r * dim) }
         }
         for (l, w) in weights.layers.enumerated() {
             // Attention block.
             Ops.rmsNorm(x, w.attentionNorm, &h, rows: t, dim: dim, eps: eps)
             observe(["attention.wq", "attention.wk", "attention.wv"], layer: l, h, columns: dim)
-            Ops.linear(h, w.wq, &q, rows: t, input: dim, output: qw)
-            Ops.linear(h, w.wk, &k, rows: t, input: dim, output: kvw)
-            Ops.linear(h, w.wv, &v, rows: t, input: dim, output: kvw)
+            linear(h, w.wq, &q, rows: t)
+            linear(h, w.wk, &k, rows: t)
+            linear(h, w.wv, &v, rows: t)
             q.withUnsafeMutableBufferPointer { Ops.rope($0.baseAddress!, rows: t, heads: nh, headDim: hd, startPosition: p0, invFreq: invFreq) }
             k.withUnsafeMutableBufferPointer { Ops.rope($0.baseAddress!, rows: t, heads: nkv, headDim: hd, startPosition: p0, invFreq: invFreq) }
             attention(layer: l, q: q, k: k, v: v, rows: t, start: p0, cache: cache, out: &att)
             cache.store(layer: l, start: p0, rows: t, k: k, v: v)
             observe(["attention.wo"], layer: l, att, columns: qw)
-            Ops.linear(att, w.wo, &o, rows: t, input: qw, output: dim)
+            linear(att, w.wo, &o, rows: t)
             for i in 0..<(t * dim) { x[i] += o[i] }
             // Feed-forward block: w2(silu(w1·h) ⊙ w3·h).
             Ops.rmsNorm(x, w.ffnNorm, &h, rows: t, dim: dim, eps: eps)
             observe(["feed_forward.w1", "feed_forward.w3"], layer: l, h, columns: dim)
-            Ops.linear(h, w.w1, &a, rows: t, input: dim, output: c.hiddenDim)
-            Ops.linear(h, w.w3, &b, rows: t, input: dim, output: c.hiddenDim)
+            linear(h, w.w1, &a, rows: t)
+            linear(h, w.w3, &b, rows: t)
             for i in 0..<(t * c.hiddenDim) { a[i] = Ops.silu(a[i]) * b[i] }
             observe(["feed_forward.w2"], layer: l, a, columns: c.hiddenDim)
-            Ops.linear(a, w.w2, &o, rows: t, input: c.hiddenDim, output: dim)
+            linear(a, w.w2, &o, rows: t)
             for i in 0..<(t * dim) { x[i] += o[i] }
         }
         cache.advance(to: p0 + t)
@@ -83,10 +87,38 @@ public final class Transformer {
         if let observer { h.withUnsafeBufferPointer { observer("output.weight", $0, dim) } }
         let rows = lastOnly ? 1 : t
         var logits = [Float](repeating: 0, count: rows * c.vocabSize)   // [T or 1, vocab]
-        h.withUnsafeBufferPointer { hb in
-            Ops.linear(hb.baseAddress! + (t - rows) * dim, weights.output, &logits, rows: rows, input: dim, output: c.vocabSize)
-        }
+        linear(lastOnly ? Array(h[((t - 1) * dim)...]) : h, weights.output, &logits, rows: rows)
         return logits
+    }
+
+    /// y[T, out] = x[T, in] · Wᵀ. One row: each stored weight row dotted with x, rows split
+    /// across threads. Several rows: W dequantized into the scratch buffer, then one sgemm.
+    func linear(_ x: [Float], _ w: WeightMatrix, _ y: inout [Float], rows t: Int) {
+        x.withUnsafeBufferPointer { xb in
+            y.withUnsafeMutableBufferPointer { yb in
+                let xp = xb.baseAddress!, yp = yb.baseAddress!
+                if t == 1 {
+                    let per = (w.rows + threads * 4 - 1) / (threads * 4)
+                    try? parallelFor((w.rows + per - 1) / per, threads: threads) { job, _ in
+                        withUnsafeTemporaryAllocation(of: Float.self, capacity: w.columns) { tmp in
+                            w.matvec(xp, into: yp, rows: (job * per)..<min(w.rows, (job + 1) * per), scratch: tmp.baseAddress!)
+                        }
+                    }
+                    return
+                }
+                let n = w.rows * w.columns
+                if scratch.count < n { scratch = [Float](repeating: 0, count: n) }
+                scratch.withUnsafeMutableBufferPointer { sb in
+                    let sp = sb.baseAddress!
+                    let per = max(1, (1 << 16) / max(1, w.columns))
+                    try? parallelFor((w.rows + per - 1) / per, threads: threads) { job, _ in
+                        let r = (job * per)..<min(w.rows, (job + 1) * per)
+                        w.dequantize(rows: r, into: sp + r.lowerBound * w.columns)
+                    }
+                    Ops.linear(xp, sp, yp, rows: t, input: w.columns, output: w.rows)
+                }
+            }
+        }
     }
 
     func observe(_ names: [String], layer: Int, _ x: [Float], columns: Int) {

@@ -1,0 +1,106 @@
+import Quantization
+import TensorCore
+
+/// Dot products of one stored weight row with an f32 activation row, decoding each block in
+/// registers (SIMD8 lanes, FMA with -target-cpu haswell). Formats without a kernel here decode
+/// the row into `scratch` and use the f32 kernel. `scalarDot` is the plain reference the tests
+/// hold these against.
+public enum RowDot {
+    typealias V = SIMD8<Float>
+
+    @inline(__always) static func load8(_ p: UnsafeRawPointer, _ o: Int) -> V { p.loadUnaligned(fromByteOffset: o, as: V.self) }
+    @inline(__always) static func total(_ v: V) -> Float {
+        let h = v.lowHalf + v.highHalf
+        let q = h.lowHalf + h.highHalf
+        return q[0] + q[1]
+    }
+
+    public static func dot(_ row: UnsafeRawPointer, dtype: DType, _ x: UnsafePointer<Float>, _ n: Int, scratch: UnsafeMutablePointer<Float>) -> Float {
+        switch dtype {
+        case .f32: return f32(UnsafeRawPointer(row), x, n)
+        case .q8_0: return q8_0(row, x, n)
+        case .q4_0: return q4_0(row, x, n)
+        case .f16: return f16(row, x, n)
+        default:
+            try? Dequantize.toFloat(UnsafeRawBufferPointer(start: row, count: (try? dtype.rowBytes(n)) ?? 0), dtype: dtype,
+                                    into: UnsafeMutableBufferPointer(start: scratch, count: n), columns: n)
+            return f32(UnsafeRawPointer(scratch), x, n)
+        }
+    }
+
+    static func f32(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ n: Int) -> Float {
+        let xr = UnsafeRawPointer(x)
+        var a = V(repeating: 0), b = V(repeating: 0)
+        var i = 0
+        while i + 16 <= n {
+            a.addProduct(load8(w, 4 * i), load8(xr, 4 * i))
+            b.addProduct(load8(w, 4 * i + 32), load8(xr, 4 * i + 32))
+            i += 16
+        }
+        var s = total(a + b)
+        while i < n { s += w.loadUnaligned(fromByteOffset: 4 * i, as: Float.self) * x[i]; i += 1 }
+        return s
+    }
+
+    static func f16(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ n: Int) -> Float {
+        let xr = UnsafeRawPointer(x)
+        var a = V(repeating: 0)
+        var i = 0
+        while i + 8 <= n {
+            let h = w.loadUnaligned(fromByteOffset: 2 * i, as: SIMD8<Float16>.self)
+            a.addProduct(V(h), load8(xr, 4 * i))
+            i += 8
+        }
+        var s = total(a)
+        while i < n { s += Float(w.loadUnaligned(fromByteOffset: 2 * i, as: Float16.self)) * x[i]; i += 1 }
+        return s
+    }
+
+    /// Q8_0: per block d · Σ q·x.
+    static func q8_0(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ n: Int) -> Float {
+        let xr = UnsafeRawPointer(x)
+        var s = V(repeating: 0)
+        for b in 0..<(n / 32) {
+            let blk = w + 34 * b
+            let d = Float(Float16(bitPattern: blk.loadUnaligned(as: UInt16.self)))
+            var acc = V(repeating: 0)
+            for k in 0..<4 {
+                let q = V(SIMD8<Int32>(truncatingIfNeeded: blk.loadUnaligned(fromByteOffset: 2 + 8 * k, as: SIMD8<Int8>.self)))
+                acc.addProduct(q, load8(xr, 128 * b + 32 * k))
+            }
+            s.addProduct(acc, V(repeating: d))
+        }
+        return total(s)
+    }
+
+    /// Q4_0: per block d · Σ (q − 8)·x, low nibbles weights 0…15, high nibbles 16…31.
+    static func q4_0(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ n: Int) -> Float {
+        let xr = UnsafeRawPointer(x)
+        var s = V(repeating: 0)
+        let eight = V(repeating: 8)
+        for b in 0..<(n / 32) {
+            let blk = w + 18 * b
+            let d = Float(Float16(bitPattern: blk.loadUnaligned(as: UInt16.self)))
+            var acc = V(repeating: 0)
+            for k in 0..<2 {
+                let bytes = SIMD8<UInt32>(truncatingIfNeeded: blk.loadUnaligned(fromByteOffset: 2 + 8 * k, as: SIMD8<UInt8>.self))
+                let lo = V(bytes & 0x0F) - eight, hi = V(bytes &>> 4) - eight
+                acc.addProduct(lo, load8(xr, 128 * b + 32 * k))
+                acc.addProduct(hi, load8(xr, 128 * b + 64 + 32 * k))
+            }
+            s.addProduct(acc, V(repeating: d))
+        }
+        return total(s)
+    }
+
+    /// The plain reference: decode the whole row, then multiply and add in order.
+    public static func scalarDot(_ row: UnsafeRawPointer, dtype: DType, _ x: UnsafePointer<Float>, _ n: Int) -> Float {
+        var w = [Float](repeating: 0, count: n)
+        w.withUnsafeMutableBufferPointer { out in
+            try? Dequantize.toFloat(UnsafeRawBufferPointer(start: row, count: (try? dtype.rowBytes(n)) ?? 0), dtype: dtype, into: out, columns: n)
+        }
+        var s: Float = 0
+        for i in 0..<n { s += w[i] * x[i] }
+        return s
+    }
+}
