@@ -17,6 +17,9 @@ public final class SentencePieceBPE: Tokenizer, @unchecked Sendable {
     let removeExtraWhitespaces: Bool
     let byteFallback: Bool
     let mergeable: [String: Int]     // normal and user-defined pieces
+    /// (left id, right id) → (merged id, its score): every mergeable piece that is the
+    /// concatenation of two mergeable pieces, so merging works on ids, not strings.
+    let merges: [UInt64: (id: Int32, score: Float)]
     let byteIDs: [Int]               // byte value → id of <0xXX>
     static let space: Character = "\u{2581}"
 
@@ -82,6 +85,16 @@ public final class SentencePieceBPE: Tokenizer, @unchecked Sendable {
         }
         self.mergeable = mergeable
         self.byteIDs = byteIDs
+        var merges: [UInt64: (id: Int32, score: Float)] = [:]
+        for (piece, id) in mergeable {
+            let chars = Array(piece)
+            guard chars.count > 1 else { continue }
+            for cut in 1..<chars.count {
+                guard let a = mergeable[String(chars[..<cut])], let b = mergeable[String(chars[cut...])] else { continue }
+                merges[UInt64(a) << 32 | UInt64(b)] = (Int32(id), scores[id])
+            }
+        }
+        self.merges = merges
         unknownID = types.firstIndex(of: .unknown) ?? 0
         bosID = pieces.firstIndex(of: "<s>")
         eosID = pieces.firstIndex(of: "</s>")
@@ -103,23 +116,25 @@ public final class SentencePieceBPE: Tokenizer, @unchecked Sendable {
     public func encode(_ text: String) -> [Int] {
         let chars = normalize(text)
         guard !chars.isEmpty else { return [] }
-        // Symbols as a doubly linked list over strings; candidate merges in a max-heap.
-        var sym = chars.map { String($0) }
-        var prev = Array(-1..<(sym.count - 1)), next = Array(1...sym.count)
-        next[sym.count - 1] = -1
-        var alive = [Bool](repeating: true, count: sym.count)
+        // Symbols as ids in a doubly linked list (−1: a character that is no piece, which can
+        // never merge); candidate merges in a max-heap keyed by score, then position.
+        var sym = chars.map { mergeable[String($0)].map(Int32.init) ?? -1 }
+        let n = sym.count
+        var prev = Array(-1..<(n - 1)), next = Array(1...n)
+        next[n - 1] = -1
+        var alive = [Bool](repeating: true, count: n)
         var heap = MergeHeap()
         func push(_ l: Int) {
             let r = next[l]
-            guard l >= 0, r >= 0, let id = mergeable[sym[l] + sym[r]] else { return }
-            heap.push(.init(score: scores[id], left: l, leftText: sym[l], rightText: sym[r]))
+            guard l >= 0, r >= 0, sym[l] >= 0, sym[r] >= 0, let m = merges[UInt64(UInt32(sym[l])) << 32 | UInt64(UInt32(sym[r]))] else { return }
+            heap.push(.init(score: m.score, left: l, leftID: sym[l], rightID: sym[r], merged: m.id))
         }
-        for i in 0..<(sym.count - 1) { push(i) }
+        for i in 0..<(n - 1) { push(i) }
         while let c = heap.pop() {
             let l = c.left, r = next[l]
             // Stale candidate: either side changed since it was pushed.
-            guard alive[l], r >= 0, sym[l] == c.leftText, sym[r] == c.rightText else { continue }
-            sym[l] += sym[r]
+            guard alive[l], r >= 0, sym[l] == c.leftID, sym[r] == c.rightID else { continue }
+            sym[l] = c.merged
             alive[r] = false
             next[l] = next[r]
             if next[r] >= 0 { prev[next[r]] = l }
@@ -129,8 +144,8 @@ public final class SentencePieceBPE: Tokenizer, @unchecked Sendable {
         var out: [Int] = []
         var i = 0
         while i >= 0 {
-            if let id = mergeable[sym[i]] { out.append(id) }
-            else if byteFallback { for b in sym[i].utf8 { out.append(byteIDs[Int(b)] >= 0 ? byteIDs[Int(b)] : unknownID) } }
+            if sym[i] >= 0 { out.append(Int(sym[i])) }
+            else if byteFallback { for b in String(chars[i]).utf8 { out.append(byteIDs[Int(b)] >= 0 ? byteIDs[Int(b)] : unknownID) } }
             else { out.append(unknownID) }
             i = next[i]
         }
@@ -164,8 +179,9 @@ struct MergeHeap {
     struct Candidate {
         let score: Float
         let left: Int
-        let leftText: String
-        let rightText: String
+        let leftID: Int32
+        let rightID: Int32
+        let merged: Int32
         func before(_ o: Candidate) -> Bool { score > o.score || (score == o.score && left < o.left) }
     }
     var items: [Candidate] = []

@@ -14,6 +14,8 @@ public final class Tekken: Tokenizer, @unchecked Sendable {
     let rankOf: [[UInt8]: Int32]
     let bytesOf: [[UInt8]]
     let pattern: Regex<AnyRegexOutput>
+    /// tekken's own pattern runs through the hand-written splitter.
+    let knownPattern: Bool
 
     public init(json data: UnsafeRawBufferPointer) throws {
         let root: JSONValue
@@ -41,6 +43,7 @@ public final class Tekken: Tokenizer, @unchecked Sendable {
         self.bytesOf = bytesOf
         specialCount = special
         vocabularySize = special + inner
+        knownPattern = pat == TekkenPreTokenizer.pattern
         do { pattern = try Regex(pat).matchingSemantics(.unicodeScalar) } catch {
             throw TokenizerError.invalid("tekken pattern does not compile: \(error)")
         }
@@ -48,12 +51,27 @@ public final class Tekken: Tokenizer, @unchecked Sendable {
 
     public func encode(_ text: String) -> [Int] {
         var out: [Int] = []
-        for m in text.matches(of: pattern) {
-            let piece = Array(text[m.range].utf8)
-            if let r = rankOf[piece] { out.append(Int(r) + specialCount); continue }
-            out += merge(piece).map { Int($0) + specialCount }
+        func add(_ piece: [UInt8]) {
+            if let r = rankOf[piece] { out.append(Int(r) + specialCount) } else { out += merge(piece).map { Int($0) + specialCount } }
+        }
+        if knownPattern {
+            let scalars = Array(text.unicodeScalars)
+            for r in TekkenPreTokenizer.split(scalars) {
+                var piece: [UInt8] = []
+                for s in scalars[r] { piece += Array(String(s).utf8) }
+                add(piece)
+            }
+        } else {
+            for m in text.matches(of: pattern) { add(Array(text[m.range].utf8)) }
         }
         return out
+    }
+
+    /// The pieces the regex engine makes, for testing the hand-written splitter against it.
+    func regexPieces(_ text: String) -> [String] { text.matches(of: pattern).map { String(text[$0.range]) } }
+    func scannerPieces(_ text: String) -> [String] {
+        let scalars = Array(text.unicodeScalars)
+        return TekkenPreTokenizer.split(scalars).map { r in var s = ""; s.unicodeScalars.append(contentsOf: scalars[r]); return s }
     }
 
     /// tiktoken's byte-pair merge: repeatedly join the adjacent pair whose bytes have the lowest rank.

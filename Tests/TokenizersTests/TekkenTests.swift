@@ -22,3 +22,17 @@ final class TekkenTests: XCTestCase {
         }
     }
 }
+
+final class TekkenSplitTests: XCTestCase {
+    /// The hand-written splitter against Swift's Regex running tekken's own pattern.
+    func testScannerAgreesWithTheRegex() throws {
+        let tok = try ByteRegion.mapping(Fixtures.tekken()).withBytes { try Tekken(json: $0) }
+        XCTAssertTrue(tok.knownPattern)
+        var texts = ["", " ", "a", "Hello  world\n\n", "  \t\n x", "ABCdef GHI jklMNO", "日本語のテキスト", "e\u{301}té Ünïcödé ÉCOLE",
+                     "x = a/b//c\n/\r\n", "1,000.50$ and 2024-12-06", "🙂🚀 🇫🇷!!", "  trailing   ", "\u{0301}mark first", "tab\tsep\u{A0}nbsp"]
+        texts.append(String(decoding: readBytes(Fixtures.packageRoot.appendingPathComponent("formats/eval/default.txt").path), as: UTF8.self))
+        for t in texts {
+            XCTAssertEqual(tok.scannerPieces(t), tok.regexPieces(t), t.prefix(40).debugDescription)
+        }
+    }
+}
