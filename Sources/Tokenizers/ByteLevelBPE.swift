@@ -15,6 +15,8 @@ public final class ByteLevelBPE: Tokenizer, @unchecked Sendable {
     let byteToken: [Int32]          // byte → id of its single-character token
     let tokenBytes: [[UInt8]]       // id → the bytes it decodes to
     let specials: [(String, Int)]   // literal special tokens, longest first
+    let specialBytes: [([UInt8], Int)]
+    let specialFirstBytes: [Bool]
     let pre: GPT2PreTokenizer
 
     /// GPT-2's `bytes_to_unicode`: printable bytes stand for themselves, the rest are shifted
@@ -68,6 +70,10 @@ public final class ByteLevelBPE: Tokenizer, @unchecked Sendable {
             for (i, t) in tokens.enumerated() where (types[i] == 3 || types[i] == 4) && !t.isEmpty { specials.append((t, i)) }
         }
         self.specials = specials.sorted { $0.0.utf8.count > $1.0.utf8.count }
+        specialBytes = self.specials.map { (Array($0.0.utf8), $0.1) }
+        var first = [Bool](repeating: false, count: 256)
+        for (b, _) in specialBytes { first[Int(b[0])] = true }
+        specialFirstBytes = first
     }
 
     /// From GGUF `tokenizer.ggml.*` metadata (as embedded in `.tmt` or read from a GGUF).
@@ -91,27 +97,45 @@ public final class ByteLevelBPE: Tokenizer, @unchecked Sendable {
 
     public func encode(_ text: String) -> [Int] {
         var out: [Int] = []
-        var rest = Substring(text)
-        // Split out literal special tokens first.
-        while !rest.isEmpty {
-            var hit: (Range<Substring.Index>, Int)?
-            if !specials.isEmpty {
-                for (s, id) in specials {
-                    if let r = rest.range(of: s), hit == nil || r.lowerBound < hit!.0.lowerBound { hit = (r, id) }
-                }
+        guard !specials.isEmpty else { encodePlain(text, into: &out); return out }
+        // Split out literal special tokens first (longest first at each position), comparing bytes.
+        let bytes = Array(text.utf8)
+        var plainStart = 0, i = 0
+        while i < bytes.count {
+            if specialFirstBytes[Int(bytes[i])], let (id, length) = special(at: i, in: bytes) {
+                if i > plainStart { encodePlain(String(decoding: bytes[plainStart..<i], as: UTF8.self), into: &out) }
+                out.append(id)
+                i += length
+                plainStart = i
+            } else {
+                i += 1
             }
-            guard let (r, id) = hit else { encodePlain(String(rest), into: &out); break }
-            encodePlain(String(rest[..<r.lowerBound]), into: &out)
-            out.append(id)
-            rest = rest[r.upperBound...]
         }
+        if plainStart < bytes.count { encodePlain(String(decoding: bytes[plainStart...], as: UTF8.self), into: &out) }
         return out
     }
 
+    func special(at i: Int, in bytes: [UInt8]) -> (Int, Int)? {
+        for (s, id) in specialBytes where bytes.count - i >= s.count {
+            var k = 0
+            while k < s.count && bytes[i + k] == s[k] { k += 1 }
+            if k == s.count { return (id, s.count) }
+        }
+        return nil
+    }
+
     func encodePlain(_ text: String, into out: inout [Int]) {
-        for piece in pre.split(text) {
+        let scalars = Array(text.unicodeScalars)
+        let bytes = Array(text.utf8)
+        var offset = [Int](repeating: 0, count: scalars.count + 1)
+        for (i, u) in scalars.enumerated() { offset[i + 1] = offset[i] + UTF8.width(u) }
+        // Words repeat: merge each distinct piece once (keyed by its bytes).
+        var cache: [ArraySlice<UInt8>: [Int]] = [:]
+        for r in pre.ranges(scalars) {
+            let piece = bytes[offset[r.lowerBound]..<offset[r.upperBound]]
+            if let hit = cache[piece] { out += hit; continue }
             // A byte without a token becomes the unknown token (or is dropped if there is none).
-            var symbols = piece.utf8.map { byteToken[Int($0)] >= 0 ? byteToken[Int($0)] : unknownID }.filter { $0 >= 0 }
+            var symbols = piece.map { byteToken[Int($0)] >= 0 ? byteToken[Int($0)] : unknownID }.filter { $0 >= 0 }
             // Repeatedly merge the adjacent pair of lowest rank.
             while symbols.count > 1 {
                 var best: (rank: Int32, at: Int, id: Int32) = (.max, -1, -1)
@@ -124,7 +148,9 @@ public final class ByteLevelBPE: Tokenizer, @unchecked Sendable {
                 symbols[best.at] = best.id
                 symbols.remove(at: best.at + 1)
             }
-            out.append(contentsOf: symbols.map(Int.init))
+            let ids = symbols.map(Int.init)
+            cache[piece] = ids
+            out += ids
         }
     }
 
@@ -132,17 +158,5 @@ public final class ByteLevelBPE: Tokenizer, @unchecked Sendable {
         var out: [UInt8] = []
         for id in ids where id >= 0 && id < tokenBytes.count { out += tokenBytes[id] }
         return out
-    }
-}
-
-extension Substring {
-    func range(of s: String) -> Range<Substring.Index>? {
-        guard let first = s.first else { return nil }
-        var i = startIndex
-        while let f = self[i...].firstIndex(of: first) {
-            if self[f...].hasPrefix(s) { return f..<index(f, offsetBy: s.count) }
-            i = index(after: f)
-        }
-        return nil
     }
 }

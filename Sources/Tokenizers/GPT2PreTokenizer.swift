@@ -26,17 +26,19 @@ public struct GPT2PreTokenizer: Sendable {
         }
     }
 
-    /// The pieces of `text`, as ranges of its unicode scalars.
+    /// The pieces of `text`, as substrings.
     public func split(_ text: String) -> [Substring] {
         let scalars = Array(text.unicodeScalars)
-        let kinds = scalars.map(Self.kind)
-        var indices: [String.UnicodeScalarView.Index] = []
-        indices.reserveCapacity(scalars.count + 1)
-        var idx = text.unicodeScalars.startIndex
-        while idx != text.unicodeScalars.endIndex { indices.append(idx); text.unicodeScalars.formIndex(after: &idx) }
+        var indices = Array(text.unicodeScalars.indices)
         indices.append(text.unicodeScalars.endIndex)
-        var pieces: [Substring] = []
-        func emit(_ a: Int, _ b: Int) { if b > a { pieces.append(Substring(text.unicodeScalars[indices[a]..<indices[b]])) } }
+        return ranges(scalars).map { Substring(text.unicodeScalars[indices[$0.lowerBound]..<indices[$0.upperBound]]) }
+    }
+
+    /// The pieces as ranges of scalar offsets.
+    public func ranges(_ scalars: [Unicode.Scalar]) -> [Range<Int>] {
+        let kinds = scalars.map(Self.kind)
+        var pieces: [Range<Int>] = []
+        func emit(_ a: Int, _ b: Int) { if b > a { pieces.append(a..<b) } }
         // Segments between isolated digits are scanned with the GPT-2 rules.
         var segStart = 0
         for i in 0..<scalars.count where isolateDigits && kinds[i] == .number {

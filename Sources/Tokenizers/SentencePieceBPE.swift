@@ -20,8 +20,12 @@ public final class SentencePieceBPE: Tokenizer, @unchecked Sendable {
     /// (left id, right id) → (merged id, its score): every mergeable piece that is the
     /// concatenation of two mergeable pieces, so merging works on ids, not strings.
     let merges: [UInt64: (id: Int32, score: Float)]
+    /// Single-code-point pieces by scalar value: the starting symbols.
+    let scalarIDs: [UInt32: Int32]
+    /// True when no piece has ▁ after another character (Mistral's vocabularies): then no merge
+    /// crosses a word start, and each word is merged on its own (same result, a small heap).
+    let wordsAreIndependent: Bool
     let byteIDs: [Int]               // byte value → id of <0xXX>
-    static let space: Character = "\u{2581}"
 
     public init(model bytes: [UInt8]) throws {
         var r = ProtobufReader(bytes)
@@ -95,31 +99,57 @@ public final class SentencePieceBPE: Tokenizer, @unchecked Sendable {
             }
         }
         self.merges = merges
+        var scalarIDs: [UInt32: Int32] = [:]
+        for (piece, id) in mergeable where piece.unicodeScalars.count == 1 {
+            scalarIDs[piece.unicodeScalars.first!.value] = Int32(id)
+        }
+        self.scalarIDs = scalarIDs
+        wordsAreIndependent = !mergeable.keys.contains { p in
+            let u = Array(p.unicodeScalars)
+            return u.indices.dropFirst().contains { u[$0] == "\u{2581}" && u[$0 - 1] != "\u{2581}" }
+        }
         unknownID = types.firstIndex(of: .unknown) ?? 0
         bosID = pieces.firstIndex(of: "<s>")
         eosID = pieces.firstIndex(of: "</s>")
     }
 
-    /// The normalized text: dummy prefix, spaces as ▁ (identity normalizer, as Mistral's models use).
-    func normalize(_ text: String) -> [Character] {
+    /// The normalized text as code points (sentencepiece splits by code point, not by
+    /// grapheme): dummy prefix, spaces as ▁ (the identity normalizer Mistral's models use).
+    func normalize(_ text: String) -> [Unicode.Scalar] {
         guard !text.isEmpty else { return [] }
         var t = text
         if removeExtraWhitespaces {
             t = t.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ")
             if t.isEmpty { return [] }
         }
-        var out: [Character] = addDummyPrefix ? [Self.space] : []
-        for ch in t { out.append(ch == " " ? Self.space : ch) }
+        let mark: Unicode.Scalar = "\u{2581}"
+        var out: [Unicode.Scalar] = addDummyPrefix ? [mark] : []
+        out.reserveCapacity(t.unicodeScalars.count + 1)
+        for u in t.unicodeScalars { out.append(u == " " ? mark : u) }
         return out
     }
 
     public func encode(_ text: String) -> [Int] {
         let chars = normalize(text)
-        guard !chars.isEmpty else { return [] }
+        var out: [Int] = []
+        guard !chars.isEmpty else { return out }
+        guard wordsAreIndependent else { encode(chars[...], into: &out); return out }
+        var start = 0
+        for i in 1..<chars.count where chars[i] == "\u{2581}" && chars[i - 1] != "\u{2581}" {
+            encode(chars[start..<i], into: &out)
+            start = i
+        }
+        encode(chars[start...], into: &out)
+        return out
+    }
+
+    /// sentencepiece's BPE over one run of code points.
+    func encode(_ chars: ArraySlice<Unicode.Scalar>, into out: inout [Int]) {
         // Symbols as ids in a doubly linked list (−1: a character that is no piece, which can
         // never merge); candidate merges in a max-heap keyed by score, then position.
-        var sym = chars.map { mergeable[String($0)].map(Int32.init) ?? -1 }
+        var sym = chars.map { scalarIDs[$0.value] ?? -1 }
         let n = sym.count
+        guard n > 0 else { return }
         var prev = Array(-1..<(n - 1)), next = Array(1...n)
         next[n - 1] = -1
         var alive = [Bool](repeating: true, count: n)
@@ -141,15 +171,14 @@ public final class SentencePieceBPE: Tokenizer, @unchecked Sendable {
             if prev[l] >= 0 { push(prev[l]) }
             push(l)
         }
-        var out: [Int] = []
         var i = 0
+        let base = chars.startIndex
         while i >= 0 {
             if sym[i] >= 0 { out.append(Int(sym[i])) }
-            else if byteFallback { for b in String(chars[i]).utf8 { out.append(byteIDs[Int(b)] >= 0 ? byteIDs[Int(b)] : unknownID) } }
+            else if byteFallback { for b in String(Character(chars[base + i])).utf8 { out.append(byteIDs[Int(b)] >= 0 ? byteIDs[Int(b)] : unknownID) } }
             else { out.append(unknownID) }
             i = next[i]
         }
-        return out
     }
 
     public func decodeBytes(_ ids: [Int]) -> [UInt8] {

@@ -56,10 +56,18 @@ public final class Tekken: Tokenizer, @unchecked Sendable {
         }
         if knownPattern {
             let scalars = Array(text.unicodeScalars)
+            let bytes = Array(text.utf8)
+            // UTF-8 offset of each scalar, so a piece is one slice of the text's bytes.
+            var offset = [Int](repeating: 0, count: scalars.count + 1)
+            for (i, u) in scalars.enumerated() { offset[i + 1] = offset[i] + UTF8.width(u) }
+            var cache: [ArraySlice<UInt8>: [Int]] = [:]
             for r in TekkenPreTokenizer.split(scalars) {
-                var piece: [UInt8] = []
-                for s in scalars[r] { piece += Array(String(s).utf8) }
-                add(piece)
+                let piece = bytes[offset[r.lowerBound]..<offset[r.upperBound]]
+                if let r = rankOf[Array(piece)] { out.append(Int(r) + specialCount); continue }
+                if let hit = cache[piece] { out += hit; continue }
+                let ids = merge(Array(piece)).map { Int($0) + specialCount }
+                cache[piece] = ids
+                out += ids
             }
         } else {
             for m in text.matches(of: pattern) { add(Array(text[m.range].utf8)) }

@@ -32,5 +32,8 @@ final class ByteLevelBPETests: XCTestCase {
             XCTAssertEqual(tok.decode(tok.encode(text)), text, text.debugDescription)
         }
         XCTAssertEqual(tok.encode("<|im_start|>"), [1], "literal control token")
+        // Canonically equal but different bytes: each keeps its own ids (no cache collision).
+        XCTAssertEqual(tok.encode("caf\u{E9} cafe\u{301}"), tok.encode("caf\u{E9}") + tok.encode(" cafe\u{301}"))
+        XCTAssertNotEqual(tok.encode("caf\u{E9}"), tok.encode("cafe\u{301}"))
     }
 }
