@@ -13,6 +13,9 @@ public enum TokenizerLoader {
         if let t = checkpoint.tokenizers.first(where: { $0.kind == "tekken" }) {
             return try t.load().withBytes { try Tekken(json: $0) }
         }
+        if let hf = checkpoint.tokenizers.first(where: { $0.kind == "hf-tokenizer-json" }) {
+            return try hf.load().withBytes { try ByteLevelBPE(huggingFaceJSON: $0) }
+        }
         if let sp = checkpoint.tokenizers.first(where: { $0.kind == "sentencepiece" }) {
             return try SentencePieceBPE(model: try sp.load().array)
         }
@@ -30,6 +33,9 @@ public enum TokenizerLoader {
         }
         if name.hasPrefix("tekken") && name.hasSuffix(".json") {
             return try ByteRegion.mapping(path).withBytes { try Tekken(json: $0) }
+        }
+        if name.hasSuffix("tokenizer.json") {
+            return try ByteRegion.mapping(path).withBytes { try ByteLevelBPE(huggingFaceJSON: $0) }
         }
         return try load(try Checkpoint.open(path))
     }

@@ -160,3 +160,40 @@ public final class ByteLevelBPE: Tokenizer, @unchecked Sendable {
         return out
     }
 }
+
+extension ByteLevelBPE {
+    /// From a Hugging Face `tokenizer.json` whose model is byte-level BPE (`model.type` BPE,
+    /// a ByteLevel pre-tokenizer, optionally preceded by `Digits(individual_digits)`).
+    /// Added special tokens are matched literally in text.
+    public convenience init(huggingFaceJSON data: UnsafeRawBufferPointer) throws {
+        let root: JSONValue
+        do { root = try JSONParser.parse(data) } catch { throw TokenizerError.invalid("tokenizer.json: \(error)") }
+        guard let model = root["model"], model["type"]?.stringValue == "BPE", let vocab = model["vocab"]?.objectValue,
+              let mergeList = model["merges"]?.arrayValue else {
+            throw TokenizerError.unsupported("tokenizer.json: only byte-level BPE models are supported")
+        }
+        let pre = root["pre_tokenizer"]
+        let parts = pre?["type"]?.stringValue == "Sequence" ? (pre?["pretokenizers"]?.arrayValue ?? []) : (pre.map { [$0] } ?? [])
+        guard parts.contains(where: { $0["type"]?.stringValue == "ByteLevel" }) else {
+            throw TokenizerError.unsupported("tokenizer.json: the pre-tokenizer is not ByteLevel")
+        }
+        let isolate = parts.contains { $0["type"]?.stringValue == "Digits" && $0["individual_digits"]?.boolValue == true }
+        var tokens = [String](repeating: "", count: (vocab.values.compactMap(\.intValue).max() ?? -1) + 1)
+        var types = [Int](repeating: 1, count: tokens.count)
+        for (t, v) in vocab { if let i = v.intValue, i >= 0 { tokens[i] = t } }
+        for a in root["added_tokens"]?.arrayValue ?? [] {
+            guard let i = a["id"]?.intValue, let c = a["content"]?.stringValue, i >= 0 else { continue }
+            if i >= tokens.count { tokens += [String](repeating: "", count: i + 1 - tokens.count); types += [Int](repeating: 1, count: i + 1 - types.count) }
+            tokens[i] = c
+            types[i] = a["special"]?.boolValue == true ? 3 : 4
+        }
+        let merges = mergeList.compactMap { m -> String? in
+            if let s = m.stringValue { return s }
+            if let pair = m.arrayValue, pair.count == 2, let a = pair[0].stringValue, let b = pair[1].stringValue { return "\(a) \(b)" }
+            return nil
+        }
+        func id(_ s: String) -> Int? { tokens.firstIndex(of: s) }
+        try self.init(tokens: tokens, merges: merges, tokenTypes: types, bos: nil, eos: id("<|endoftext|>") ?? id("</s>"),
+                      unknown: model["unk_token"]?.stringValue.flatMap(id), isolateDigits: isolate)
+    }
+}

@@ -62,6 +62,18 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(err.contains("tok_embeddings.weight") && err.contains("chunk 0"), err)
     }
 
+    /// The check: the SmolLM2 GGUF continues "The capital of France is" with the
+    /// greedy text transformers produced (Tests/Fixtures/smollm2/README.json).
+    func testGenerateTextFromTheGGUF() throws {
+        struct Readme: Decodable { let prompt: String; let greedy_text: String }
+        let readme = try JSONDecoder().decode(Readme.self, from: Data(contentsOf: Fixtures.root.appendingPathComponent("smollm2/README.json")))
+        let (code, data, err) = try run(["generate", try Fixtures.smolLM2(), "--prompt", readme.prompt, "--max-tokens", "24", "--json"])
+        XCTAssertEqual(code, 0, err)
+        let r = try XCTUnwrap(JSONSerialization.jsonObject(with: data) as? [String: Any])
+        XCTAssertEqual(r["text"] as? String, readme.greedy_text)
+        XCTAssertEqual(r["stop_reason"] as? String, "max_tokens")
+    }
+
     func testBadInputGivesAClearErrorAndNonZeroExit() throws {
         let dir = TempDir()
         let junk = dir.write("junk.safetensors", [1, 2, 3])

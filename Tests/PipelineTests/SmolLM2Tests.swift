@@ -42,5 +42,15 @@ final class SmolLM2Tests: XCTestCase {
             XCTAssertEqual(try TensorValues.sha256(XCTUnwrap(fromGGUF.tensor(name))), try TensorValues.sha256(XCTUnwrap(fromTMT.tensor(name))), name)
         }
         XCTAssertEqual(fromTMT.config, fromGGUF.config)
+
+        // The tokenizer travels inside the .tmt: same ids, and the greedy ids decode to the
+        // text transformers generated.
+        struct Readme: Decodable { let prompt: String; let greedy_text: String }
+        let readme = try JSONDecoder().decode(Readme.self, from: Data(contentsOf: Fixtures.root.appendingPathComponent("smollm2/README.json")))
+        let fromFile = try TokenizerLoader.load(path: out), fromGGUFTok = try TokenizerLoader.load(path: gguf)
+        XCTAssertEqual(fromFile.encode(readme.prompt), fromGGUFTok.encode(readme.prompt))
+        XCTAssertEqual(fromFile.encode(readme.prompt), [504, 3575, 282, 4649, 314])
+        let greedy = [7042, 30, 198, 198, 504, 2988, 314, 42, 216, 34, 32, 33, 40, 29, 32, 33, 29, 34, 34, 216, 33, 34, 42, 33]  // prompt.greedy_ids of reference-logits.safetensors
+        XCTAssertEqual(fromFile.decode(greedy), readme.greedy_text)
     }
 }

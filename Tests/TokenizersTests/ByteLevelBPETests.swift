@@ -26,6 +26,19 @@ final class ByteLevelBPETests: XCTestCase {
         }
     }
 
+    /// The same tokenizer from a Hugging Face tokenizer.json written by the `tokenizers`
+    /// library (Tests/Fixtures/tokenizers/smollm2-tokenizer.json, built from the GGUF's
+    /// vocabulary and merges with SmolLM2's pre-tokenizer).
+    func testHuggingFaceTokenizerJSON() throws {
+        let tok = try ByteRegion.mapping(Fixtures.root.appendingPathComponent("tokenizers/smollm2-tokenizer.json").path)
+            .withBytes { try ByteLevelBPE(huggingFaceJSON: $0) }
+        let data = try Data(contentsOf: Fixtures.root.appendingPathComponent("tokenizers/vectors.json"))
+        for v in try XCTUnwrap(JSONDecoder().decode(Vectors.self, from: data).vectors["smollm2-gpt2-bpe (from the GGUF)"]) {
+            XCTAssertEqual(tok.encode(v.text), v.ids, v.text)
+        }
+        XCTAssertEqual(tok.encode("Hello world <|im_start|>x"), [19556, 905, 216, 1, 104], "ids from HF tokenizers")
+    }
+
     func testRoundTripsHardText() throws {
         let tok = try Self.smolTokenizer()
         for text in ["  \t\n\n  x", "🙂🚀🇫🇷 e\u{301}", "日本語 中文 한국어", "<|im_start|>user\nhi<|im_end|>", "a'sb 'll 're'VE", "\u{0}\u{85}\u{A0}", ""] {
