@@ -56,41 +56,57 @@ public enum RowDot {
         return s
     }
 
-    /// Q8_0: per block d · Σ q·x.
+    /// Q8_0: per block d · Σ q·x, two blocks per step with separate accumulators.
     static func q8_0(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ n: Int) -> Float {
         let xr = UnsafeRawPointer(x)
-        var s = V(repeating: 0)
-        for b in 0..<(n / 32) {
+        @inline(__always) func block(_ b: Int) -> V {
             let blk = w + 34 * b
             let d = Float(Float16(bitPattern: blk.loadUnaligned(as: UInt16.self)))
-            var acc = V(repeating: 0)
-            for k in 0..<4 {
-                let q = V(SIMD8<Int32>(truncatingIfNeeded: blk.loadUnaligned(fromByteOffset: 2 + 8 * k, as: SIMD8<Int8>.self)))
-                acc.addProduct(q, load8(xr, 128 * b + 32 * k))
-            }
-            s.addProduct(acc, V(repeating: d))
+            @inline(__always) func q(_ k: Int) -> V { V(SIMD8<Int32>(truncatingIfNeeded: blk.loadUnaligned(fromByteOffset: 2 + 8 * k, as: SIMD8<Int8>.self))) }
+            var a = q(0) * load8(xr, 128 * b)
+            var c = q(1) * load8(xr, 128 * b + 32)
+            a.addProduct(q(2), load8(xr, 128 * b + 64))
+            c.addProduct(q(3), load8(xr, 128 * b + 96))
+            return (a + c) * V(repeating: d)
         }
-        return total(s)
+        var s0 = V(repeating: 0), s1 = V(repeating: 0)
+        let blocks = n / 32
+        var b = 0
+        while b + 2 <= blocks {
+            s0 += block(b)
+            s1 += block(b + 1)
+            b += 2
+        }
+        if b < blocks { s0 += block(b) }
+        return total(s0 + s1)
     }
 
     /// Q4_0: per block d · Σ (q − 8)·x, low nibbles weights 0…15, high nibbles 16…31.
+    /// Two blocks per step with separate accumulators, so the FMA chains overlap.
     static func q4_0(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ n: Int) -> Float {
         let xr = UnsafeRawPointer(x)
-        var s = V(repeating: 0)
+        var s0 = V(repeating: 0), s1 = V(repeating: 0)
         let eight = V(repeating: 8)
-        for b in 0..<(n / 32) {
+        @inline(__always) func block(_ b: Int) -> V {
             let blk = w + 18 * b
             let d = Float(Float16(bitPattern: blk.loadUnaligned(as: UInt16.self)))
-            var acc = V(repeating: 0)
-            for k in 0..<2 {
-                let bytes = SIMD8<UInt32>(truncatingIfNeeded: blk.loadUnaligned(fromByteOffset: 2 + 8 * k, as: SIMD8<UInt8>.self))
-                let lo = V(bytes & 0x0F) - eight, hi = V(bytes &>> 4) - eight
-                acc.addProduct(lo, load8(xr, 128 * b + 32 * k))
-                acc.addProduct(hi, load8(xr, 128 * b + 64 + 32 * k))
-            }
-            s.addProduct(acc, V(repeating: d))
+            let b0 = SIMD8<UInt32>(truncatingIfNeeded: blk.loadUnaligned(fromByteOffset: 2, as: SIMD8<UInt8>.self))
+            let b1 = SIMD8<UInt32>(truncatingIfNeeded: blk.loadUnaligned(fromByteOffset: 10, as: SIMD8<UInt8>.self))
+            var a = (V(b0 & 0x0F) - eight) * load8(xr, 128 * b)
+            var c = (V(b0 &>> 4) - eight) * load8(xr, 128 * b + 64)
+            a.addProduct(V(b1 & 0x0F) - eight, load8(xr, 128 * b + 32))
+            c.addProduct(V(b1 &>> 4) - eight, load8(xr, 128 * b + 96))
+            return (a + c) * V(repeating: d)
         }
-        return total(s)
+        let blocks = n / 32
+        var b = 0
+        while b + 2 <= blocks {
+            s0 += block(b)
+            s1 += block(b + 1)
+            b += 2
+        }
+        if b < blocks { s0 += block(b) }
+        return total(s0 + s1)
     }
 
     /// The plain reference: decode the whole row, then multiply and add in order.

@@ -62,9 +62,15 @@ public final class Transformer {
             // Attention block.
             Ops.rmsNorm(x, w.attentionNorm, &h, rows: t, dim: dim, eps: eps)
             observe(["attention.wq", "attention.wk", "attention.wv"], layer: l, h, columns: dim)
-            linear(h, w.wq, &q, rows: t)
-            linear(h, w.wk, &k, rows: t)
-            linear(h, w.wv, &v, rows: t)
+            if t == 1 {
+                q.withUnsafeMutableBufferPointer { qb in k.withUnsafeMutableBufferPointer { kb in v.withUnsafeMutableBufferPointer { vb in
+                    matvec(h, [(w.wq, qb.baseAddress!), (w.wk, kb.baseAddress!), (w.wv, vb.baseAddress!)])
+                } } }
+            } else {
+                linear(h, w.wq, &q, rows: t)
+                linear(h, w.wk, &k, rows: t)
+                linear(h, w.wv, &v, rows: t)
+            }
             q.withUnsafeMutableBufferPointer { Ops.rope($0.baseAddress!, rows: t, heads: nh, headDim: hd, startPosition: p0, invFreq: invFreq) }
             k.withUnsafeMutableBufferPointer { Ops.rope($0.baseAddress!, rows: t, heads: nkv, headDim: hd, startPosition: p0, invFreq: invFreq) }
             attention(layer: l, q: q, k: k, v: v, rows: t, start: p0, cache: cache, out: &att)
@@ -75,8 +81,14 @@ public final class Transformer {
             // Feed-forward block: w2(silu(w1·h) ⊙ w3·h).
             Ops.rmsNorm(x, w.ffnNorm, &h, rows: t, dim: dim, eps: eps)
             observe(["feed_forward.w1", "feed_forward.w3"], layer: l, h, columns: dim)
-            linear(h, w.w1, &a, rows: t)
-            linear(h, w.w3, &b, rows: t)
+            if t == 1 {
+                a.withUnsafeMutableBufferPointer { ab in b.withUnsafeMutableBufferPointer { bb in
+                    matvec(h, [(w.w1, ab.baseAddress!), (w.w3, bb.baseAddress!)])
+                } }
+            } else {
+                linear(h, w.w1, &a, rows: t)
+                linear(h, w.w3, &b, rows: t)
+            }
             for i in 0..<(t * c.hiddenDim) { a[i] = Ops.silu(a[i]) * b[i] }
             observe(["feed_forward.w2"], layer: l, a, columns: c.hiddenDim)
             linear(a, w.w2, &o, rows: t)
@@ -116,6 +128,32 @@ public final class Transformer {
                         w.dequantize(rows: r, into: sp + r.lowerBound * w.columns)
                     }
                     Ops.linear(xp, sp, yp, rows: t, input: w.columns, output: w.rows)
+                }
+            }
+        }
+    }
+
+    /// Several matrix-vector products over the same input in one parallel region (one
+    /// dispatch instead of one per matrix: decoding calls these hundreds of times per token).
+    /// The output pointers must stay valid for the call (the caller holds the arrays' buffers).
+    func matvec(_ x: [Float], _ outputs: [(WeightMatrix, UnsafeMutablePointer<Float>)]) {
+        x.withUnsafeBufferPointer { xb in
+            let xp = xb.baseAddress!
+            let ys = outputs.map(\.1)
+            let total = outputs.reduce(0) { $0 + $1.0.rows }
+            let per = max(64, (total + threads * 4 - 1) / (threads * 4))
+            try? parallelFor((total + per - 1) / per, threads: threads) { job, _ in
+                withUnsafeTemporaryAllocation(of: Float.self, capacity: outputs.map(\.0.columns).max() ?? 1) { tmp in
+                    var lo = job * per
+                    let hi = min(total, lo + per)
+                    var base = 0
+                    for (i, (w, _)) in outputs.enumerated() {
+                        let r0 = max(lo, base), r1 = min(hi, base + w.rows)
+                        if r0 < r1 { w.matvec(xp, into: ys[i], rows: (r0 - base)..<(r1 - base), scratch: tmp.baseAddress!) }
+                        base += w.rows
+                        if base >= hi { break }
+                    }
+                    lo = hi
                 }
             }
         }
