@@ -94,7 +94,7 @@ public struct Quantizer {
                 progress.update(done: done, total: inputBytes, label: "\(e.name) → \(e.type)")
                 let src = try t.load()
                 let columns = t.shape.last ?? 1
-                let values = try floats(t, src, columns: columns)
+                let values = try floats(t, src, columns: columns, threads: options.threads)
                 src.dropPages()
                 let encoded = try encode(values, name: t.name, columns: columns, type: type, options: options)
                 try encoded.withBytes { try writer.addTensor(name: t.name, dtype: type, shape: t.shape, bytes: $0) }
@@ -132,14 +132,14 @@ public struct Quantizer {
     }
 
     /// The tensor's values as f32, decoded in parallel row slices.
-    static func floats(_ t: SourceTensor, _ src: ByteRegion, columns: Int) throws -> [Float] {
+    static func floats(_ t: SourceTensor, _ src: ByteRegion, columns: Int, threads: Int = availableCores) throws -> [Float] {
         var values = [Float](repeating: 0, count: t.elementCount)
         let rowBytes = try t.dtype.rowBytes(columns)
         let rows = t.elementCount / max(columns, 1)
         let perTask = max(1, (1 << 18) / max(columns, 1))
         try values.withUnsafeMutableBufferPointer { out in
             try src.withBytes { b in
-                try parallelFor((rows + perTask - 1) / perTask, threads: availableCores) { k, _ in
+                try parallelFor((rows + perTask - 1) / perTask, threads: threads) { k, _ in
                     let r0 = k * perTask, r1 = min(rows, r0 + perTask)
                     try Dequantize.toFloat(UnsafeRawBufferPointer(rebasing: b[(r0 * rowBytes)..<(r1 * rowBytes)]), dtype: t.dtype,
                                            into: UnsafeMutableBufferPointer(rebasing: out[(r0 * columns)..<(r1 * columns)]), columns: columns)

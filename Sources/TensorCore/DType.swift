@@ -41,7 +41,7 @@ public enum DType: String, CaseIterable, Sendable, Codable {
     }
 
     public var isFloat: Bool { self == .f32 || self == .f16 || self == .bf16 || self == .f64 }
-    public var isBlockQuantized: Bool { blockSize > 1 || self == .q8_k }
+    public var isBlockQuantized: Bool { blockSize > 1 }
 
     /// Bits per weight of the format itself.
     public var bitsPerWeight: Double { Double(blockBytes * 8) / Double(blockSize) }
