@@ -56,7 +56,21 @@ public enum RowDot {
         return s
     }
 
-    /// Q8_0: per block d · Σ q·x, two blocks per step with separate accumulators.
+    /// Σ block(b) over `blocks`, two blocks per step into separate accumulators so the
+    /// floating-point chains overlap.
+    @inline(__always) static func sumOfBlocks(_ blocks: Int, _ block: (Int) -> V) -> Float {
+        var s0 = V(repeating: 0), s1 = V(repeating: 0)
+        var b = 0
+        while b + 2 <= blocks {
+            s0 += block(b)
+            s1 += block(b + 1)
+            b += 2
+        }
+        if b < blocks { s0 += block(b) }
+        return total(s0 + s1)
+    }
+
+    /// Q8_0: per block d · Σ q·x.
     static func q8_0(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ n: Int) -> Float {
         let xr = UnsafeRawPointer(x)
         @inline(__always) func block(_ b: Int) -> V {
@@ -69,23 +83,12 @@ public enum RowDot {
             c.addProduct(q(3), load8(xr, 128 * b + 96))
             return (a + c) * V(repeating: d)
         }
-        var s0 = V(repeating: 0), s1 = V(repeating: 0)
-        let blocks = n / 32
-        var b = 0
-        while b + 2 <= blocks {
-            s0 += block(b)
-            s1 += block(b + 1)
-            b += 2
-        }
-        if b < blocks { s0 += block(b) }
-        return total(s0 + s1)
+        return sumOfBlocks(n / 32, block)
     }
 
     /// Q4_0: per block d · Σ (q − 8)·x, low nibbles weights 0…15, high nibbles 16…31.
-    /// Two blocks per step with separate accumulators, so the FMA chains overlap.
     static func q4_0(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ n: Int) -> Float {
         let xr = UnsafeRawPointer(x)
-        var s0 = V(repeating: 0), s1 = V(repeating: 0)
         let eight = V(repeating: 8)
         @inline(__always) func block(_ b: Int) -> V {
             let blk = w + 18 * b
@@ -98,15 +101,7 @@ public enum RowDot {
             c.addProduct(V(b1 &>> 4) - eight, load8(xr, 128 * b + 96))
             return (a + c) * V(repeating: d)
         }
-        let blocks = n / 32
-        var b = 0
-        while b + 2 <= blocks {
-            s0 += block(b)
-            s1 += block(b + 1)
-            b += 2
-        }
-        if b < blocks { s0 += block(b) }
-        return total(s0 + s1)
+        return sumOfBlocks(n / 32, block)
     }
 
     /// The plain reference: decode the whole row, then multiply and add in order.

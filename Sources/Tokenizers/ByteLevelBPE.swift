@@ -125,14 +125,11 @@ public final class ByteLevelBPE: Tokenizer, @unchecked Sendable {
     }
 
     func encodePlain(_ text: String, into out: inout [Int]) {
-        let scalars = Array(text.unicodeScalars)
-        let bytes = Array(text.utf8)
-        var offset = [Int](repeating: 0, count: scalars.count + 1)
-        for (i, u) in scalars.enumerated() { offset[i + 1] = offset[i] + UTF8.width(u) }
+        let t = ScalarText(text)
         // Words repeat: merge each distinct piece once (keyed by its bytes).
         var cache: [ArraySlice<UInt8>: [Int]] = [:]
-        for r in pre.ranges(scalars) {
-            let piece = bytes[offset[r.lowerBound]..<offset[r.upperBound]]
+        for r in pre.ranges(t.scalars) {
+            let piece = t.bytes(r)
             if let hit = cache[piece] { out += hit; continue }
             // A byte without a token becomes the unknown token (or is dropped if there is none).
             var symbols = piece.map { byteToken[Int($0)] >= 0 ? byteToken[Int($0)] : unknownID }.filter { $0 >= 0 }

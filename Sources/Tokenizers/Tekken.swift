@@ -55,14 +55,10 @@ public final class Tekken: Tokenizer, @unchecked Sendable {
             if let r = rankOf[piece] { out.append(Int(r) + specialCount) } else { out += merge(piece).map { Int($0) + specialCount } }
         }
         if knownPattern {
-            let scalars = Array(text.unicodeScalars)
-            let bytes = Array(text.utf8)
-            // UTF-8 offset of each scalar, so a piece is one slice of the text's bytes.
-            var offset = [Int](repeating: 0, count: scalars.count + 1)
-            for (i, u) in scalars.enumerated() { offset[i + 1] = offset[i] + UTF8.width(u) }
+            let t = ScalarText(text)
             var cache: [ArraySlice<UInt8>: [Int]] = [:]
-            for r in TekkenPreTokenizer.split(scalars) {
-                let piece = bytes[offset[r.lowerBound]..<offset[r.upperBound]]
+            for r in TekkenPreTokenizer.split(t.scalars) {
+                let piece = t.bytes(r)
                 if let r = rankOf[Array(piece)] { out.append(Int(r) + specialCount); continue }
                 if let hit = cache[piece] { out += hit; continue }
                 let ids = merge(Array(piece)).map { Int($0) + specialCount }
