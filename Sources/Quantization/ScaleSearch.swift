@@ -45,8 +45,7 @@ enum ScaleSearch {
     /// is false) and writes q.
     static func symmetric(_ x: UnsafePointer<Float>, _ n: Int, weights: UnsafePointer<Float>?,
                           qmin: Int, qmax: Int, levels q: UnsafeMutablePointer<Int8>, roundScale: Bool = true) -> Float {
-        var amax: Float = 0, vmax: Float = 0
-        for i in 0..<n where abs(x[i]) > amax { amax = abs(x[i]); vmax = x[i] }
+        let (amax, vmax) = BlockExtremes.signedMax(x, n)
         guard amax > 0 else {
             for i in 0..<n { q[i] = 0 }
             return 0
@@ -85,8 +84,7 @@ enum ScaleSearch {
     /// non-negative amount subtracted).
     static func asymmetric(_ x: UnsafePointer<Float>, _ n: Int, weights: UnsafePointer<Float>?, nmax: Int,
                            levels q: UnsafeMutablePointer<UInt8>, roundScales: Bool = true, maxMin: Float? = nil) -> (Float, Float) {
-        var lo = x[0], hi = x[0]
-        for i in 1..<n { lo = min(lo, x[i]); hi = max(hi, x[i]) }
+        var (lo, hi) = BlockExtremes.range(x, n)
         if let c = maxMin { lo = min(lo, c) }
         let round: (Float) -> Float = roundScales ? f16 : { $0 }
         guard hi > lo else {

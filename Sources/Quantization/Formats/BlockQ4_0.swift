@@ -20,8 +20,7 @@ public enum BlockQ4_0: BlockFormat {
 
     /// ggml `quantize_row_q4_0_ref`: the signed extreme maps to −8, q = min(15, ⌊x/d + 8.5⌋).
     public static func quantizeReference(_ x: UnsafePointer<Float>, into block: UnsafeMutableRawPointer) {
-        var amax: Float = 0, vmax: Float = 0
-        for j in 0..<32 where amax < abs(x[j]) { amax = abs(x[j]); vmax = x[j] }
+        let (_, vmax) = BlockExtremes.signedMax(x, 32)
         let d = vmax / -8
         let id: Float = d != 0 ? 1 / d : 0
         storeHalf(block, 0, d)

@@ -27,8 +27,7 @@ public enum BlockQ5_0: BlockFormat {
 
     /// ggml `quantize_row_q5_0_ref`: the signed extreme maps to −16.
     public static func quantizeReference(_ x: UnsafePointer<Float>, into block: UnsafeMutableRawPointer) {
-        var amax: Float = 0, vmax: Float = 0
-        for j in 0..<32 where amax < abs(x[j]) { amax = abs(x[j]); vmax = x[j] }
+        let (_, vmax) = BlockExtremes.signedMax(x, 32)
         let d = vmax / -16
         let id: Float = d != 0 ? 1 / d : 0
         storeHalf(block, 0, d)

@@ -20,8 +20,7 @@ public enum BlockQ5_1: BlockFormat {
 
     /// ggml `quantize_row_q5_1_ref`: d = (max − min)/31.
     public static func quantizeReference(_ x: UnsafePointer<Float>, into block: UnsafeMutableRawPointer) {
-        var lo = Float.greatestFiniteMagnitude, hi = -Float.greatestFiniteMagnitude
-        for j in 0..<32 { lo = min(lo, x[j]); hi = max(hi, x[j]) }
+        let (lo, hi) = BlockExtremes.range(x, 32)
         let d = (hi - lo) / 31
         let id: Float = d != 0 ? 1 / d : 0
         storeHalf(block, 0, d)

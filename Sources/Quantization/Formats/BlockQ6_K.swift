@@ -58,9 +58,7 @@ public enum BlockQ6_K: BlockFormat {
                 if search {
                     sub[j] = ScaleSearch.symmetric(x + 16 * j, 16, weights: weights.map { $0 + 16 * j }, qmin: -32, qmax: 31, levels: q.baseAddress!, roundScale: false)
                 } else {
-                    var amax: Float = 0, vmax: Float = 0
-                    for i in 0..<16 where abs(x[16 * j + i]) > amax { amax = abs(x[16 * j + i]); vmax = x[16 * j + i] }
-                    sub[j] = vmax / -32
+                    sub[j] = BlockExtremes.signedMax(x + 16 * j, 16).vmax / -32
                 }
             }
         }
