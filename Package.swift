@@ -6,7 +6,11 @@ import PackageDescription
 let kernelFlags: [SwiftSetting] = [
     // The block and float kernels are written with SIMD types; without a target CPU that has
     // FMA/F16C, SIMD fused multiply-add becomes a libm call per lane. See README "CPU features".
-    .unsafeFlags(["-target-cpu", "haswell"]),
+    // TRAMONTANE_CPU=native builds for the build machine instead (not portable).
+    .unsafeFlags(["-target-cpu", Context.environment["TRAMONTANE_CPU"] ?? "haswell"]),
+    // Generic SIMD code without optimisation runs ~100× slower (each lane op is a call), which
+    // would make debug-built tests crawl; the kernel targets are optimised in every build.
+    .unsafeFlags(["-O"], .when(configuration: .debug)),
 ]
 
 let package = Package(

@@ -53,9 +53,4 @@ public final class ModelWeights {
         norm = try vector("norm.weight", c.dim)
         output = model.aliases["output.weight"] == "tok_embeddings.weight" ? embeddings : try matrix("output.weight", c.vocabSize, c.dim)
     }
-
-    /// The largest matrix, in elements (the size of the batched path's scratch buffer).
-    var largestMatrix: Int {
-        ([embeddings, output] + layers.flatMap { [$0.wq, $0.wk, $0.wv, $0.wo, $0.w1, $0.w2, $0.w3] }).map { $0.rows * $0.columns }.max() ?? 0
-    }
 }

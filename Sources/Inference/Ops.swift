@@ -3,9 +3,12 @@ import Foundation
 
 /// The small numeric operations of the forward pass, on row-major Float buffers.
 public enum Ops {
-    /// y[T, out] = x[T, in] · W[out, in]ᵀ (PyTorch Linear layout), through OpenBLAS.
-    public static func linear(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, rows t: Int, input: Int, output: Int) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(t), Int32(output), Int32(input), 1, x, Int32(input), w, Int32(input), 0, y, Int32(output))
+    /// y[T, out] = x[T, in] · W[out, in]ᵀ (PyTorch Linear layout), through OpenBLAS; y's rows
+    /// are `outputStride` apart (default: `output`), so a panel of W fills a band of columns.
+    public static func linear(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, rows t: Int,
+                              input: Int, output: Int, outputStride: Int? = nil) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(t), Int32(output), Int32(input), 1, x, Int32(input), w, Int32(input),
+                    0, y, Int32(outputStride ?? output))
     }
 
     /// y = x / sqrt(mean(x²) + eps) · g, row by row.

@@ -1,20 +1,24 @@
 import Checkpoints
 import Foundation
+import Quantization
 import TensorCore
 
 /// The forward pass, readable top to bottom (after llama2.c's `run.c`):
 /// embedding → N × [RMSNorm → GQA attention (RoPE, sliding window) → residual →
 /// RMSNorm → SwiGLU FFN → residual] → RMSNorm → output. Activations are f32. Weights stay in
-/// their stored format: a chunk of T > 1 tokens dequantizes each matrix into a scratch buffer
-/// and multiplies through OpenBLAS; a single token (decoding) multiplies each stored row
-/// directly (`RowDot`). Shapes are noted as [rows, columns].
+/// their stored format: a chunk of T > 1 tokens dequantizes each matrix panel by panel into a
+/// per-worker scratch buffer and multiplies through OpenBLAS; a single token (decoding) multiplies each stored row
+/// directly (`RowDot`; `Q8Dot` against the activation quantized to Q8 for Q8_0/Q4_0/Q4_1). Shapes are noted as [rows, columns].
 public final class Transformer {
     public let weights: ModelWeights
     public var config: ModelConfig { weights.config }
     let invFreq: [Float]
     public let threads: Int
-    /// Dequantized weights for the batched path, grown on first use.
+    /// Dequantized weight panels for the batched path, one per worker, grown on first use.
     var scratch: [Float] = []
+    let attention: Attention
+    /// Runs the parallel regions (several per layer per token).
+    let pool: WorkerPool
     /// Sees the input of every linear layer: (weight name, rows [T, columns]). Used to build
     /// importance matrices; nil in normal runs.
     public var observer: ((String, UnsafeBufferPointer<Float>, Int) -> Void)?
@@ -22,9 +26,15 @@ public final class Transformer {
     public init(weights: ModelWeights, threads: Int = availableCores) {
         self.weights = weights
         self.threads = threads
+        pool = WorkerPool(threads: threads)
         invFreq = Ops.ropeFrequencies(headDim: weights.config.headDim, theta: weights.config.ropeTheta)
-        Ops.setBLASThreads(threads)
+        attention = Attention(heads: weights.config.nHeads, kvHeads: weights.config.nKVHeads,
+                              headDim: weights.config.headDim, pool: pool)
+        // Every BLAS call runs inside one of our workers, on its own part of the work.
+        Ops.setBLASThreads(1)
     }
+
+    deinit { pool.shutdown() }
 
     /// A cache for this model: `capacity` positions (the window bounds it when there is one).
     public func makeCache(capacity: Int = 4096) -> RotatingKVCache {
@@ -73,7 +83,12 @@ public final class Transformer {
             }
             q.withUnsafeMutableBufferPointer { Ops.rope($0.baseAddress!, rows: t, heads: nh, headDim: hd, startPosition: p0, invFreq: invFreq) }
             k.withUnsafeMutableBufferPointer { Ops.rope($0.baseAddress!, rows: t, heads: nkv, headDim: hd, startPosition: p0, invFreq: invFreq) }
-            attention(layer: l, q: q, k: k, v: v, rows: t, start: p0, cache: cache, out: &att)
+            q.withUnsafeBufferPointer { qb in k.withUnsafeBufferPointer { kb in v.withUnsafeBufferPointer { vb in
+                att.withUnsafeMutableBufferPointer { ab in
+                    attention(layer: l, q: qb.baseAddress!, k: kb.baseAddress!, v: vb.baseAddress!, rows: t, start: p0,
+                              cache: cache, out: ab.baseAddress!)
+                }
+            } } }
             cache.store(layer: l, start: p0, rows: t, k: k, v: v)
             observe(["attention.wo"], layer: l, att, columns: qw)
             linear(att, w.wo, &o, rows: t)
@@ -104,34 +119,36 @@ public final class Transformer {
     }
 
     /// y[T, out] = x[T, in] · Wᵀ. One row: each stored weight row dotted with x, rows split
-    /// across threads. Several rows: W dequantized into the scratch buffer, then one sgemm.
+    /// across threads. Several rows: W dequantized panel by panel, one sgemm per panel.
     func linear(_ x: [Float], _ w: WeightMatrix, _ y: inout [Float], rows t: Int) {
         x.withUnsafeBufferPointer { xb in
             y.withUnsafeMutableBufferPointer { yb in
                 let xp = xb.baseAddress!, yp = yb.baseAddress!
                 if t == 1 {
-                    let per = (w.rows + threads * 4 - 1) / (threads * 4)
-                    try? parallelFor((w.rows + per - 1) / per, threads: threads) { job, _ in
-                        withUnsafeTemporaryAllocation(of: Float.self, capacity: w.columns) { tmp in
-                            w.matvec(xp, into: yp, rows: (job * per)..<min(w.rows, (job + 1) * per), scratch: tmp.baseAddress!)
-                        }
-                    }
+                    matvec(x, [(w, yp)])
                     return
                 }
-                let n = w.rows * w.columns
-                if scratch.count < n { scratch = [Float](repeating: 0, count: n) }
+                // Panels of weight rows: each worker dequantizes a panel into its own slice of
+                // the scratch buffer (it stays in cache) and multiplies it at once with a
+                // single-threaded sgemm into the panel's output columns.
+                let panel = Self.panelRows(columns: w.columns)
+                let need = threads * panel * w.columns
+                if scratch.count < need { scratch = [Float](repeating: 0, count: need) }
                 scratch.withUnsafeMutableBufferPointer { sb in
                     let sp = sb.baseAddress!
-                    let per = max(1, (1 << 16) / max(1, w.columns))
-                    try? parallelFor((w.rows + per - 1) / per, threads: threads) { job, _ in
-                        let r = (job * per)..<min(w.rows, (job + 1) * per)
-                        w.dequantize(rows: r, into: sp + r.lowerBound * w.columns)
+                    pool.run((w.rows + panel - 1) / panel) { job, worker in
+                        let r = (job * panel)..<min(w.rows, (job + 1) * panel)
+                        let wp = sp + worker * panel * w.columns
+                        w.dequantize(rows: r, into: wp)
+                        Ops.linear(xp, wp, yp + r.lowerBound, rows: t, input: w.columns, output: r.count, outputStride: w.rows)
                     }
-                    Ops.linear(xp, sp, yp, rows: t, input: w.columns, output: w.rows)
                 }
             }
         }
     }
+
+    /// Weight rows per panel of the batched path: about 512 KiB of f32, at least 64 rows.
+    static func panelRows(columns: Int) -> Int { max(64, (1 << 17) / max(1, columns)) }
 
     /// Several matrix-vector products over the same input in one parallel region (one
     /// dispatch instead of one per matrix: decoding calls these hundreds of times per token).
@@ -140,16 +157,18 @@ public final class Transformer {
         x.withUnsafeBufferPointer { xb in
             let xp = xb.baseAddress!
             let ys = outputs.map(\.1)
+            // x quantized once for every matrix whose format has an integer kernel.
+            let q8 = outputs.contains { $0.0.usesQ8Activation } ? Q8Activation(xp, count: outputs[0].0.columns) : nil
             let total = outputs.reduce(0) { $0 + $1.0.rows }
             let per = max(64, (total + threads * 4 - 1) / (threads * 4))
-            try? parallelFor((total + per - 1) / per, threads: threads) { job, _ in
+            pool.run((total + per - 1) / per) { job, _ in
                 withUnsafeTemporaryAllocation(of: Float.self, capacity: outputs.map(\.0.columns).max() ?? 1) { tmp in
                     var lo = job * per
                     let hi = min(total, lo + per)
                     var base = 0
                     for (i, (w, _)) in outputs.enumerated() {
                         let r0 = max(lo, base), r1 = min(hi, base + w.rows)
-                        if r0 < r1 { w.matvec(xp, into: ys[i], rows: (r0 - base)..<(r1 - base), scratch: tmp.baseAddress!) }
+                        if r0 < r1 { w.matvec(xp, q8: q8, into: ys[i], rows: (r0 - base)..<(r1 - base), scratch: tmp.baseAddress!) }
                         base += w.rows
                         if base >= hi { break }
                     }
@@ -162,50 +181,5 @@ public final class Transformer {
     func observe(_ names: [String], layer: Int, _ x: [Float], columns: Int) {
         guard let observer else { return }
         x.withUnsafeBufferPointer { b in for n in names { observer("layers.\(layer).\(n).weight", b, columns) } }
-    }
-
-    /// Grouped-query attention with a causal sliding window: query head j reads KV head
-    /// j / (nh / nkv); position i attends to positions max(0, i − W + 1) … i. Keys before the
-    /// chunk come from the cache (read before this chunk is stored), the rest from `k`/`v`.
-    func attention(layer: Int, q: [Float], k: [Float], v: [Float], rows t: Int, start p0: Int,
-                   cache: RotatingKVCache, out: inout [Float]) {
-        let c = config
-        let hd = c.headDim, nh = c.nHeads, nkv = c.nKVHeads, group = nh / nkv
-        let qw = nh * hd, kvw = nkv * hd
-        let scale = 1 / Float(hd).squareRoot()
-        let ck = cache.keys[layer], cv = cache.values[layer]
-        q.withUnsafeBufferPointer { qb in k.withUnsafeBufferPointer { kb in v.withUnsafeBufferPointer { vb in
-        ck.withUnsafeBufferPointer { ckb in cv.withUnsafeBufferPointer { cvb in
-        out.withUnsafeMutableBufferPointer { ob in
-            let qp = qb.baseAddress!, kp = kb.baseAddress!, vp = vb.baseAddress!
-            let ckp = ckb.baseAddress!, cvp = cvb.baseAddress!, op = ob.baseAddress!
-            try? parallelFor(t * nh, threads: threads) { job, _ in
-                let r = job / nh, head = job % nh, kvHead = head / group
-                let pos = p0 + r
-                let first = cache.firstVisible(pos)
-                let n = pos - first + 1
-                var scores = [Float](repeating: 0, count: n)
-                let qv = qp + r * qw + head * hd
-                func keyRow(_ j: Int) -> UnsafePointer<Float> {
-                    j < p0 ? ckp + cache.slot(j) * kvw + kvHead * hd : kp + (j - p0) * kvw + kvHead * hd
-                }
-                func valueRow(_ j: Int) -> UnsafePointer<Float> {
-                    j < p0 ? cvp + cache.slot(j) * kvw + kvHead * hd : vp + (j - p0) * kvw + kvHead * hd
-                }
-                for j in first...pos {
-                    let kr = keyRow(j)
-                    var s: Float = 0
-                    for d in 0..<hd { s += qv[d] * kr[d] }
-                    scores[j - first] = s * scale
-                }
-                scores.withUnsafeMutableBufferPointer { Ops.softmax($0.baseAddress!, n) }
-                let dst = op + r * qw + head * hd
-                for d in 0..<hd { dst[d] = 0 }
-                for j in first...pos {
-                    let p = scores[j - first], vr = valueRow(j)
-                    for d in 0..<hd { dst[d] += p * vr[d] }
-                }
-            }
-        } } } } } }
     }
 }

@@ -3,7 +3,7 @@ import TensorCore
 
 /// A weight matrix [rows, columns] kept in its stored format (f32, f16, bf16 or a block
 /// format), as a view into the mapped file where it can be. The forward pass multiplies by it
-/// without a resident f32 copy: one row at a time for decoding (`dot`), or dequantized into a
+/// without a resident f32 copy: one row at a time for decoding (`RowDot`, `Q8Dot`), or dequantized into a
 /// scratch buffer for a batched BLAS multiply.
 public struct WeightMatrix: @unchecked Sendable {
     public let name: String
@@ -34,10 +34,19 @@ public struct WeightMatrix: @unchecked Sendable {
         }
     }
 
-    /// y[o] = Σ W[o, i] · x[i] for rows `r`, reading the stored format directly.
-    public func matvec(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, rows r: Range<Int>, scratch: UnsafeMutablePointer<Float>) {
+    /// Whether decoding quantizes the activation to Q8 for this matrix (integer kernels).
+    public var usesQ8Activation: Bool { Q8Dot.supports(dtype) && Q8Activation.accepts(columns) }
+
+    /// y[o] = Σ W[o, i] · x[i] for rows `r`, reading the stored format directly: the integer
+    /// kernels against `q8` (x quantized) where the format has one, else f32 against x.
+    public func matvec(_ x: UnsafePointer<Float>, q8: Q8Activation?, into y: UnsafeMutablePointer<Float>, rows r: Range<Int>,
+                       scratch: UnsafeMutablePointer<Float>) {
         region.withBytes { b in
             guard let base = b.baseAddress else { return }
+            if let q8, usesQ8Activation, q8.count == columns {
+                Q8Dot.matvec(base, rowBytes: rowBytes, rows: r, dtype: dtype, q8, into: y)
+                return
+            }
             for o in r {
                 y[o] = RowDot.dot(base + o * rowBytes, dtype: dtype, x, columns, scratch: scratch)
             }

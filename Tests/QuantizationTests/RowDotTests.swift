@@ -1,9 +1,7 @@
-import Checkpoints
 import Quantization
 import TensorCore
 import TestSupport
 import XCTest
-@testable import Inference
 
 /// The SIMD row kernels against the scalar reference, on random rows with outliers.
 final class RowDotTests: XCTestCase {

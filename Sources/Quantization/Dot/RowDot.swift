@@ -44,14 +44,22 @@ public enum RowDot {
 
     static func f16(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ n: Int) -> Float {
         let xr = UnsafeRawPointer(x)
-        var a = V(repeating: 0)
+        @inline(__always) func h(_ i: Int) -> V { V(w.loadUnaligned(fromByteOffset: 2 * i, as: SIMD8<Float16>.self)) }
+        // Four accumulators: one FMA chain would wait on its own latency every 8 weights.
+        var a = V(), b = V(), c = V(), d = V()
         var i = 0
+        while i + 32 <= n {
+            a.addProduct(h(i), load8(xr, 4 * i))
+            b.addProduct(h(i + 8), load8(xr, 4 * i + 32))
+            c.addProduct(h(i + 16), load8(xr, 4 * i + 64))
+            d.addProduct(h(i + 24), load8(xr, 4 * i + 96))
+            i += 32
+        }
         while i + 8 <= n {
-            let h = w.loadUnaligned(fromByteOffset: 2 * i, as: SIMD8<Float16>.self)
-            a.addProduct(V(h), load8(xr, 4 * i))
+            a.addProduct(h(i), load8(xr, 4 * i))
             i += 8
         }
-        var s = total(a)
+        var s = total((a + b) + (c + d))
         while i < n { s += Float(w.loadUnaligned(fromByteOffset: 2 * i, as: Float16.self)) * x[i]; i += 1 }
         return s
     }

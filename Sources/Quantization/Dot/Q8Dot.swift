@@ -1,0 +1,126 @@
+import TensorCore
+
+/// Integer dot products of one stored weight row with a `Q8Activation`, the way ggml's
+/// `vec_dot_*_q8_0` work: per block the 32 weight levels (int8) times the 32 activation levels
+/// summed exactly in integers, then scaled by d_w · d_x in f32. A block's 32 products are
+/// 16-bit lanes (|w·x| ≤ 128·127, two of them still fit in Int16), widened once to 8 × Int32
+/// (each at most 4·128·127 in magnitude).
+/// With -target-cpu haswell each block is about twenty AVX2 instructions (vpmullw, vpsraw, …).
+/// `scalarDot` is the plain reference.
+public enum Q8Dot {
+    typealias Lanes = Q8Activation.Lanes
+    typealias I32 = SIMD8<Int32>
+    typealias V = SIMD8<Float>
+
+    /// The formats with an integer kernel here (rows of whole 32-weight blocks).
+    public static func supports(_ dtype: DType) -> Bool { dtype == .q8_0 || dtype == .q4_0 || dtype == .q4_1 }
+
+    /// y[o] = Σ W[o, ·]·x for rows `r` of a matrix whose rows start `rowBytes` apart at `base`;
+    /// the dtype must be one `supports` accepts and rows `a.count` long.
+    public static func matvec(_ base: UnsafeRawPointer, rowBytes: Int, rows r: Range<Int>, dtype: DType, _ a: Q8Activation,
+                              into y: UnsafeMutablePointer<Float>) {
+        a.withBuffers { lanes, scales, sums in
+            let nb = a.blocks
+            switch dtype {
+            case .q8_0: for o in r { y[o] = q8_0(base + o * rowBytes, lanes, scales, nb) }
+            case .q4_0: for o in r { y[o] = q4_0(base + o * rowBytes, lanes, scales, sums, nb) }
+            default: for o in r { y[o] = q4_1(base + o * rowBytes, lanes, scales, sums, nb) }
+            }
+        }
+    }
+
+    /// Σ w·x for one row.
+    public static func dot(_ row: UnsafeRawPointer, dtype: DType, _ a: Q8Activation) -> Float {
+        var y: Float = 0
+        matvec(row, rowBytes: 0, rows: 0..<1, dtype: dtype, a, into: &y)
+        return y
+    }
+
+    /// Σ over one block: 32 int8 weights (as 16 int16 lanes holding two each) times the
+    /// activation's even/odd lanes, as 8 × Int32.
+    @inline(__always) static func blockSum(_ w: Lanes, _ even: Lanes, _ odd: Lanes) -> I32 {
+        let p = ((w &<< 8) &>> 8) &* even &+ (w &>> 8) &* odd
+        let v = unsafeBitCast(p, to: I32.self)
+        return ((v &<< 16) &>> 16) &+ (v &>> 16)
+    }
+
+    /// Int32 → Float for |v| < 2²², exactly, without the generic conversion (which Swift
+    /// calls out of line): the bits of 2²³ + 2²² + v read as a Float, minus that constant.
+    /// The same for 32 levels in 0…15 (nibbles): no sign extension needed.
+    @inline(__always) static func blockSumUnsigned(_ w: Lanes, _ even: Lanes, _ odd: Lanes) -> I32 {
+        let p = (w & 0x00FF) &* even &+ (w &>> 8) &* odd
+        let v = unsafeBitCast(p, to: I32.self)
+        return ((v &<< 16) &>> 16) &+ (v &>> 16)
+    }
+
+    @inline(__always) static func float(_ v: I32) -> V {
+        unsafeBitCast(v &+ I32(repeating: 0x4B40_0000), to: V.self) - V(repeating: 12_582_912)
+    }
+
+    @inline(__always) static func half(_ p: UnsafeRawPointer, _ offset: Int) -> Float {
+        Float(Float16(bitPattern: p.loadUnaligned(fromByteOffset: offset, as: UInt16.self)))
+    }
+
+    /// 32 nibbles (16 bytes: low nibbles are weights 0…15, high nibbles 16…31) as levels
+    /// 0…15, packed two per int16 lane.
+    @inline(__always) static func nibbles(_ p: UnsafeRawPointer) -> Lanes {
+        let b = p.loadUnaligned(as: SIMD16<UInt8>.self)
+        return unsafeBitCast(SIMD32<UInt8>(lowHalf: b & 0x0F, highHalf: b &>> 4), to: Lanes.self)
+    }
+
+    /// Σ of `block(b)` over the blocks, two accumulators.
+    @inline(__always) static func sum(_ blocks: Int, _ block: (Int) -> V) -> Float {
+        var s0 = V(), s1 = V()
+        var b = 0
+        while b + 2 <= blocks {
+            s0 += block(b)
+            s1 += block(b + 1)
+            b += 2
+        }
+        if b < blocks { s0 += block(b) }
+        return (s0 + s1).sum()
+    }
+
+    static func q8_0(_ w: UnsafeRawPointer, _ x: UnsafePointer<Lanes>, _ d: UnsafePointer<Float>, _ blocks: Int) -> Float {
+        sum(blocks) { b in
+            let blk = w + 34 * b
+            let s = blockSum(blk.loadUnaligned(fromByteOffset: 2, as: Lanes.self), x[2 * b], x[2 * b + 1])
+            return float(s) * V(repeating: half(blk, 0) * d[b])
+        }
+    }
+
+    /// Q4_0: w = d·(q − 8), so Σ w·x = d·d_x·Σ q·q_x − 8·d·(d_x·Σ q_x).
+    static func q4_0(_ w: UnsafeRawPointer, _ x: UnsafePointer<Lanes>, _ d: UnsafePointer<Float>, _ sums: UnsafePointer<Float>, _ blocks: Int) -> Float {
+        var offsets: Float = 0
+        let s = sum(blocks) { b in
+            let blk = w + 18 * b
+            let dw = half(blk, 0)
+            offsets += dw * sums[b]
+            return float(blockSumUnsigned(nibbles(blk + 2), x[2 * b], x[2 * b + 1])) * V(repeating: dw * d[b])
+        }
+        return s - 8 * offsets
+    }
+
+    /// Q4_1: w = d·q + m, so Σ w·x = d·d_x·Σ q·q_x + m·(d_x·Σ q_x).
+    static func q4_1(_ w: UnsafeRawPointer, _ x: UnsafePointer<Lanes>, _ d: UnsafePointer<Float>, _ sums: UnsafePointer<Float>, _ blocks: Int) -> Float {
+        var minimums: Float = 0
+        let s = sum(blocks) { b in
+            let blk = w + 20 * b
+            minimums += half(blk, 2) * sums[b]
+            return float(blockSumUnsigned(nibbles(blk + 4), x[2 * b], x[2 * b + 1])) * V(repeating: half(blk, 0) * d[b])
+        }
+        return s + minimums
+    }
+
+    /// The plain reference: the row decoded to f32 times the activation's decoded values,
+    /// summed in order in Double.
+    public static func scalarDot(_ row: UnsafeRawPointer, dtype: DType, _ a: Q8Activation) -> Float {
+        var w = [Float](repeating: 0, count: a.count)
+        w.withUnsafeMutableBufferPointer { out in
+            try? Dequantize.toFloat(UnsafeRawBufferPointer(start: row, count: (try? dtype.rowBytes(a.count)) ?? 0), dtype: dtype, into: out)
+        }
+        var s: Double = 0
+        for i in 0..<a.count { s += Double(w[i]) * Double(a.value(i)) }
+        return Float(s)
+    }
+}

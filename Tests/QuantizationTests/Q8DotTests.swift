@@ -1,0 +1,72 @@
+import Checkpoints
+import Quantization
+import TensorCore
+import TestSupport
+import XCTest
+
+/// The integer kernels (weight row · Q8-quantized activation) against their scalar reference,
+/// and the quantized dot product against the exact f32 one within ggml's budget
+/// (`test-quantize-fns`: |error| / n ≤ 0.02), on random rows with outliers and on real
+/// SmolLM2 rows.
+final class Q8DotTests: XCTestCase {
+    var seed: UInt64 = 17
+    func random() -> Float { seed = seed &* 6364136223846793005 &+ 1442695040888963407; return Float(Int64(bitPattern: seed) >> 40) / Float(1 << 23) }
+
+    func testActivationRoundTripWithinHalfAStep() {
+        let n = 96
+        let x = (0..<n).map { i in random() * (i == 40 ? 30 : 1) }
+        let a = x.withUnsafeBufferPointer { Q8Activation($0.baseAddress!, count: n) }
+        for b in 0..<3 {
+            let m = x[(32 * b)..<(32 * b + 32)].map(abs).max()!
+            for i in (32 * b)..<(32 * b + 32) {
+                XCTAssertLessThanOrEqual(abs(a.value(i) - x[i]), m / 127 / 2 * 1.0001, "x[\(i)]")
+            }
+        }
+    }
+
+    /// Checks every row of `bytes` ([rows, n] in `dtype`) against x.
+    func check(_ bytes: UnsafeRawBufferPointer, dtype: DType, rows: Int, n: Int, x: [Float], label: String) throws {
+        let a = x.withUnsafeBufferPointer { Q8Activation($0.baseAddress!, count: n) }
+        let rb = try dtype.rowBytes(n)
+        var w = [Float](repeating: 0, count: n)
+        var y = [Float](repeating: 0, count: rows)
+        Q8Dot.matvec(bytes.baseAddress!, rowBytes: rb, rows: 0..<rows, dtype: dtype, a, into: &y)
+        for r in 0..<rows {
+            let row = bytes.baseAddress! + r * rb
+            let fast = Q8Dot.dot(row, dtype: dtype, a)
+            XCTAssertEqual(fast, y[r], "\(label) matvec and dot agree, row \(r)")
+            let slow = Q8Dot.scalarDot(row, dtype: dtype, a)
+            XCTAssertEqual(fast, slow, accuracy: 2e-5 * max(1, abs(slow)), "\(label) SIMD vs scalar, row \(r)")
+            try w.withUnsafeMutableBufferPointer { try Dequantize.toFloat(UnsafeRawBufferPointer(start: row, count: rb), dtype: dtype, into: $0) }
+            let exact = zip(w, x).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+            XCTAssertLessThanOrEqual(abs(Double(fast) - exact) / Double(n), 0.02, "\(label) dot error, row \(r)")
+        }
+    }
+
+    func testKernelsOnRandomRowsWithOutliers() throws {
+        let n = 576, rows = 8
+        let w = (0..<(rows * n)).map { i in random() * (i % 97 == 0 ? 20 : 1) }
+        let x = (0..<n).map { i in random() * (i % 131 == 0 ? 10 : 1) }
+        for dtype in [DType.q8_0, .q4_0, .q4_1] {
+            XCTAssertTrue(Q8Dot.supports(dtype))
+            var bytes = [UInt8](repeating: 0, count: rows * (try dtype.rowBytes(n)))
+            try w.withUnsafeBufferPointer { wb in
+                try bytes.withUnsafeMutableBytes { try Quantize.matrix(wb, columns: n, dtype: dtype, mode: .search, weights: nil, threads: 1, into: $0) }
+            }
+            try bytes.withUnsafeBytes { try check($0, dtype: dtype, rows: rows, n: n, x: x, label: "\(dtype)") }
+        }
+        XCTAssertFalse(Q8Dot.supports(.q4_k))
+    }
+
+    /// SmolLM2's published Q4_1 GGUF: the first rows of a real projection, as stored.
+    func testKernelOnRealSmolLM2Rows() throws {
+        let ckpt = try Checkpoint.open(try Fixtures.smolLM2())
+        let t = try XCTUnwrap(ckpt.tensors.first { $0.name == "blk.0.ffn_down.weight" })
+        XCTAssertEqual(t.dtype, .q4_1)
+        let n = t.shape.last!, rows = 16
+        let x = (0..<n).map { _ in random() }
+        try t.load().withBytes { b in
+            try check(UnsafeRawBufferPointer(rebasing: b[0..<(rows * (try t.dtype.rowBytes(n)))]), dtype: t.dtype, rows: rows, n: n, x: x, label: t.name)
+        }
+    }
+}
