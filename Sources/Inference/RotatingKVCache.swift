@@ -16,12 +16,12 @@ public final class RotatingKVCache {
         self.width = kvWidth
         self.window = window
         slots = window.map { min($0, capacity) } ?? capacity
-        keys = Array(repeating: [Float](repeating: 0, count: slots * kvWidth), count: layers)
+        keys = Array(repeating: [], count: layers)
         values = keys
     }
 
-    /// Memory the cache holds, in bytes.
-    public var bytes: Int { 2 * layers * slots * width * 4 }
+    /// Memory the cache holds now, in bytes (it grows with the sequence, up to `slots` rows).
+    public var bytes: Int { 2 * layers * (keys.first?.count ?? 0) * 4 }
 
     /// The oldest position a query at `position` may attend to.
     @inline(__always) public func firstVisible(_ position: Int) -> Int {
@@ -30,9 +30,19 @@ public final class RotatingKVCache {
 
     @inline(__always) func slot(_ position: Int) -> Int { position % slots }
 
-    /// Checks that positions up to `end` (exclusive) fit.
+    /// Checks that positions up to `end` (exclusive) fit, and grows the storage (doubling, at
+    /// most `slots` rows) so that every slot they use exists: memory follows the sequence
+    /// length, not the capacity.
     func reserve(upTo end: Int) throws {
         if window == nil && end > slots { throw InferenceError.contextFull(position: end - 1, capacity: slots) }
+        let have = (keys.first?.count ?? 0) / max(1, width)
+        let need = min(end, slots)
+        guard need > have else { return }
+        let rows = min(slots, max(need, 2 * have, 64))
+        for l in 0..<layers {
+            keys[l].append(contentsOf: repeatElement(0, count: (rows - have) * width))
+            values[l].append(contentsOf: repeatElement(0, count: (rows - have) * width))
+        }
     }
 
     /// Stores a chunk's keys and values (`t` rows from `start`), after its attention is done.

@@ -104,7 +104,7 @@ public final class Transformer {
                 linear(h, w.w1, &a, rows: t)
                 linear(h, w.w3, &b, rows: t)
             }
-            for i in 0..<(t * c.hiddenDim) { a[i] = Ops.silu(a[i]) * b[i] }
+            swiGLU(&a, b, count: t * c.hiddenDim)
             observe(["feed_forward.w2"], layer: l, a, columns: c.hiddenDim)
             linear(a, w.w2, &o, rows: t)
             for i in 0..<(t * dim) { x[i] += o[i] }
@@ -131,7 +131,7 @@ public final class Transformer {
                 // Panels of weight rows: each worker dequantizes a panel into its own slice of
                 // the scratch buffer (it stays in cache) and multiplies it at once with a
                 // single-threaded sgemm into the panel's output columns.
-                let panel = Self.panelRows(columns: w.columns)
+                let panel = Self.panelRows(rows: w.rows, columns: w.columns, threads: threads)
                 let need = threads * panel * w.columns
                 if scratch.count < need { scratch = [Float](repeating: 0, count: need) }
                 scratch.withUnsafeMutableBufferPointer { sb in
@@ -147,8 +147,24 @@ public final class Transformer {
         }
     }
 
-    /// Weight rows per panel of the batched path: about 512 KiB of f32, at least 64 rows.
-    static func panelRows(columns: Int) -> Int { max(64, (1 << 17) / max(1, columns)) }
+    /// Weight rows per panel of the batched path: about 512 KiB of f32 (at least 64 rows), but
+    /// small enough that every thread gets at least two panels (multiples of 16 rows).
+    static func panelRows(rows: Int, columns: Int, threads: Int) -> Int {
+        let fit = max(64, (1 << 17) / max(1, columns))
+        let share = (rows + 2 * threads - 1) / (2 * threads)
+        return max(16, min(fit, (share + 15) / 16 * 16))
+    }
+
+    /// a = silu(a) ⊙ b, split across the pool for prompts (exp is most of the elementwise time).
+    func swiGLU(_ a: inout [Float], _ b: [Float], count n: Int) {
+        a.withUnsafeMutableBufferPointer { ab in b.withUnsafeBufferPointer { bb in
+            let ap = ab.baseAddress!, bp = bb.baseAddress!
+            let per = 1 << 14
+            pool.run((n + per - 1) / per) { job, _ in
+                for i in (job * per)..<min(n, (job + 1) * per) { ap[i] = Ops.silu(ap[i]) * bp[i] }
+            }
+        } }
+    }
 
     /// Several matrix-vector products over the same input in one parallel region (one
     /// dispatch instead of one per matrix: decoding calls these hundreds of times per token).

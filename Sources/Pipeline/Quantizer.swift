@@ -153,7 +153,16 @@ public struct Quantizer {
         let shapeBytes = try type.byteCount(shape: [values.count / max(columns, 1), columns])
         // Importance weights apply to the search quantizer; tensors without an entry get none.
         let importance = options.mode == .search ? options.imatrix?.weights(for: name).flatMap { $0.count == columns ? $0 : nil } : nil
-        return try ByteRegion.allocate(count: shapeBytes) { dst in
+        do {
+            return try encodeValues(values, name: name, columns: columns, type: type, importance: importance, options: options, bytes: shapeBytes)
+        } catch TensorError.nonFinite(_, let i, let v) {
+            throw TensorError.nonFinite(tensor: name, index: i, value: v)
+        }
+    }
+
+    static func encodeValues(_ values: [Float], name: String, columns: Int, type: DType, importance: [Float]?, options: Options,
+                             bytes shapeBytes: Int) throws -> ByteRegion {
+        try ByteRegion.allocate(count: shapeBytes) { dst in
             try values.withUnsafeBufferPointer { v in
                 if type.isBlockQuantized {
                     if let importance {

@@ -14,6 +14,15 @@ public enum Quantize {
     public static func row(_ x: UnsafePointer<Float>, _ n: Int, dtype: DType, mode: Mode, weights: UnsafePointer<Float>?,
                            into dst: UnsafeMutableRawPointer) throws(TensorError) {
         let main = try format(dtype)
+        // A NaN or infinity has no level in any format (and would trap a float → int
+        // conversion): refuse it with the value, not a crash.
+        var probe = SIMD8<Float>()
+        var k = 0
+        while k + 8 <= n { probe += UnsafeRawPointer(x + k).loadUnaligned(as: SIMD8<Float>.self) * 0; k += 8 }
+        while k < n { probe[0] += x[k] * 0; k += 1 }
+        if probe.sum().isNaN, let bad = (0..<n).first(where: { !x[$0].isFinite }) {
+            throw .nonFinite(tensor: "", index: bad, value: x[bad])
+        }
         var p = dst
         var i = 0
         func put(_ f: any BlockFormat.Type) {
@@ -46,7 +55,11 @@ public enum Quantize {
         let tasks = (rows + perTask - 1) / perTask
         try parallelFor(tasks, threads: threads) { t, _ in
             for r in (t * perTask)..<min(rows, (t + 1) * perTask) {
-                try row(xs + r * columns, columns, dtype: dtype, mode: mode, weights: weights?.baseAddress, into: d + r * rowBytes)
+                do {
+                    try row(xs + r * columns, columns, dtype: dtype, mode: mode, weights: weights?.baseAddress, into: d + r * rowBytes)
+                } catch TensorError.nonFinite(let name, let i, let v) {
+                    throw TensorError.nonFinite(tensor: name, index: r * columns + i, value: v)
+                }
             }
         }
     }

@@ -63,7 +63,7 @@ enum ScaleSearch {
             // The extreme value maps near the negative end (as ggml's reference does) or near the
             // positive end; then least-squares refits of the scale for the levels chosen.
             consider(vmax / Float(qmin))
-            for step in -4...4 {
+            for step in -2...2 {
                 let t = Float(step) * 0.25
                 consider(vmax / (Float(qmin) - t))
                 consider(vmax / (Float(qmax) + t))

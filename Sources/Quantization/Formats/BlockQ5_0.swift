@@ -35,12 +35,12 @@ public enum BlockQ5_0: BlockFormat {
     }
 
     public static func quantize(_ x: UnsafePointer<Float>, weights: UnsafePointer<Float>?, into block: UnsafeMutableRawPointer) {
-        quantizeBest(x, weights: weights, into: block) { out in
-            withUnsafeTemporaryAllocation(of: Int8.self, capacity: 32) { q in
-                let d = ScaleSearch.symmetric(x, 32, weights: weights, qmin: -16, qmax: 15, levels: q.baseAddress!)
-                storeHalf(out, 0, d)
-                pack({ UInt8(Int(q[$0]) + 16) }, into: out, at: 2)
-            }
+        // No comparison with the reference block: the search tries the reference's own
+        // scale (f16-rounded, as stored) with the best levels for it, so it is never worse.
+        withUnsafeTemporaryAllocation(of: Int8.self, capacity: 32) { q in
+            let d = ScaleSearch.symmetric(x, 32, weights: weights, qmin: -16, qmax: 15, levels: q.baseAddress!)
+            storeHalf(block, 0, d)
+            pack({ UInt8(Int(q[$0]) + 16) }, into: block, at: 2)
         }
     }
 }

@@ -20,12 +20,12 @@ public enum BlockQ8_0: BlockFormat {
     }
 
     public static func quantize(_ x: UnsafePointer<Float>, weights: UnsafePointer<Float>?, into block: UnsafeMutableRawPointer) {
-        quantizeBest(x, weights: weights, into: block) { out in
-            withUnsafeTemporaryAllocation(of: Int8.self, capacity: 32) { q in
-                let d = ScaleSearch.symmetric(x, 32, weights: weights, qmin: -127, qmax: 127, levels: q.baseAddress!)
-                storeHalf(out, 0, d)
-                for j in 0..<32 { out.storeBytes(of: q[j], toByteOffset: 2 + j, as: Int8.self) }
-            }
+        // No comparison with the reference block: the search tries the reference's own
+        // scale (f16-rounded, as stored) with the best levels for it, so it is never worse.
+        withUnsafeTemporaryAllocation(of: Int8.self, capacity: 32) { q in
+            let d = ScaleSearch.symmetric(x, 32, weights: weights, qmin: -127, qmax: 127, levels: q.baseAddress!)
+            storeHalf(block, 0, d)
+            for j in 0..<32 { block.storeBytes(of: q[j], toByteOffset: 2 + j, as: Int8.self) }
         }
     }
 }
