@@ -17,6 +17,9 @@ public final class Transformer {
     /// Dequantized weight panels for the batched path, one per worker, grown on first use.
     var scratch: [Float] = []
     let attention: Attention
+    /// Decoding quantizes each activation row to Q8 for weights with an integer kernel
+    /// (Q8_0/Q4_0/Q4_1), as llama.cpp does; false keeps f32 activations everywhere (exact, slower).
+    public var quantizedActivations = true
     /// Runs the parallel regions (several per layer per token).
     let pool: WorkerPool
     /// Sees the input of every linear layer: (weight name, rows [T, columns]). Used to build
@@ -174,7 +177,7 @@ public final class Transformer {
             let xp = xb.baseAddress!
             let ys = outputs.map(\.1)
             // x quantized once for every matrix whose format has an integer kernel.
-            let q8 = outputs.contains { $0.0.usesQ8Activation } ? Q8Activation(xp, count: outputs[0].0.columns) : nil
+            let q8 = quantizedActivations && outputs.contains { $0.0.usesQ8Activation } ? Q8Activation(xp, count: outputs[0].0.columns) : nil
             let total = outputs.reduce(0) { $0 + $1.0.rows }
             let per = max(64, (total + threads * 4 - 1) / (threads * 4))
             pool.run((total + per - 1) / per) { job, _ in

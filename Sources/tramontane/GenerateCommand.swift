@@ -49,6 +49,11 @@ struct Generate: ParsableCommand {
     @Option(help: "Context capacity in tokens. With a sliding window, memory stays at the window and generation can run past it; without one, generation stops at the context.")
     var ctx: Int = 4096
 
+    @Option(help: "Activations for decoding: q8 (quantized per 32 values, integer kernels for Q8_0/Q4_0/Q4_1 weights, as llama.cpp does) or f32 (exact, slower).")
+    var activations: ActivationPrecision = .q8
+
+    enum ActivationPrecision: String, ExpressibleByArgument, CaseIterable { case q8, f32 }
+
     @OptionGroup var threads: ThreadOptions
     @OptionGroup var out: OutputOptions
 
@@ -74,6 +79,7 @@ struct Generate: ParsableCommand {
 
     func run() throws {
         let m = try Validator.load(model, threads: threads.threads)
+        m.quantizedActivations = activations == .q8
         var tokenizer: (any Tokenizer)?
         var ids: [Int]
         if let promptIDs {

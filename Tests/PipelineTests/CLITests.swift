@@ -63,15 +63,24 @@ final class CLITests: XCTestCase {
     }
 
     /// The check: the SmolLM2 GGUF continues "The capital of France is" with the
-    /// greedy text transformers produced (Tests/Fixtures/smollm2/README.json).
+    /// greedy text transformers produced (Tests/Fixtures/smollm2/README.json) — exactly with f32
+    /// activations. With the default Q8 activations (integer kernels) the text may leave the
+    /// reference at a near-tie late on; the first 16 tokens must still agree.
     func testGenerateTextFromTheGGUF() throws {
         struct Readme: Decodable { let prompt: String; let greedy_text: String }
         let readme = try JSONDecoder().decode(Readme.self, from: Data(contentsOf: Fixtures.root.appendingPathComponent("smollm2/README.json")))
-        let (code, data, err) = try run(["generate", try Fixtures.smolLM2(), "--prompt", readme.prompt, "--max-tokens", "24", "--json"])
-        XCTAssertEqual(code, 0, err)
-        let r = try XCTUnwrap(JSONSerialization.jsonObject(with: data) as? [String: Any])
-        XCTAssertEqual(r["text"] as? String, readme.greedy_text)
-        XCTAssertEqual(r["stop_reason"] as? String, "max_tokens")
+        var ids: [String: [Int]] = [:]
+        for precision in ["f32", "q8"] {
+            let (code, data, err) = try run(["generate", try Fixtures.smolLM2(), "--prompt", readme.prompt, "--max-tokens", "24",
+                                             "--activations", precision, "--json"])
+            XCTAssertEqual(code, 0, err)
+            let r = try XCTUnwrap(JSONSerialization.jsonObject(with: data) as? [String: Any])
+            if precision == "f32" { XCTAssertEqual(r["text"] as? String, readme.greedy_text) }
+            XCTAssertEqual(r["stop_reason"] as? String, "max_tokens")
+            ids[precision] = r["ids"] as? [Int]
+        }
+        XCTAssertEqual(ids["q8"]?.count, 24)
+        XCTAssertEqual(ids["q8"]?.prefix(16), ids["f32"]?.prefix(16))
     }
 
     func testBadInputGivesAClearErrorAndNonZeroExit() throws {
