@@ -18,10 +18,12 @@ struct Attention {
     static let rowBlock = 64
 
     /// A run of consecutive positions stored contiguously: keys and values at `k`, `v`
-    /// (row stride n_kv·hd), covering score columns `column ..< column + count`.
+    /// (row stride n_kv·hd elements, f16 when `half`), covering score columns
+    /// `column ..< column + count`.
     struct Run {
-        let k: UnsafePointer<Float>
-        let v: UnsafePointer<Float>
+        let k: UnsafeRawPointer
+        let v: UnsafeRawPointer
+        let half: Bool
         let column: Int
         let count: Int
     }
@@ -32,7 +34,8 @@ struct Attention {
         let qw = heads * hd, kvw = kvHeads * hd
         let scale = 1 / Float(hd).squareRoot()
         let blocks = (t + Self.rowBlock - 1) / Self.rowBlock
-        cache.keys[layer].withUnsafeBufferPointer { ckb in cache.values[layer].withUnsafeBufferPointer { cvb in
+        let half = cache.precision == .f16, eb = cache.elementBytes
+        cache.keys[layer].withUnsafeBytes { ckb in cache.values[layer].withUnsafeBytes { cvb in
             let ckp = ckb.baseAddress!, cvp = cvb.baseAddress!
             // The runs covering positions lo ..< hi (lo ≥ the oldest position the cache holds).
             func runs(_ lo: Int, _ hi: Int) -> [Run] {
@@ -41,10 +44,10 @@ struct Attention {
                 while p < min(hi, p0) {   // cached positions, split where the slots wrap
                     let s = cache.slot(p)
                     let n = min(min(hi, p0) - p, cache.slots - s)
-                    out.append(Run(k: ckp + s * kvw, v: cvp + s * kvw, column: p - lo, count: n))
+                    out.append(Run(k: ckp + s * kvw * eb, v: cvp + s * kvw * eb, half: half, column: p - lo, count: n))
                     p += n
                 }
-                if p < hi { out.append(Run(k: k + (p - p0) * kvw, v: v + (p - p0) * kvw, column: p - lo, count: hi - p)) }
+                if p < hi { out.append(Run(k: k + (p - p0) * kvw, v: v + (p - p0) * kvw, half: false, column: p - lo, count: hi - p)) }
                 return out
             }
             pool.run(heads * blocks) { job, _ in
@@ -59,11 +62,16 @@ struct Attention {
                     let s = sb.baseAddress!
                     for run in segments {   // S[m, n] = Q·Kᵀ · scale
                         if m == 1 {
-                            cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(run.count), Int32(hd), scale,
-                                        run.k + kvOffset, Int32(kvw), qp, 1, 0, s + run.column, 1)
+                            if run.half {
+                                Self.scores(qp, run.k, F16Rows.self, offset: kvOffset, stride: kvw, count: run.count, headDim: hd, scale: scale, into: s + run.column)
+                            } else {
+                                Self.scores(qp, run.k, F32Rows.self, offset: kvOffset, stride: kvw, count: run.count, headDim: hd, scale: scale, into: s + run.column)
+                            }
                         } else {
-                            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(run.count), Int32(hd), scale,
-                                        qp, Int32(qw), run.k + kvOffset, Int32(kvw), 0, s + run.column, Int32(n))
+                            Self.withF32(run.k, run, offset: kvOffset, stride: kvw, headDim: hd) { kp, ld in
+                                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(run.count), Int32(hd), scale,
+                                            qp, Int32(qw), kp, Int32(ld), 0, s + run.column, Int32(n))
+                            }
                         }
                     }
                     for r in 0..<m {   // masked softmax: row r sees positions first … pos
@@ -76,15 +84,94 @@ struct Attention {
                     }
                     for (i, run) in segments.enumerated() {   // out[m, hd] = P·V
                         if m == 1 {
-                            cblas_sgemv(CblasRowMajor, CblasTrans, Int32(run.count), Int32(hd), 1,
-                                        run.v + kvOffset, Int32(kvw), s + run.column, 1, i == 0 ? 0 : 1, op, 1)
+                            if i == 0 { op.update(repeating: 0, count: hd) }
+                            if run.half {
+                                Self.accumulate(s + run.column, run.v, F16Rows.self, offset: kvOffset, stride: kvw, count: run.count, headDim: hd, into: op)
+                            } else {
+                                Self.accumulate(s + run.column, run.v, F32Rows.self, offset: kvOffset, stride: kvw, count: run.count, headDim: hd, into: op)
+                            }
                         } else {
-                            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(hd), Int32(run.count), 1,
-                                        s + run.column, Int32(n), run.v + kvOffset, Int32(kvw), i == 0 ? 0 : 1, op, Int32(qw))
+                            Self.withF32(run.v, run, offset: kvOffset, stride: kvw, headDim: hd) { vp, ld in
+                                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(hd), Int32(run.count), 1,
+                                            s + run.column, Int32(n), vp, Int32(ld), i == 0 ? 0 : 1, op, Int32(qw))
+                            }
                         }
                     }
                 }
             }
         } }
     }
+
+    /// Calls `body` with this head's slice of a run as f32 rows and their stride: in place for
+    /// f32 rows, else converted into a temporary [count, hd] buffer for BLAS.
+    static func withF32(_ base: UnsafeRawPointer, _ run: Run, offset: Int, stride: Int, headDim hd: Int,
+                        _ body: (UnsafePointer<Float>, Int) -> Void) {
+        guard run.half else { return body(base.assumingMemoryBound(to: Float.self) + offset, stride) }
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: run.count * hd) { t in
+            for j in 0..<run.count {
+                let row = base + 2 * (j * stride + offset)
+                for d in 0..<hd { t[j * hd + d] = Float(row.loadUnaligned(fromByteOffset: 2 * d, as: Float16.self)) }
+            }
+            body(t.baseAddress!, hd)
+        }
+    }
+
+    // One query row (decoding): plain SIMD loops over the keys. A BLAS call per head and run
+    // costs more in overhead than these few thousand multiply-adds.
+    typealias V = SIMD8<Float>
+
+    /// s[j] = scale · q·k_j for `count` keys `stride` elements apart (this head's at `offset`).
+    static func scores<R: RowElements>(_ q: UnsafePointer<Float>, _ k: UnsafeRawPointer, _: R.Type, offset: Int, stride: Int, count: Int,
+                                       headDim hd: Int, scale: Float, into s: UnsafeMutablePointer<Float>) {
+        let vectors = hd / 8, qr = UnsafeRawPointer(q)
+        for j in 0..<count {
+            let kr = k + R.bytes * (j * stride + offset)
+            var a = V(), b = V()
+            var i = 0
+            while i + 2 <= vectors {
+                a.addProduct(qr.loadUnaligned(fromByteOffset: 32 * i, as: V.self), R.load8(kr, 8 * i))
+                b.addProduct(qr.loadUnaligned(fromByteOffset: 32 * i + 32, as: V.self), R.load8(kr, 8 * i + 8))
+                i += 2
+            }
+            if i < vectors { a.addProduct(qr.loadUnaligned(fromByteOffset: 32 * i, as: V.self), R.load8(kr, 8 * i)) }
+            let h = (a + b).lowHalf + (a + b).highHalf
+            var dot = h[0] + h[1] + h[2] + h[3]
+            for d in (8 * vectors)..<hd { dot += q[d] * R.load(kr, d) }
+            s[j] = dot * scale
+        }
+    }
+
+    /// out += Σ_j p[j] · v_j for `count` values `stride` elements apart (this head's at `offset`).
+    static func accumulate<R: RowElements>(_ p: UnsafePointer<Float>, _ v: UnsafeRawPointer, _: R.Type, offset: Int, stride: Int, count: Int,
+                                           headDim hd: Int, into out: UnsafeMutablePointer<Float>) {
+        let vectors = hd / 8, orw = UnsafeMutableRawPointer(out)
+        for j in 0..<count {
+            let w = V(repeating: p[j]), vr = v + R.bytes * (j * stride + offset)
+            for i in 0..<vectors {
+                var o = orw.loadUnaligned(fromByteOffset: 32 * i, as: V.self)
+                o.addProduct(w, R.load8(vr, 8 * i))
+                orw.storeBytes(of: o, toByteOffset: 32 * i, as: V.self)
+            }
+            for d in (8 * vectors)..<hd { out[d] += p[j] * R.load(vr, d) }
+        }
+    }
+}
+
+/// How cached rows are read: f32 or f16 elements, eight at a time as f32.
+protocol RowElements {
+    static var bytes: Int { get }
+    static func load8(_ p: UnsafeRawPointer, _ i: Int) -> SIMD8<Float>
+    static func load(_ p: UnsafeRawPointer, _ i: Int) -> Float
+}
+
+enum F32Rows: RowElements {
+    static var bytes: Int { 4 }
+    @inline(__always) static func load8(_ p: UnsafeRawPointer, _ i: Int) -> SIMD8<Float> { p.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self) }
+    @inline(__always) static func load(_ p: UnsafeRawPointer, _ i: Int) -> Float { p.loadUnaligned(fromByteOffset: 4 * i, as: Float.self) }
+}
+
+enum F16Rows: RowElements {
+    static var bytes: Int { 2 }
+    @inline(__always) static func load8(_ p: UnsafeRawPointer, _ i: Int) -> SIMD8<Float> { SIMD8<Float>(p.loadUnaligned(fromByteOffset: 2 * i, as: SIMD8<Float16>.self)) }
+    @inline(__always) static func load(_ p: UnsafeRawPointer, _ i: Int) -> Float { Float(p.loadUnaligned(fromByteOffset: 2 * i, as: Float16.self)) }
 }

@@ -26,9 +26,10 @@ public final class ModelWeights {
             guard t.shape == shape else { throw InferenceError.shapeMismatch(tensor: name, expected: shape, found: t.shape) }
             return t
         }
+        let arena = LargeBufferArena()   // repacked matrices share huge-page buffers
         func matrix(_ name: String, _ rows: Int, _ columns: Int) throws -> WeightMatrix {
             let t = try tensor(name, [rows, columns])
-            return try WeightMatrix(name: name, dtype: t.dtype, rows: rows, columns: columns, region: try t.load())
+            return try WeightMatrix(name: name, dtype: t.dtype, rows: rows, columns: columns, region: try t.load(), arena: arena)
         }
         func vector(_ name: String, _ n: Int) throws -> [Float] {
             let t = try tensor(name, [n])

@@ -1,6 +1,9 @@
 /// Keys and values of past positions, per layer. With a sliding window of W the cache has W
 /// slots and position p lives in slot p mod W, so memory stays bounded however long the
-/// sequence; without a window it holds up to `capacity` positions.
+/// sequence; without a window it holds up to `capacity` positions. Rows are f32, or f16 (half
+/// the memory and half the bytes read per decoded token, as llama.cpp keeps its cache).
+public enum KVPrecision: String, Sendable, CaseIterable { case f32, f16 }
+
 public final class RotatingKVCache {
     public let layers: Int
     public let slots: Int
@@ -8,11 +11,15 @@ public final class RotatingKVCache {
     public let window: Int?
     /// Positions written so far (the next position to write).
     public private(set) var length = 0
-    var keys: [[Float]]
-    var values: [[Float]]
+    public let precision: KVPrecision
+    /// Per layer, `slots` rows of `width` elements (grown on demand), raw f32 or f16 bytes.
+    var keys: [[UInt8]]
+    var values: [[UInt8]]
+    var elementBytes: Int { precision == .f16 ? 2 : 4 }
 
-    public init(layers: Int, kvWidth: Int, window: Int?, capacity: Int) {
+    public init(layers: Int, kvWidth: Int, window: Int?, capacity: Int, precision: KVPrecision = .f32) {
         self.layers = layers
+        self.precision = precision
         self.width = kvWidth
         self.window = window
         slots = window.map { min($0, capacity) } ?? capacity
@@ -21,7 +28,7 @@ public final class RotatingKVCache {
     }
 
     /// Memory the cache holds now, in bytes (it grows with the sequence, up to `slots` rows).
-    public var bytes: Int { 2 * layers * (keys.first?.count ?? 0) * 4 }
+    public var bytes: Int { 2 * layers * (keys.first?.count ?? 0) }
 
     /// The oldest position a query at `position` may attend to.
     @inline(__always) public func firstVisible(_ position: Int) -> Int {
@@ -35,28 +42,44 @@ public final class RotatingKVCache {
     /// length, not the capacity.
     func reserve(upTo end: Int) throws {
         if window == nil && end > slots { throw InferenceError.contextFull(position: end - 1, capacity: slots) }
-        let have = (keys.first?.count ?? 0) / max(1, width)
+        let rowBytes = width * elementBytes
+        let have = (keys.first?.count ?? 0) / max(1, rowBytes)
         let need = min(end, slots)
         guard need > have else { return }
         let rows = min(slots, max(need, 2 * have, 64))
         for l in 0..<layers {
-            keys[l].append(contentsOf: repeatElement(0, count: (rows - have) * width))
-            values[l].append(contentsOf: repeatElement(0, count: (rows - have) * width))
+            keys[l].append(contentsOf: repeatElement(0, count: (rows - have) * rowBytes))
+            values[l].append(contentsOf: repeatElement(0, count: (rows - have) * rowBytes))
         }
     }
 
     /// Stores a chunk's keys and values (`t` rows from `start`), after its attention is done.
     func store(layer: Int, start: Int, rows t: Int, k: UnsafePointer<Float>, v: UnsafePointer<Float>) {
         let first = max(0, t - slots)  // only the last `slots` rows survive anyway
-        keys[layer].withUnsafeMutableBufferPointer { kb in
-            values[layer].withUnsafeMutableBufferPointer { vb in
+        let half = precision == .f16, eb = elementBytes
+        keys[layer].withUnsafeMutableBytes { kb in
+            values[layer].withUnsafeMutableBytes { vb in
                 for r in first..<t {
-                    let s = slot(start + r) * width
-                    (kb.baseAddress! + s).update(from: k + r * width, count: width)
-                    (vb.baseAddress! + s).update(from: v + r * width, count: width)
+                    let s = slot(start + r) * width * eb
+                    if half {
+                        Self.toHalf(k + r * width, kb.baseAddress! + s, width)
+                        Self.toHalf(v + r * width, vb.baseAddress! + s, width)
+                    } else {
+                        (kb.baseAddress! + s).copyMemory(from: k + r * width, byteCount: width * 4)
+                        (vb.baseAddress! + s).copyMemory(from: v + r * width, byteCount: width * 4)
+                    }
                 }
             }
         }
+    }
+
+    static func toHalf(_ x: UnsafePointer<Float>, _ out: UnsafeMutableRawPointer, _ n: Int) {
+        var i = 0
+        while i + 8 <= n {
+            out.storeBytes(of: SIMD8<Float16>(UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)), toByteOffset: 2 * i, as: SIMD8<Float16>.self)
+            i += 8
+        }
+        while i < n { out.storeBytes(of: Float16(x[i]), toByteOffset: 2 * i, as: Float16.self); i += 1 }
     }
 
     func advance(to end: Int) { length = end }

@@ -39,10 +39,11 @@ public final class Transformer {
 
     deinit { pool.shutdown() }
 
-    /// A cache for this model: `capacity` positions (the window bounds it when there is one).
-    public func makeCache(capacity: Int = 4096) -> RotatingKVCache {
+    /// A cache for this model: `capacity` positions (the window bounds it when there is one),
+    /// rows kept in `precision`.
+    public func makeCache(capacity: Int = 4096, precision: KVPrecision = .f32) -> RotatingKVCache {
         RotatingKVCache(layers: config.nLayers, kvWidth: config.nKVHeads * config.headDim,
-                        window: config.slidingWindow, capacity: max(capacity, 1))
+                        window: config.slidingWindow, capacity: max(capacity, 1), precision: precision)
     }
 
     /// Runs `tokens` at positions `cache.length …` and returns logits [T, vocab], row-major
@@ -179,7 +180,7 @@ public final class Transformer {
             // x quantized once for every matrix whose format has an integer kernel.
             let q8 = quantizedActivations && outputs.contains { $0.0.usesQ8Activation } ? Q8Activation(xp, count: outputs[0].0.columns) : nil
             let total = outputs.reduce(0) { $0 + $1.0.rows }
-            let per = max(64, (total + threads * 4 - 1) / (threads * 4))
+            let per = (max(64, (total + threads * 4 - 1) / (threads * 4)) + 15) / 16 * 16   // whole 16-row groups
             pool.run((total + per - 1) / per) { job, _ in
                 withUnsafeTemporaryAllocation(of: Float.self, capacity: outputs.map(\.0.columns).max() ?? 1) { tmp in
                     var lo = job * per

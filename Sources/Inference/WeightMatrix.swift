@@ -12,8 +12,11 @@ public struct WeightMatrix: @unchecked Sendable {
     public let columns: Int
     public let rowBytes: Int
     let region: ByteRegion
+    /// Q4_0 matrices of whole 16-row groups, repacked for the row-per-lane decoding kernel (the
+    /// mapped original's pages are then dropped: the same bytes, held once).
+    let packed: PackedQ4_0?
 
-    public init(name: String, dtype: DType, rows: Int, columns: Int, region: ByteRegion) throws {
+    public init(name: String, dtype: DType, rows: Int, columns: Int, region: ByteRegion, arena: LargeBufferArena? = LargeBufferArena()) throws {
         self.name = name
         self.dtype = dtype
         self.rows = rows
@@ -21,12 +24,19 @@ public struct WeightMatrix: @unchecked Sendable {
         rowBytes = try dtype.rowBytes(columns)
         guard region.count >= rows * rowBytes else { throw TensorError.invalidShape("\(name): \(region.count) bytes for \(rows) rows of \(rowBytes)") }
         self.region = region
+        if let arena, dtype == .q4_0 && PackedQ4_0.accepts(rows: rows, columns: columns) {
+            packed = region.withBytes { b in b.baseAddress.flatMap { PackedQ4_0($0, rows: rows, columns: columns, arena: arena) } }
+            if packed != nil { region.dropPages() }
+        } else {
+            packed = nil
+        }
     }
 
     public var bytes: Int { rows * rowBytes }
 
     /// Decodes rows `r0 ..< r1` into `out` (row-major f32).
     public func dequantize(rows r: Range<Int>, into out: UnsafeMutablePointer<Float>) {
+        if let packed { return packed.dequantize(rows: r, into: out) }
         region.withBytes { b in
             let src = UnsafeRawBufferPointer(rebasing: b[(r.lowerBound * rowBytes)..<(r.upperBound * rowBytes)])
             // The dtype and row length were validated on construction.
@@ -35,12 +45,35 @@ public struct WeightMatrix: @unchecked Sendable {
     }
 
     /// Whether decoding quantizes the activation to Q8 for this matrix (integer kernels).
-    public var usesQ8Activation: Bool { Q8Dot.supports(dtype) && Q8Activation.accepts(columns) }
+    public var usesQ8Activation: Bool { packed != nil || (Q8Dot.supports(dtype) && Q8Activation.accepts(columns)) }
 
     /// y[o] = Σ W[o, i] · x[i] for rows `r`, reading the stored format directly: the integer
     /// kernels against `q8` (x quantized) where the format has one, else f32 against x.
     public func matvec(_ x: UnsafePointer<Float>, q8: Q8Activation?, into y: UnsafeMutablePointer<Float>, rows r: Range<Int>,
                        scratch: UnsafeMutablePointer<Float>) {
+        if let packed {
+            guard let q8, q8.count == columns else {
+                for o in r {
+                    packed.dequantize(rows: o..<(o + 1), into: scratch)
+                    y[o] = RowDot.dot(UnsafeRawPointer(scratch), dtype: .f32, x, columns, scratch: scratch)
+                }
+                return
+            }
+            // Whole groups straight into y; a group cut by the range goes through a buffer.
+            var g = r.lowerBound / 16
+            while 16 * g < r.upperBound {
+                if 16 * g >= r.lowerBound && 16 * g + 16 <= r.upperBound {
+                    packed.matvec(q8, groups: g..<(g + 1), into: y)
+                } else {
+                    withUnsafeTemporaryAllocation(of: Float.self, capacity: 16) { t in
+                        packed.matvec(q8, groups: g..<(g + 1), into: t.baseAddress! - 16 * g)
+                        for o in max(r.lowerBound, 16 * g)..<min(r.upperBound, 16 * g + 16) { y[o] = t[o - 16 * g] }
+                    }
+                }
+                g += 1
+            }
+            return
+        }
         region.withBytes { b in
             guard let base = b.baseAddress else { return }
             if let q8, usesQ8Activation, q8.count == columns {

@@ -63,7 +63,7 @@ public struct Converter {
         let seconds = Date().timeIntervalSince(start)
         let outBytes = (try? FileManager.default.attributesOfItem(atPath: output)[.size] as? Int) ?? 0
         return Report(output: output, tensors: written.count, inputBytes: inputBytes, decodedBytes: decoded,
-                      outputBytes: outBytes ?? 0, ratio: inputBytes == 0 ? 1 : Double(outBytes ?? 0) / Double(inputBytes),
+                      outputBytes: outBytes, ratio: inputBytes == 0 ? 1 : Double(outBytes) / Double(inputBytes),
                       seconds: seconds, mbPerSecond: Double(inputBytes) / 1e6 / max(seconds, 1e-9))
     }
 }

@@ -59,7 +59,7 @@ final class SourceHashes: @unchecked Sendable {
             result = Result {
                 try files.map { f in
                     let size = (try? FileManager.default.attributesOfItem(atPath: f)[.size] as? Int) ?? 0
-                    return .object(["path": .string(f), "bytes": .int(Int64(size ?? 0)), "sha256": .string(try TensorValues.sha256(file: f))])
+                    return .object(["path": .string(f), "bytes": .int(Int64(size)), "sha256": .string(try TensorValues.sha256(file: f))])
                 }
             }
             done.signal()

@@ -52,6 +52,9 @@ struct Generate: ParsableCommand {
     @Option(help: "Activations for decoding: q8 (quantized per 32 values, integer kernels for Q8_0/Q4_0/Q4_1 weights, as llama.cpp does) or f32 (exact, slower).")
     var activations: ActivationPrecision = .q8
 
+    @Option(name: .customLong("kv-cache"), help: "Precision of the key/value cache: f16 (half the memory and the bytes read per token, as llama.cpp) or f32 (exact).")
+    var kvCache: KVPrecision = .f16
+
     enum ActivationPrecision: String, ExpressibleByArgument, CaseIterable { case q8, f32 }
 
     @OptionGroup var threads: ThreadOptions
@@ -101,7 +104,7 @@ struct Generate: ParsableCommand {
             }
         }
         guard !ids.isEmpty else { throw ValidationError("the prompt is empty") }
-        let cache = m.makeCache(capacity: ctx)
+        let cache = m.makeCache(capacity: ctx, precision: kvCache)
         var sampler = Sampler(temperature: temperature, topK: topK, topP: topP, minP: minP, repeatPenalty: repeatPenalty, seed: seed)
         var stream = tokenizer.map(StreamDecoder.init)
         let streaming = !out.json && promptIDs == nil
@@ -165,3 +168,5 @@ final class InterruptFlag: @unchecked Sendable {
         signal(SIGINT, SIG_DFL)
     }
 }
+
+extension KVPrecision: ExpressibleByArgument {}

@@ -77,6 +77,31 @@ final class ReferenceLogitsTests: XCTestCase {
         }
     }
 
+    /// An f16 cache (generate's default) reads the chunks before the current one rounded to
+    /// f16: the logits stay within 1e-2 of the f32 pass and of transformers, across the window,
+    /// and it holds half the bytes.
+    func testHalfPrecisionCacheStaysClose() throws {
+        let ref = try XCTUnwrap(tiny)
+        let m = try model("hf-safetensors-f32")
+        let ids = try XCTUnwrap(ref["text.input_ids"]).ints
+        let expected = try XCTUnwrap(ref["text.logits"]).floats
+        for chunk in [1, 5, 16] {
+            let half = m.makeCache(precision: .f16), full = m.makeCache()
+            var logits: [Float] = []
+            var i = 0
+            while i < ids.count {
+                let part = Array(ids[i..<min(ids.count, i + chunk)])
+                logits += try m.forward(part, cache: half)
+                _ = try m.forward(part, cache: full)
+                i += chunk
+            }
+            let d = Self.maxAbsDiff(logits, expected, columns: 1024)
+            XCTAssertLessThanOrEqual(d, 1e-2, "chunk \(chunk)")
+            if chunk == 1 { XCTAssertGreaterThan(d, 0, "the f16 cache is really used") }
+            XCTAssertEqual(half.bytes * 2, full.bytes)
+        }
+    }
+
     func testGreedyContinuationWithEveryChunkSize() throws {
         let ref = try XCTUnwrap(tiny)
         let prompt = try XCTUnwrap(ref["text.input_ids"]).ints

@@ -1,4 +1,3 @@
-import Quantization
 import TensorCore
 
 /// Dot products of one stored weight row with an f32 activation row, decoding each block in
