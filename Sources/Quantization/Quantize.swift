@@ -10,12 +10,31 @@ public enum Quantize {
     }
 
     /// Quantizes one row of `n` weights (`x`) into `dst` (`dtype.rowBytes(n)` bytes).
-    /// `weights`, if given, holds one importance per column.
+    /// `weights`, if given, holds one importance per column (an importance matrix row).
+    ///
+    /// The search mode weighs each weight's squared error by importance × √(σ² + x²), σ² the
+    /// row's mean square — ggml's weighting when it has an importance matrix, used here with
+    /// or without one. Plain least squares lowers RMSE but lets the rare large weights move,
+    /// and those matter most to the model: on SmolLM2 Q4_0 unweighted search gave mean KLD
+    /// 0.341 against the reference quantizer's 0.330; weighted, 0.301 (RMSE still 9% below
+    /// the reference's).
     public static func row(_ x: UnsafePointer<Float>, _ n: Int, dtype: DType, mode: Mode, weights: UnsafePointer<Float>?,
                            into dst: UnsafeMutableRawPointer) throws(TensorError) {
-        let main = try format(dtype)
-        // A NaN or infinity has no level in any format (and would trap a float → int
-        // conversion): refuse it with the value, not a crash.
+        try checkFinite(x, n)
+        guard mode == .search else { return try encode(x, n, dtype: dtype, mode: mode, weights: nil, into: dst) }
+        try withUnsafeTemporaryAllocation(of: Float.self, capacity: n) { (w: UnsafeMutableBufferPointer<Float>) throws(TensorError) in
+            let e = w.baseAddress!
+            var s2: Float = 0
+            for j in 0..<n { s2 += x[j] * x[j] }
+            s2 /= Float(max(1, n))
+            for j in 0..<n { e[j] = (weights?[j] ?? 1) * (s2 + x[j] * x[j]).squareRoot() }
+            try encode(x, n, dtype: dtype, mode: mode, weights: e, into: dst)
+        }
+    }
+
+    /// A NaN or infinity has no level in any format (and would trap a float → int
+    /// conversion): refuse it with the value, not a crash.
+    static func checkFinite(_ x: UnsafePointer<Float>, _ n: Int) throws(TensorError) {
         var probe = SIMD8<Float>()
         var k = 0
         while k + 8 <= n { probe += UnsafeRawPointer(x + k).loadUnaligned(as: SIMD8<Float>.self) * 0; k += 8 }
@@ -23,6 +42,11 @@ public enum Quantize {
         if probe.sum().isNaN, let bad = (0..<n).first(where: { !x[$0].isFinite }) {
             throw .nonFinite(tensor: "", index: bad, value: x[bad])
         }
+    }
+
+    static func encode(_ x: UnsafePointer<Float>, _ n: Int, dtype: DType, mode: Mode, weights: UnsafePointer<Float>?,
+                       into dst: UnsafeMutableRawPointer) throws(TensorError) {
+        let main = try format(dtype)
         var p = dst
         var i = 0
         func put(_ f: any BlockFormat.Type) {
