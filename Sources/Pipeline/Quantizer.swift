@@ -94,16 +94,17 @@ public struct Quantizer {
                 progress.update(done: done, total: inputBytes, label: "\(e.name) → \(e.type)")
                 let src = try t.load()
                 let columns = t.shape.last ?? 1
-                let values = try floats(t, src, columns: columns, threads: options.threads)
-                src.dropPages()
-                let encoded = try encode(values, name: t.name, columns: columns, type: type, options: options)
-                try encoded.withBytes { try writer.addTensor(name: t.name, dtype: type, shape: t.shape, bytes: $0) }
-                if options.report {
-                    let stats = try compare(values, encoded, type: type, columns: columns)
-                    plan.tensors[i].rmse = stats.rmse
-                    plan.tensors[i].relativeError = stats.relative
-                    plan.tensors[i].cosine = stats.cosine
+                try withValues(t, src, columns: columns, threads: options.threads) { values in
+                    let encoded = try encode(values, name: t.name, columns: columns, type: type, options: options)
+                    try encoded.withBytes { try writer.addTensor(name: t.name, dtype: type, shape: t.shape, bytes: $0) }
+                    if options.report {
+                        let stats = try compare(values, encoded, type: type, columns: columns)
+                        plan.tensors[i].rmse = stats.rmse
+                        plan.tensors[i].relativeError = stats.relative
+                        plan.tensors[i].cosine = stats.cosine
+                    }
                 }
+                src.dropPages()
                 done += t.byteCount
             }
             try metadata.finish(writer, extra: ["quantization": .object([
@@ -131,6 +132,22 @@ public struct Quantizer {
         return plan
     }
 
+    /// Calls `body` with the tensor's values as f32: the mapped bytes themselves for an aligned
+    /// f32 tensor (no copy, no fresh pages to zero), else decoded by `floats`.
+    static func withValues(_ t: SourceTensor, _ src: ByteRegion, columns: Int, threads: Int,
+                           _ body: (UnsafeBufferPointer<Float>) throws -> Void) throws {
+        if t.dtype == .f32 {
+            let done: Bool = try src.withBytes { b in
+                guard let p = b.baseAddress, Int(bitPattern: p) % 4 == 0, b.count >= 4 * t.elementCount else { return false }
+                try b.withMemoryRebound(to: Float.self) { try body(UnsafeBufferPointer(rebasing: $0[0..<t.elementCount])) }
+                return true
+            }
+            if done { return }
+        }
+        let values = try floats(t, src, columns: columns, threads: threads)
+        try values.withUnsafeBufferPointer { try body($0) }
+    }
+
     /// The tensor's values as f32, decoded in parallel row slices.
     static func floats(_ t: SourceTensor, _ src: ByteRegion, columns: Int, threads: Int = availableCores) throws -> [Float] {
         var values = [Float](repeating: 0, count: t.elementCount)
@@ -149,7 +166,7 @@ public struct Quantizer {
         return values
     }
 
-    static func encode(_ values: [Float], name: String, columns: Int, type: DType, options: Options) throws -> ByteRegion {
+    static func encode(_ values: UnsafeBufferPointer<Float>, name: String, columns: Int, type: DType, options: Options) throws -> ByteRegion {
         let shapeBytes = try type.byteCount(shape: [values.count / max(columns, 1), columns])
         // Importance weights apply to the search quantizer; tensors without an entry get none.
         let importance = options.mode == .search ? options.imatrix?.weights(for: name).flatMap { $0.count == columns ? $0 : nil } : nil
@@ -160,27 +177,25 @@ public struct Quantizer {
         }
     }
 
-    static func encodeValues(_ values: [Float], name: String, columns: Int, type: DType, importance: [Float]?, options: Options,
+    static func encodeValues(_ v: UnsafeBufferPointer<Float>, name: String, columns: Int, type: DType, importance: [Float]?, options: Options,
                              bytes shapeBytes: Int) throws -> ByteRegion {
         try ByteRegion.allocate(count: shapeBytes) { dst in
-            try values.withUnsafeBufferPointer { v in
-                if type.isBlockQuantized {
-                    if let importance {
-                        try importance.withUnsafeBufferPointer { w in
-                            try Quantize.matrix(v, columns: columns, dtype: type, mode: options.mode, weights: w, threads: options.threads, into: dst)
-                        }
-                    } else {
-                        try Quantize.matrix(v, columns: columns, dtype: type, mode: options.mode, weights: nil, threads: options.threads, into: dst)
+            if type.isBlockQuantized {
+                if let importance {
+                    try importance.withUnsafeBufferPointer { w in
+                        try Quantize.matrix(v, columns: columns, dtype: type, mode: options.mode, weights: w, threads: options.threads, into: dst)
                     }
                 } else {
-                    try FloatConversion.fromFloat(v, to: type, into: dst, tensor: name)
+                    try Quantize.matrix(v, columns: columns, dtype: type, mode: options.mode, weights: nil, threads: options.threads, into: dst)
                 }
+            } else {
+                try FloatConversion.fromFloat(v, to: type, into: dst, tensor: name)
             }
         }
     }
 
     /// RMSE, relative error (RMSE / RMS of the source) and cosine similarity.
-    static func compare(_ x: [Float], _ encoded: ByteRegion, type: DType, columns: Int) throws -> (rmse: Double, relative: Double, cosine: Double) {
+    static func compare(_ x: UnsafeBufferPointer<Float>, _ encoded: ByteRegion, type: DType, columns: Int) throws -> (rmse: Double, relative: Double, cosine: Double) {
         var y = [Float](repeating: 0, count: x.count)
         try encoded.withBytes { b in try y.withUnsafeMutableBufferPointer { try Dequantize.toFloat(b, dtype: type, into: $0, columns: columns) } }
         var se = 0.0, sx = 0.0, sy = 0.0, sxy = 0.0

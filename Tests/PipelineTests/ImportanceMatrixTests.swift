@@ -37,7 +37,7 @@ final class ImportanceMatrixTests: XCTestCase {
         var weighted = plain
         weighted.imatrix = back
         func weightedError(_ o: Quantizer.Options) throws -> Double {
-            let q = try Quantizer.encode(values, name: w.name, columns: 64, type: .q4_0, options: o)
+            let q = try values.withUnsafeBufferPointer { try Quantizer.encode($0, name: w.name, columns: 64, type: .q4_0, options: o) }
             var y = [Float](repeating: 0, count: values.count)
             try q.withBytes { b in try y.withUnsafeMutableBufferPointer { try Dequantize.toFloat(b, dtype: .q4_0, into: $0, columns: 64) } }
             return values.indices.reduce(0.0) { $0 + Double(importance[$1 % 64]) * Double((values[$1] - y[$1]) * (values[$1] - y[$1])) }
