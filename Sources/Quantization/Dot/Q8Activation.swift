@@ -21,29 +21,48 @@ public struct Q8Activation {
         lanes = [Lanes](repeating: Lanes(), count: 2 * nb)
         scales = [Float](repeating: 0, count: nb)
         scaledSums = [Float](repeating: 0, count: nb)
-        for b in 0..<nb {
-            let xb = x + Self.blockSize * b
-            var m: Float = 0
-            for i in 0..<Self.blockSize { m = max(m, abs(xb[i])) }
-            let d = m / 127
-            let id: Float = d != 0 ? 1 / d : 0
-            var even = Lanes(), odd = Lanes()
-            var sum: Int32 = 0
-            for j in 0..<16 {
-                let e = Self.level(xb[2 * j] * id), o = Self.level(xb[2 * j + 1] * id)
-                even[j] = e
-                odd[j] = o
-                sum += Int32(e) + Int32(o)
+        typealias V = SIMD8<Float>
+        typealias I = SIMD8<Int32>
+        withUnsafeTemporaryAllocation(of: Int32.self, capacity: Self.blockSize) { tmp in
+            let t = UnsafeMutableRawPointer(tmp.baseAddress!)
+            for b in 0..<nb {
+                let xr = UnsafeRawPointer(x + Self.blockSize * b)
+                // max |x| with compare-and-blend (the generic pointwiseMax is an out-of-line call)
+                var m = V()
+                for k in 0..<4 {
+                    let v = xr.loadUnaligned(fromByteOffset: 32 * k, as: V.self)
+                    let a = v.replacing(with: -v, where: v .< 0)
+                    m = m.replacing(with: a, where: a .> m)
+                }
+                var mx: Float = 0
+                for i in 0..<8 { mx = Swift.max(mx, m[i]) }
+                let d = mx / 127
+                let id: Float = d != 0 ? 1 / d : 0
+                // Round to nearest even through the bits of 2²³ + 2²² + v (|v| ≤ 127; a scalar
+                // rounded() is a libm call per value). A NaN input gives some level, never a trap.
+                for k in 0..<4 {
+                    let v = xr.loadUnaligned(fromByteOffset: 32 * k, as: V.self) * V(repeating: id)
+                    let q = unsafeBitCast(v + V(repeating: 12_582_912), to: I.self) &- I(repeating: 0x4B40_0000)
+                    t.storeBytes(of: q, toByteOffset: 32 * k, as: I.self)
+                }
+                var even = Lanes(), odd = Lanes()
+                var sum: Int32 = 0
+                for j in 0..<16 {
+                    let e = Self.level(tmp[2 * j]), o = Self.level(tmp[2 * j + 1])
+                    even[j] = e
+                    odd[j] = o
+                    sum &+= Int32(e) &+ Int32(o)
+                }
+                lanes[2 * b] = even
+                lanes[2 * b + 1] = odd
+                scales[b] = d
+                scaledSums[b] = d * Float(sum)
             }
-            lanes[2 * b] = even
-            lanes[2 * b + 1] = odd
-            scales[b] = d
-            scaledSums[b] = d * Float(sum)
         }
     }
 
-    /// round(v) clamped to ±127; NaN becomes −127 instead of trapping.
-    @inline(__always) static func level(_ v: Float) -> Int16 { Int16(Swift.min(127, Swift.max(-127, v.rounded()))) }
+    /// A level clamped to ±127 (whatever a NaN produced stays in range).
+    @inline(__always) static func level(_ v: Int32) -> Int16 { Int16(truncatingIfNeeded: Swift.min(127, Swift.max(-127, v))) }
 
     /// Whether a row of `count` values can be quantized this way.
     public static func accepts(_ count: Int) -> Bool { count > 0 && count % blockSize == 0 }
