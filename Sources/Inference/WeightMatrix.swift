@@ -72,10 +72,14 @@ public struct WeightMatrix: @unchecked Sendable {
                 return
             }
             // Whole groups straight into y; a group cut by the range goes through a buffer.
+            let first = (r.lowerBound + 15) / 16, end = r.upperBound / 16
+            let whole = first..<max(first, end)
+            if !whole.isEmpty { packed.matvec(q8, groups: whole, into: y) }
             var g = r.lowerBound / 16
             while 16 * g < r.upperBound {
-                if 16 * g >= r.lowerBound && 16 * g + 16 <= r.upperBound {
-                    packed.matvec(q8, groups: g..<(g + 1), into: y)
+                if whole.contains(g) {
+                    g = whole.upperBound
+                    continue
                 } else {
                     withUnsafeTemporaryAllocation(of: Float.self, capacity: 16) { t in
                         packed.matvec(q8, groups: g..<(g + 1), into: t.baseAddress! - 16 * g)
