@@ -78,22 +78,15 @@ enum ScaleSearch {
         return best
     }
 
-    /// q = clamp(roundAway(x·inv), lo, hi) as Int8, 8 lanes at a time, the same rounding as the
-    /// error evaluation (a scalar `rounded()` is a libm call per weight). The float → int step
-    /// uses the bits of 2²³ + 2²² + v (exact for |v| < 2²²; levels are within ±128).
+    /// Levels clamp(roundAway(x·inv), lo, hi) of `n` weights (a multiple of 8, as for every
+    /// search) as Int8, 8 lanes at a time with the rounding the error evaluation uses (a scalar
+    /// `rounded()` is a libm call per weight).
     @inline(__always)
     static func levels(_ x: UnsafePointer<Float>, _ n: Int, inv: Float, lo: V, hi: V, into q: UnsafeMutablePointer<Int8>) {
-        let iv = V(repeating: inv), magic = V(repeating: 12_582_912)
-        var k = 0
-        while k + 8 <= n {
-            let l = roundAway(UnsafeRawPointer(x + k).loadUnaligned(as: V.self) * iv).clampedTo(lo, hi)
-            let b = unsafeBitCast(l + magic, to: SIMD8<Int32>.self) &- SIMD8<Int32>(repeating: 0x4B40_0000)
-            for j in 0..<8 { q[k + j] = Int8(truncatingIfNeeded: b[j]) }
-            k += 8
-        }
-        while k < n {
-            q[k] = Int8(clamping: min(max(Int((x[k] * inv).rounded()), Int(lo[0])), Int(hi[0])))
-            k += 1
+        let iv = V(repeating: inv)
+        for k in stride(from: 0, to: n, by: 8) {
+            let l = ExactIntegers.rounded(roundAway(UnsafeRawPointer(x + k).loadUnaligned(as: V.self) * iv).clampedTo(lo, hi))
+            for j in 0..<8 { q[k + j] = Int8(truncatingIfNeeded: l[j]) }
         }
     }
 

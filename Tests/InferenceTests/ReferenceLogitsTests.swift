@@ -27,6 +27,17 @@ final class ReferenceLogitsTests: XCTestCase {
         return m
     }
 
+    /// Logits of `ids` fed `chunk` tokens at a time through one cache.
+    static func forwardInChunks(_ m: Transformer, _ ids: [Int], chunk: Int, cache: RotatingKVCache) throws -> [Float] {
+        var logits: [Float] = []
+        var i = 0
+        while i < ids.count {
+            logits += try m.forward(Array(ids[i..<min(ids.count, i + chunk)]), cache: cache)
+            i += chunk
+        }
+        return logits
+    }
+
     lazy var tiny = try? Self.reference(Fixtures.root.appendingPathComponent("tiny-mistral/reference-logits.safetensors").path)
 
     func model(_ layout: String) throws -> Transformer {
@@ -67,12 +78,7 @@ final class ReferenceLogitsTests: XCTestCase {
         for chunk in [1, 5, 7, 16, 17, 31] {
             let cache = m.makeCache()
             XCTAssertEqual(cache.slots, 16)
-            var logits: [Float] = []
-            var i = 0
-            while i < ids.count {
-                logits += try m.forward(Array(ids[i..<min(ids.count, i + chunk)]), cache: cache)
-                i += chunk
-            }
+            let logits = try Self.forwardInChunks(m, ids, chunk: chunk, cache: cache)
             XCTAssertLessThanOrEqual(Self.maxAbsDiff(logits, whole, columns: 1024), 1e-4, "chunk \(chunk)")
         }
     }
@@ -87,14 +93,8 @@ final class ReferenceLogitsTests: XCTestCase {
         let expected = try XCTUnwrap(ref["text.logits"]).floats
         for chunk in [1, 5, 16] {
             let half = m.makeCache(precision: .f16), full = m.makeCache()
-            var logits: [Float] = []
-            var i = 0
-            while i < ids.count {
-                let part = Array(ids[i..<min(ids.count, i + chunk)])
-                logits += try m.forward(part, cache: half)
-                _ = try m.forward(part, cache: full)
-                i += chunk
-            }
+            let logits = try Self.forwardInChunks(m, ids, chunk: chunk, cache: half)
+            _ = try Self.forwardInChunks(m, ids, chunk: chunk, cache: full)
             let d = Self.maxAbsDiff(logits, expected, columns: 1024)
             XCTAssertLessThanOrEqual(d, 1e-2, "chunk \(chunk)")
             if chunk == 1 { XCTAssertGreaterThan(d, 0, "the f16 cache is really used") }

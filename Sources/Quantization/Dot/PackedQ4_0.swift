@@ -94,8 +94,8 @@ public struct PackedQ4_0: @unchecked Sendable {
                     let so = (sl &>> 16) &+ (sh &>> 16)                     // rows 1, 3, … 15
                     let s = UnsafeRawPointer(scales(g, b))
                     let d = V(repeating: dx[b]), off = V(repeating: 8 * sums[b])
-                    even.addProduct(s.load(as: V.self), Q8Dot.float(se) * d - off)
-                    odd.addProduct(s.load(fromByteOffset: 32, as: V.self), Q8Dot.float(so) * d - off)
+                    even.addProduct(s.load(as: V.self), ExactIntegers.float(se) * d - off)
+                    odd.addProduct(s.load(fromByteOffset: 32, as: V.self), ExactIntegers.float(so) * d - off)
                 }
                 for i in 0..<8 {
                     y[16 * g + 2 * i] = even[i]

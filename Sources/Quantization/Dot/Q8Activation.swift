@@ -38,12 +38,11 @@ public struct Q8Activation {
                 for i in 0..<8 { mx = Swift.max(mx, m[i]) }
                 let d = mx / 127
                 let id: Float = d != 0 ? 1 / d : 0
-                // Round to nearest even through the bits of 2²³ + 2²² + v (|v| ≤ 127; a scalar
-                // rounded() is a libm call per value). A NaN input gives some level, never a trap.
+                // Round to nearest even (|v| ≤ 127; a scalar rounded() is a libm call per
+                // value). A NaN input gives some level, never a trap.
                 for k in 0..<4 {
                     let v = xr.loadUnaligned(fromByteOffset: 32 * k, as: V.self) * V(repeating: id)
-                    let q = unsafeBitCast(v + V(repeating: 12_582_912), to: I.self) &- I(repeating: 0x4B40_0000)
-                    t.storeBytes(of: q, toByteOffset: 32 * k, as: I.self)
+                    t.storeBytes(of: ExactIntegers.rounded(v), toByteOffset: 32 * k, as: I.self)
                 }
                 var even = Lanes(), odd = Lanes()
                 var sum: Int32 = 0

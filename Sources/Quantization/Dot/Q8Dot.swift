@@ -39,26 +39,18 @@ public enum Q8Dot {
     /// Σ over one block: 32 int8 weights (as 16 int16 lanes holding two each) times the
     /// activation's even/odd lanes, as 8 × Int32.
     @inline(__always) static func blockSum(_ w: Lanes, _ even: Lanes, _ odd: Lanes) -> I32 {
-        let p = ((w &<< 8) &>> 8) &* even &+ (w &>> 8) &* odd
-        let v = unsafeBitCast(p, to: I32.self)
-        return ((v &<< 16) &>> 16) &+ (v &>> 16)
+        pairSums(((w &<< 8) &>> 8) &* even &+ (w &>> 8) &* odd)
     }
 
-    /// Int32 → Float for |v| < 2²², exactly, without the generic conversion (which Swift
-    /// calls out of line): the bits of 2²³ + 2²² + v read as a Float, minus that constant.
     /// The same for 32 levels in 0…15 (nibbles): no sign extension needed.
     @inline(__always) static func blockSumUnsigned(_ w: Lanes, _ even: Lanes, _ odd: Lanes) -> I32 {
-        let p = (w & 0x00FF) &* even &+ (w &>> 8) &* odd
+        pairSums((w & 0x00FF) &* even &+ (w &>> 8) &* odd)
+    }
+
+    /// Adjacent pairs of 16-bit lanes summed into 8 × Int32.
+    @inline(__always) static func pairSums(_ p: Lanes) -> I32 {
         let v = unsafeBitCast(p, to: I32.self)
         return ((v &<< 16) &>> 16) &+ (v &>> 16)
-    }
-
-    @inline(__always) static func float(_ v: I32) -> V {
-        unsafeBitCast(v &+ I32(repeating: 0x4B40_0000), to: V.self) - V(repeating: 12_582_912)
-    }
-
-    @inline(__always) static func half(_ p: UnsafeRawPointer, _ offset: Int) -> Float {
-        Float(Float16(bitPattern: p.loadUnaligned(fromByteOffset: offset, as: UInt16.self)))
     }
 
     /// 32 nibbles (16 bytes: low nibbles are weights 0…15, high nibbles 16…31) as levels
@@ -68,48 +60,35 @@ public enum Q8Dot {
         return unsafeBitCast(SIMD32<UInt8>(lowHalf: b & 0x0F, highHalf: b &>> 4), to: Lanes.self)
     }
 
-    /// Σ of `block(b)` over the blocks, two accumulators.
-    @inline(__always) static func sum(_ blocks: Int, _ block: (Int) -> V) -> Float {
-        var s0 = V(), s1 = V()
-        var b = 0
-        while b + 2 <= blocks {
-            s0 += block(b)
-            s1 += block(b + 1)
-            b += 2
-        }
-        if b < blocks { s0 += block(b) }
-        return (s0 + s1).sum()
-    }
-
     static func q8_0(_ w: UnsafeRawPointer, _ x: UnsafePointer<Lanes>, _ d: UnsafePointer<Float>, _ blocks: Int) -> Float {
-        sum(blocks) { b in
+        RowDot.sumOfBlocks(blocks) { b in
             let blk = w + 34 * b
             let s = blockSum(blk.loadUnaligned(fromByteOffset: 2, as: Lanes.self), x[2 * b], x[2 * b + 1])
-            return float(s) * V(repeating: half(blk, 0) * d[b])
-        }
+            return ExactIntegers.float(s) * V(repeating: loadHalf(blk, 0) * d[b])
+        }.sum()
     }
 
     /// Q4_0: w = d·(q − 8), so Σ w·x = d·d_x·Σ q·q_x − 8·d·(d_x·Σ q_x).
     static func q4_0(_ w: UnsafeRawPointer, _ x: UnsafePointer<Lanes>, _ d: UnsafePointer<Float>, _ sums: UnsafePointer<Float>, _ blocks: Int) -> Float {
         var offsets: Float = 0
-        let s = sum(blocks) { b in
+        let s = RowDot.sumOfBlocks(blocks) { b in
             let blk = w + 18 * b
-            let dw = half(blk, 0)
+            let dw = loadHalf(blk, 0)
             offsets += dw * sums[b]
-            return float(blockSumUnsigned(nibbles(blk + 2), x[2 * b], x[2 * b + 1])) * V(repeating: dw * d[b])
+            return ExactIntegers.float(blockSumUnsigned(nibbles(blk + 2), x[2 * b], x[2 * b + 1])) * V(repeating: dw * d[b])
         }
-        return s - 8 * offsets
+        return s.sum() - 8 * offsets
     }
 
     /// Q4_1: w = d·q + m, so Σ w·x = d·d_x·Σ q·q_x + m·(d_x·Σ q_x).
     static func q4_1(_ w: UnsafeRawPointer, _ x: UnsafePointer<Lanes>, _ d: UnsafePointer<Float>, _ sums: UnsafePointer<Float>, _ blocks: Int) -> Float {
         var minimums: Float = 0
-        let s = sum(blocks) { b in
+        let s = RowDot.sumOfBlocks(blocks) { b in
             let blk = w + 20 * b
-            minimums += half(blk, 2) * sums[b]
-            return float(blockSumUnsigned(nibbles(blk + 4), x[2 * b], x[2 * b + 1])) * V(repeating: half(blk, 0) * d[b])
+            minimums += loadHalf(blk, 2) * sums[b]
+            return ExactIntegers.float(blockSumUnsigned(nibbles(blk + 4), x[2 * b], x[2 * b + 1])) * V(repeating: loadHalf(blk, 0) * d[b])
         }
-        return s + minimums
+        return s.sum() + minimums
     }
 
     /// The plain reference: the row decoded to f32 times the activation's decoded values,

@@ -64,8 +64,8 @@ public enum RowDot {
     }
 
     /// Σ block(b) over `blocks`, two blocks per step into separate accumulators so the
-    /// floating-point chains overlap.
-    @inline(__always) static func sumOfBlocks(_ blocks: Int, _ block: (Int) -> V) -> Float {
+    /// floating-point chains overlap; the lanes are left for the caller to add.
+    @inline(__always) static func sumOfBlocks(_ blocks: Int, _ block: (Int) -> V) -> V {
         var s0 = V(repeating: 0), s1 = V(repeating: 0)
         var b = 0
         while b + 2 <= blocks {
@@ -74,7 +74,7 @@ public enum RowDot {
             b += 2
         }
         if b < blocks { s0 += block(b) }
-        return total(s0 + s1)
+        return s0 + s1
     }
 
     /// Q8_0: per block d · Σ q·x.
@@ -90,7 +90,7 @@ public enum RowDot {
             c.addProduct(q(3), load8(xr, 128 * b + 96))
             return (a + c) * V(repeating: d)
         }
-        return sumOfBlocks(n / 32, block)
+        return total(sumOfBlocks(n / 32, block))
     }
 
     /// Q4_0: per block d · Σ (q − 8)·x, low nibbles weights 0…15, high nibbles 16…31.
@@ -108,7 +108,7 @@ public enum RowDot {
             c.addProduct(V(b1 &>> 4) - eight, load8(xr, 128 * b + 96))
             return (a + c) * V(repeating: d)
         }
-        return sumOfBlocks(n / 32, block)
+        return total(sumOfBlocks(n / 32, block))
     }
 
     /// The plain reference: decode the whole row, then multiply and add in order.
