@@ -13,6 +13,8 @@ public struct Converter {
         public var writer = TMTWriterOptions()
         /// The command line, recorded in the provenance.
         public var command: [String] = CommandLine.arguments
+        /// Record each source file's SHA-256 in the provenance (off: `"sha256": null`).
+        public var hashSources = true
         public init() {}
     }
 
@@ -41,7 +43,7 @@ public struct Converter {
         let written = model.tensors.filter { model.aliases[$0.name] == nil }
         let inputBytes = written.reduce(0) { $0 + $1.byteCount }
 
-        let metadata = OutputMetadata(checkpoint: checkpoint, model: model, command: options.command)
+        let metadata = OutputMetadata(checkpoint: checkpoint, model: model, command: options.command, hashSources: options.hashSources)
         let writer = try TMTWriter(path: output, options: options.writer)
         var decoded = 0
         do {

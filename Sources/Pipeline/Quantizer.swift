@@ -17,6 +17,8 @@ public struct Quantizer {
         public var imatrix: ImportanceMatrix?
         public var imatrixPath: String?
         public var command: [String] = CommandLine.arguments
+        /// Record each source file's SHA-256 in the provenance (off: `"sha256": null`).
+        public var hashSources = true
         public init(recipe: Recipe) { self.recipe = recipe }
     }
 
@@ -85,8 +87,9 @@ public struct Quantizer {
         let byName = Dictionary(uniqueKeysWithValues: model.tensors.map { ($0.name, $0) })
         let writer = try TMTWriter(path: output, options: TMTWriterOptions(codec: options.codec, threads: options.threads))
         let inputBytes = plan.tensors.reduce(0) { $0 + (byName[$1.name]?.byteCount ?? 0) }
-        let metadata = OutputMetadata(checkpoint: checkpoint, model: model, command: options.command)
+        let metadata = OutputMetadata(checkpoint: checkpoint, model: model, command: options.command, hashSources: options.hashSources)
         var done = 0
+        let writes = WriteBehind()
         do {
             for i in plan.tensors.indices {
                 let e = plan.tensors[i]
@@ -96,7 +99,8 @@ public struct Quantizer {
                 let columns = t.shape.last ?? 1
                 try withValues(t, src, columns: columns, threads: options.threads) { values in
                     let encoded = try encode(values, name: t.name, columns: columns, type: type, options: options)
-                    try encoded.withBytes { try writer.addTensor(name: t.name, dtype: type, shape: t.shape, bytes: $0) }
+                    let (name, shape) = (t.name, t.shape)
+                    try writes.submit { try encoded.withBytes { try writer.addTensor(name: name, dtype: type, shape: shape, bytes: $0) } }
                     if options.report {
                         let stats = try compare(values, encoded, type: type, columns: columns)
                         plan.tensors[i].rmse = stats.rmse
@@ -107,6 +111,7 @@ public struct Quantizer {
                 src.dropPages()
                 done += t.byteCount
             }
+            try writes.drain()
             try metadata.finish(writer, extra: ["quantization": .object([
                 "recipe": .string(options.recipe.name),
                 "rules": .array(options.recipe.rules.map { .string($0.description) }),
@@ -118,6 +123,7 @@ public struct Quantizer {
                 } ?? .null,
             ])])
         } catch {
+            try? writes.drain()
             writer.abandon()
             throw error
         }

@@ -13,6 +13,12 @@ public protocol BlockFormat {
     static func quantizeReference(_ x: UnsafePointer<Float>, into block: UnsafeMutableRawPointer)
 }
 
+/// A format whose search runs on 8 consecutive blocks at once (`ScaleSearch8`).
+public protocol EightBlockSearch: BlockFormat {
+    /// `quantize` for 8 consecutive blocks.
+    static func quantize8(_ x: UnsafePointer<Float>, weights: UnsafePointer<Float>?, into blocks: UnsafeMutableRawPointer)
+}
+
 extension BlockFormat {
     /// Squared error of a quantized block against `x`, weighted.
     static func blockError(_ x: UnsafePointer<Float>, weights: UnsafePointer<Float>?, block: UnsafeRawPointer) -> Float {

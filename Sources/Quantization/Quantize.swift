@@ -31,11 +31,29 @@ public enum Quantize {
             var s2 = acc.sum()
             while j < n { s2 += x[j] * x[j]; j += 1 }
             s2 *= 4 / Float(max(1, n))
-            // Plain loops without optionals inside: the compiler vectorizes them (vsqrtps).
-            for j in 0..<n { e[j] = (s2 + x[j] * x[j]).squareRoot() }
-            if let weights { for j in 0..<n { e[j] *= weights[j] } }
+            let s2v = SIMD8<Float>(repeating: s2)
+            j = 0
+            while j + 8 <= n {
+                let v = UnsafeRawPointer(x + j).loadUnaligned(as: SIMD8<Float>.self)
+                var r = squareRoot(s2v + v * v)
+                if let weights { r *= UnsafeRawPointer(weights + j).loadUnaligned(as: SIMD8<Float>.self) }
+                UnsafeMutableRawPointer(e + j).storeBytes(of: r, as: SIMD8<Float>.self)
+                j += 8
+            }
+            while j < n { e[j] = (s2 + x[j] * x[j]).squareRoot() * (weights?[j] ?? 1); j += 1 }
             try encode(x, n, dtype: dtype, mode: mode, weights: e, into: dst)
         }
+    }
+
+    /// √y lane-wise to ~1e-6 relative (y ≥ 0), for the importance weights: the inverse-root
+    /// bit estimate and two Newton steps. Swift's `SIMD8.squareRoot()` (and the scalar loop)
+    /// compile to a `vsqrtss` and an errno branch per lane — a fifth of a Q4_0 quantization.
+    @inline(__always) static func squareRoot(_ y: SIMD8<Float>) -> SIMD8<Float> {
+        let half = y * 0.5
+        var r = unsafeBitCast(SIMD8<UInt32>(repeating: 0x5F37_59DF) &- (unsafeBitCast(y, to: SIMD8<UInt32>.self) &>> 1), to: SIMD8<Float>.self)
+        r = r * (1.5 - half * r * r)
+        r = r * (1.5 - half * r * r)
+        return y * r
     }
 
     /// A NaN or infinity has no level in any format (and would trap a float → int
@@ -60,6 +78,14 @@ public enum Quantize {
             else { f.quantize(x + i, weights: weights.map { $0 + i }, into: p) }
             p += f.dtype.blockBytes
             i += f.dtype.blockSize
+        }
+        if mode == .search, let main = main as? any EightBlockSearch.Type {
+            let span = 8 * dtype.blockSize
+            while n - i >= span {
+                main.quantize8(x + i, weights: weights.map { $0 + i }, into: p)
+                p += 8 * dtype.blockBytes
+                i += span
+            }
         }
         while n - i >= dtype.blockSize { put(main) }
         if i < n {

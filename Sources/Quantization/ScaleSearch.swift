@@ -14,10 +14,9 @@ enum ScaleSearch {
 
     @inline(__always) static func f16(_ v: Float) -> Float { Float(Float16(v)) }
 
-    /// Round half away from zero, lane-wise (ggml's `nearest_int` differs only at exact halves).
-    @inline(__always) static func roundAway(_ v: V) -> V {
-        (v + V(repeating: 0.5).replacing(with: -0.5, where: v .< 0)).rounded(.towardZero)
-    }
+    /// Round to nearest, ties to even, lane-wise (one `vroundps`; ggml's `nearest_int` differs
+    /// only at exact halves, where both levels have the same error).
+    @inline(__always) static func round(_ v: V) -> V { v.rounded(.toNearestOrEven) }
 
     /// Lane-wise clamp with compare-and-blend (the stdlib's `clamped` calls unspecialised
     /// `pointwiseMin`/`pointwiseMax` here, costing more than the rest of the search together).
@@ -78,15 +77,14 @@ enum ScaleSearch {
         return best
     }
 
-    /// Levels clamp(roundAway(x·inv), lo, hi) of `n` weights (a multiple of 8, as for every
+    /// Levels clamp(round(x·inv), lo, hi) of `n` weights (a multiple of 8, as for every
     /// search) as Int8, 8 lanes at a time with the rounding the error evaluation uses (a scalar
     /// `rounded()` is a libm call per weight).
     @inline(__always)
     static func levels(_ x: UnsafePointer<Float>, _ n: Int, inv: Float, lo: V, hi: V, into q: UnsafeMutablePointer<Int8>) {
         let iv = V(repeating: inv)
         for k in stride(from: 0, to: n, by: 8) {
-            let l = ExactIntegers.rounded(roundAway(UnsafeRawPointer(x + k).loadUnaligned(as: V.self) * iv).clampedTo(lo, hi))
-            for j in 0..<8 { q[k + j] = Int8(truncatingIfNeeded: l[j]) }
+            ReferenceLevels.storeLowBytes(ExactIntegers.rounded(round(UnsafeRawPointer(x + k).loadUnaligned(as: V.self) * iv).clampedTo(lo, hi)), to: q + k)
         }
     }
 
@@ -125,10 +123,19 @@ enum ScaleSearch {
             }
             return best
         }
-        let (d, m) = best
-        let inv = d > 0 ? 1 / d : 0
-        for i in 0..<n { q[i] = UInt8(min(max(Int(((x[i] - m) * inv).rounded()), 0), nmax)) }
+        asymmetricLevels(x, n, d: best.0, m: best.1, nmax: nmax, into: q)
         return best
+    }
+
+    /// Levels clamp(round((x − m)/d), 0, nmax) of `n` weights (a multiple of 8) as UInt8, with
+    /// the rounding the error evaluation uses; all 0 when d is 0.
+    @inline(__always)
+    static func asymmetricLevels(_ x: UnsafePointer<Float>, _ n: Int, d: Float, m: Float, nmax: Int, into q: UnsafeMutablePointer<UInt8>) {
+        let iv = V(repeating: d > 0 ? 1 / d : 0), mv = V(repeating: m), top = V(repeating: Float(nmax))
+        for k in stride(from: 0, to: n, by: 8) {
+            let v = (UnsafeRawPointer(x + k).loadUnaligned(as: V.self) - mv) * iv
+            ReferenceLevels.storeLowBytes(ExactIntegers.rounded(round(v).clampedTo(V(), top)), to: q + k)
+        }
     }
 }
 
@@ -139,7 +146,7 @@ extension ScaleSearch {
         let inv = V(repeating: 1 / d), dv = V(repeating: d)
         var err = V(repeating: 0)
         for k in 0..<nv {
-            let l = roundAway(xv[k] * inv).clampedTo(lo, hi)
+            let l = round(xv[k] * inv).clampedTo(lo, hi)
             let e = xv[k] - dv * l
             err += wv[k] * e * e
         }
@@ -152,7 +159,7 @@ extension ScaleSearch {
         let inv = V(repeating: 1 / d)
         var sxq = V(repeating: 0), sqq = V(repeating: 0)
         for k in 0..<nv {
-            let l = roundAway(xv[k] * inv).clampedTo(lo, hi)
+            let l = round(xv[k] * inv).clampedTo(lo, hi)
             sxq += wv[k] * xv[k] * l
             sqq += wv[k] * l * l
         }
@@ -166,7 +173,7 @@ extension ScaleSearch {
         let inv = V(repeating: 1 / d), dv = V(repeating: d), mv = V(repeating: m), zero = V(repeating: 0)
         var err = V(repeating: 0)
         for k in 0..<nv {
-            let l = roundAway((xv[k] - mv) * inv).clampedTo(zero, top)
+            let l = round((xv[k] - mv) * inv).clampedTo(zero, top)
             let e = xv[k] - (dv * l + mv)
             err += wv[k] * e * e
         }
@@ -180,7 +187,7 @@ extension ScaleSearch {
         let inv = V(repeating: 1 / d0), mv = V(repeating: m0), zero = V(repeating: 0)
         var sw = V(repeating: 0), sq = sw, sqq = sw, sx = sw, sqx = sw
         for k in 0..<nv {
-            let l = roundAway((xv[k] - mv) * inv).clampedTo(zero, top)
+            let l = round((xv[k] - mv) * inv).clampedTo(zero, top)
             let w = wv[k]
             sw += w; sq += w * l; sqq += w * l * l; sx += w * xv[k]; sqx += w * l * xv[k]
         }

@@ -42,6 +42,9 @@ struct QuantizeTensors: ParsableCommand {
     @Option(help: "Codec for the output (raw keeps tensors mappable in place).")
     var codec: TMTCodec = .raw
 
+    @Flag(name: .customLong("no-source-hash"), help: "Do not hash the source files for the provenance (their sha256 is recorded as null; saves about 1 s of one core per 2 GB).")
+    var noSourceHash = false
+
     @OptionGroup var threads: ThreadOptions
     @OptionGroup var out: OutputOptions
 
@@ -55,6 +58,7 @@ struct QuantizeTensors: ParsableCommand {
         var recipe = try Recipe.preset(type.lowercased(), layers: model.config.nLayers)
         recipe.rules = try rules.map(Recipe.Rule.init(parsing:)) + recipe.rules
         var options = Quantizer.Options(recipe: recipe)
+        options.hashSources = !noSourceHash
         options.mode = reference ? .reference : .search
         options.threads = threads.threads
         options.report = report

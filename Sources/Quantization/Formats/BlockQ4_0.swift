@@ -2,7 +2,7 @@ import TensorCore
 
 /// Q4_0: 32 weights = f16 scale d + 16 bytes of nibbles; low nibbles are weights 0…15, high
 /// nibbles 16…31; w = d·(q − 8). 18 bytes, 4.5 bits per weight.
-public enum BlockQ4_0: BlockFormat {
+public enum BlockQ4_0: EightBlockSearch {
     public static let dtype = DType.q4_0
 
     public static func dequantize(block: UnsafeRawPointer, into out: UnsafeMutablePointer<Float>) {
@@ -24,6 +24,15 @@ public enum BlockQ4_0: BlockFormat {
         let d = vmax / -8
         let id: Float = d != 0 ? 1 / d : 0
         storeHalf(block, 0, d)
+        ReferenceLevels.packNibbles(x, sub: 0, id: id, add: 8.5, into: block + 2)
+    }
+
+    /// The same, one weight at a time (what `ReferenceLevelsTests` holds the SIMD form to).
+    static func quantizeReferenceScalar(_ x: UnsafePointer<Float>, into block: UnsafeMutableRawPointer) {
+        let (_, vmax) = BlockExtremes.signedMaxScalar(x, 32)
+        let d = vmax / -8
+        let id: Float = d != 0 ? 1 / d : 0
+        storeHalf(block, 0, d)
         pack({ UInt8(min(15, max(0, Int(x[$0] * id + 8.5)))) }, into: block)
     }
 
@@ -34,6 +43,14 @@ public enum BlockQ4_0: BlockFormat {
             let d = ScaleSearch.symmetric(x, 32, weights: weights, qmin: -8, qmax: 7, levels: q.baseAddress!)
             storeHalf(block, 0, d)
             pack({ UInt8(Int(q[$0]) + 8) }, into: block)
+        }
+    }
+
+    public static func quantize8(_ x: UnsafePointer<Float>, weights: UnsafePointer<Float>?, into blocks: UnsafeMutableRawPointer) {
+        ScaleSearch8.symmetricBlocks(x, weights: weights, qmin: -8, qmax: 7) { b, d, q in
+            let block = blocks + dtype.blockBytes * b
+            storeHalf(block, 0, d)
+            ReferenceLevels.packNibbles(levels: q, bias: 8, into: block + 2)
         }
     }
 }

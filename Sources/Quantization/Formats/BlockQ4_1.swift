@@ -2,7 +2,7 @@ import TensorCore
 
 /// Q4_1: 32 weights = f16 scale d + f16 minimum m + 16 bytes of nibbles; w = d·q + m.
 /// 20 bytes, 5.0 bits per weight.
-public enum BlockQ4_1: BlockFormat {
+public enum BlockQ4_1: EightBlockSearch {
     public static let dtype = DType.q4_1
 
     public static func dequantize(block: UnsafeRawPointer, into out: UnsafeMutablePointer<Float>) {
@@ -26,17 +26,36 @@ public enum BlockQ4_1: BlockFormat {
         let id: Float = d != 0 ? 1 / d : 0
         storeHalf(block, 0, d)
         storeHalf(block, 2, lo)
+        ReferenceLevels.packNibbles(x, sub: lo, id: id, add: 0.5, into: block + 4)
+    }
+
+    /// The same, one weight at a time (what `ReferenceLevelsTests` holds the SIMD form to).
+    static func quantizeReferenceScalar(_ x: UnsafePointer<Float>, into block: UnsafeMutableRawPointer) {
+        let (lo, hi) = BlockExtremes.rangeScalar(x, 32)
+        let d = (hi - lo) / 15
+        let id: Float = d != 0 ? 1 / d : 0
+        storeHalf(block, 0, d)
+        storeHalf(block, 2, lo)
         pack({ UInt8(min(15, max(0, Int((x[$0] - lo) * id + 0.5)))) }, into: block)
     }
 
     public static func quantize(_ x: UnsafePointer<Float>, weights: UnsafePointer<Float>?, into block: UnsafeMutableRawPointer) {
-        quantizeBest(x, weights: weights, into: block) { out in
-            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 32) { q in
-                let (d, m) = ScaleSearch.asymmetric(x, 32, weights: weights, nmax: 15, levels: q.baseAddress!)
-                storeHalf(out, 0, d)
-                storeHalf(out, 2, m)
-                pack({ q[$0] }, into: out)
-            }
+        // No comparison with the reference block: the first candidate is the reference's own
+        // (d, min), f16-rounded as stored, with the nearest levels for it, so never worse.
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 32) { q in
+            let (d, m) = ScaleSearch.asymmetric(x, 32, weights: weights, nmax: 15, levels: q.baseAddress!)
+            storeHalf(block, 0, d)
+            storeHalf(block, 2, m)
+            ReferenceLevels.packNibbles(levels: q.baseAddress!, bias: 0, into: block + 4)
+        }
+    }
+
+    public static func quantize8(_ x: UnsafePointer<Float>, weights: UnsafePointer<Float>?, into blocks: UnsafeMutableRawPointer) {
+        ScaleSearch8.asymmetricBlocks(x, weights: weights, nmax: 15) { b, d, m, q in
+            let block = blocks + dtype.blockBytes * b
+            storeHalf(block, 0, d)
+            storeHalf(block, 2, m)
+            ReferenceLevels.packNibbles(levels: q, bias: 0, into: block + 4)
         }
     }
 }

@@ -2,7 +2,7 @@ import TensorCore
 
 /// Q5_0: 32 weights = f16 scale d + 32 high bits (u32) + 16 bytes of low nibbles;
 /// w = d·(q − 16). 22 bytes, 5.5 bits per weight.
-public enum BlockQ5_0: BlockFormat {
+public enum BlockQ5_0: EightBlockSearch {
     public static let dtype = DType.q5_0
 
     public static func dequantize(block: UnsafeRawPointer, into out: UnsafeMutablePointer<Float>) {
@@ -39,6 +39,14 @@ public enum BlockQ5_0: BlockFormat {
         // scale (f16-rounded, as stored) with the best levels for it, so it is never worse.
         withUnsafeTemporaryAllocation(of: Int8.self, capacity: 32) { q in
             let d = ScaleSearch.symmetric(x, 32, weights: weights, qmin: -16, qmax: 15, levels: q.baseAddress!)
+            storeHalf(block, 0, d)
+            pack({ UInt8(Int(q[$0]) + 16) }, into: block, at: 2)
+        }
+    }
+
+    public static func quantize8(_ x: UnsafePointer<Float>, weights: UnsafePointer<Float>?, into blocks: UnsafeMutableRawPointer) {
+        ScaleSearch8.symmetricBlocks(x, weights: weights, qmin: -16, qmax: 15) { b, d, q in
+            let block = blocks + dtype.blockBytes * b
             storeHalf(block, 0, d)
             pack({ UInt8(Int(q[$0]) + 16) }, into: block, at: 2)
         }

@@ -2,7 +2,7 @@ import TensorCore
 
 /// Q5_1: 32 weights = f16 scale d + f16 minimum m + 32 high bits + 16 bytes of low nibbles;
 /// w = d·q + m. 24 bytes, 6.0 bits per weight.
-public enum BlockQ5_1: BlockFormat {
+public enum BlockQ5_1: EightBlockSearch {
     public static let dtype = DType.q5_1
 
     public static func dequantize(block: UnsafeRawPointer, into out: UnsafeMutablePointer<Float>) {
@@ -29,13 +29,22 @@ public enum BlockQ5_1: BlockFormat {
     }
 
     public static func quantize(_ x: UnsafePointer<Float>, weights: UnsafePointer<Float>?, into block: UnsafeMutableRawPointer) {
-        quantizeBest(x, weights: weights, into: block) { out in
-            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 32) { q in
-                let (d, m) = ScaleSearch.asymmetric(x, 32, weights: weights, nmax: 31, levels: q.baseAddress!)
-                storeHalf(out, 0, d)
-                storeHalf(out, 2, m)
-                BlockQ5_0.pack({ q[$0] }, into: out, at: 4)
-            }
+        // No comparison with the reference block: the first candidate is the reference's own
+        // (d, min), f16-rounded as stored, with the nearest levels for it, so never worse.
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 32) { q in
+            let (d, m) = ScaleSearch.asymmetric(x, 32, weights: weights, nmax: 31, levels: q.baseAddress!)
+            storeHalf(block, 0, d)
+            storeHalf(block, 2, m)
+            BlockQ5_0.pack({ q[$0] }, into: block, at: 4)
+        }
+    }
+
+    public static func quantize8(_ x: UnsafePointer<Float>, weights: UnsafePointer<Float>?, into blocks: UnsafeMutableRawPointer) {
+        ScaleSearch8.asymmetricBlocks(x, weights: weights, nmax: 31) { b, d, m, q in
+            let block = blocks + dtype.blockBytes * b
+            storeHalf(block, 0, d)
+            storeHalf(block, 2, m)
+            BlockQ5_0.pack({ q[$0] }, into: block, at: 4)
         }
     }
 }
