@@ -48,14 +48,44 @@ public enum Ops {
 
     @inline(__always) public static func silu(_ x: Float) -> Float { x / (1 + exp(-x)) }
 
-    /// In-place softmax of `n` values; returns nothing, leaves probabilities.
+    /// In-place softmax of `n` values; returns nothing, leaves probabilities. 8 lanes at a time
+    /// with `VectorExp` (the tail through the same function, padded).
     public static func softmax(_ x: UnsafeMutablePointer<Float>, _ n: Int) {
+        typealias V = SIMD8<Float>
+        let raw = UnsafeMutableRawPointer(x)
+        var mv = V(repeating: -.infinity)
+        var i = 0
+        while i + 8 <= n {
+            let v = raw.loadUnaligned(fromByteOffset: 4 * i, as: V.self)
+            mv = mv.replacing(with: v, where: v .> mv)
+            i += 8
+        }
         var m = -Float.infinity
-        for i in 0..<n { m = max(m, x[i]) }
-        var s: Float = 0
-        for i in 0..<n { x[i] = exp(x[i] - m); s += x[i] }
-        let inv = 1 / s
-        for i in 0..<n { x[i] *= inv }
+        for k in 0..<8 { m = max(m, mv[k]) }
+        for k in i..<n { m = max(m, x[k]) }
+        let mb = V(repeating: m)
+        var sv = V()
+        i = 0
+        while i + 8 <= n {
+            let e = VectorExp.exp(raw.loadUnaligned(fromByteOffset: 4 * i, as: V.self) - mb)
+            raw.storeBytes(of: e, toByteOffset: 4 * i, as: V.self)
+            sv += e
+            i += 8
+        }
+        var s = sv.sum()
+        if i < n {
+            var t = V(repeating: -.infinity)
+            for k in i..<n { t[k - i] = x[k] - m }
+            let e = VectorExp.exp(t)
+            for k in i..<n { x[k] = e[k - i]; s += e[k - i] }
+        }
+        let inv = V(repeating: 1 / s)
+        i = 0
+        while i + 8 <= n {
+            raw.storeBytes(of: raw.loadUnaligned(fromByteOffset: 4 * i, as: V.self) * inv, toByteOffset: 4 * i, as: V.self)
+            i += 8
+        }
+        for k in i..<n { x[k] *= inv[0] }
     }
 
     /// Sets OpenBLAS's thread count.

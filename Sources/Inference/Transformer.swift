@@ -165,7 +165,15 @@ public final class Transformer {
             let ap = ab.baseAddress!, bp = bb.baseAddress!
             let per = 1 << 14
             pool.run((n + per - 1) / per) { job, _ in
-                for i in (job * per)..<min(n, (job + 1) * per) { ap[i] = Ops.silu(ap[i]) * bp[i] }
+                var i = job * per
+                let end = min(n, (job + 1) * per)
+                while i + 8 <= end {
+                    let a = UnsafeRawPointer(ap + i).loadUnaligned(as: SIMD8<Float>.self)
+                    let b = UnsafeRawPointer(bp + i).loadUnaligned(as: SIMD8<Float>.self)
+                    UnsafeMutableRawPointer(ap + i).storeBytes(of: VectorExp.silu(a) * b, as: SIMD8<Float>.self)
+                    i += 8
+                }
+                while i < end { ap[i] = Ops.silu(ap[i]) * bp[i]; i += 1 }
             }
         } }
     }

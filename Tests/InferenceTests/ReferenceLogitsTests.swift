@@ -134,6 +134,9 @@ final class ReferenceLogitsTests: XCTestCase {
     func testSmolLM2FromItsGGUF() throws {
         let ref = try Self.reference(Fixtures.root.appendingPathComponent("smollm2/reference-logits.safetensors").path)
         let m = Transformer(weights: try ModelWeights(try Checkpoint.open(Fixtures.smolLM2()).native()), threads: 2)
+        // Exact f32 activations: transformers' greedy ids are the f32 model's; the default Q8
+        // activations of decoding agree on most tokens but may flip a late near-tie.
+        m.quantizedActivations = false
         let ids = try XCTUnwrap(ref["text.input_ids"]).ints
         let logits = try m.forward(ids, cache: m.makeCache())
         XCTAssertLessThanOrEqual(Self.maxAbsDiff(logits, try XCTUnwrap(ref["text.logits"]).floats, columns: 49152), 1e-2)
