@@ -64,7 +64,7 @@ enum ScaleSearch {
             consider(vmax / Float(qmin))
             for step in -2...2 {
                 let t = Float(step) * 0.25
-                consider(vmax / (Float(qmin) - t))
+                if step != 0 { consider(vmax / (Float(qmin) - t)) }   // step 0 is the first candidate
                 consider(vmax / (Float(qmax) + t))
             }
             for _ in 0..<2 {
