@@ -59,32 +59,33 @@ public enum BlockQ4_K: BlockFormat {
 
     /// Shared by both modes: per-sub-block (scale, min) from `fit`, then 6-bit quantization of
     /// those against the super-block scales, then levels for the quantized scales.
+    /// `fits` gives the 8 sub-blocks' (scale, min), one per lane.
     static func quantize(_ x: UnsafePointer<Float>, weights: UnsafePointer<Float>?, into block: UnsafeMutableRawPointer,
-                         refine: Bool, fit: (UnsafePointer<Float>, UnsafePointer<Float>?, UnsafeMutablePointer<UInt8>) -> (Float, Float)) {
-        var scales = [Float](repeating: 0, count: 8), mins = [Float](repeating: 0, count: 8)
+                         refine: Bool, fits: () -> (d: SIMD8<Float>, m: SIMD8<Float>)) {
+        let (fd, fm) = fits()
+        let scales = (0..<8).map { fd[$0] }
+        let mins = (0..<8).map { -fm[$0] }      // ggml stores the (non-negative) amount subtracted
         var L = [UInt8](repeating: 0, count: 256)
-        L.withUnsafeMutableBufferPointer { Lp in
-            for j in 0..<8 {
-                let (d, m) = fit(x + 32 * j, weights.map { $0 + 32 * j }, Lp.baseAddress! + 32 * j)
-                scales[j] = d
-                mins[j] = -m      // ggml stores the (non-negative) amount subtracted
-            }
-        }
         let maxScale = scales.max() ?? 0, maxMin = mins.max() ?? 0
         let d = ScaleSearch.f16(maxScale / 63), dmin = ScaleSearch.f16(maxMin / 63)
         var ls = scales.map { d > 0 ? UInt8(min(63, max(0, Int(($0 / d).rounded())))) : 0 }
         var lm = mins.map { dmin > 0 ? UInt8(min(63, max(0, Int(($0 / dmin).rounded())))) : 0 }
+        // Levels of sub-block j for 6-bit scale s and min m (nearest, ties to even, in 0…15) and
+        // their weighted error, four vectors of 8 (a scalar `rounded()` is a libm call).
         func levels(_ j: Int, _ s: UInt8, _ m: UInt8, into out: UnsafeMutablePointer<UInt8>) -> Float {
+            typealias V = SIMD8<Float>
             let D = d * Float(s), M = dmin * Float(m)
-            var err: Float = 0
-            for i in 0..<32 {
-                let v = x[32 * j + i]
-                let l: UInt8 = D > 0 ? UInt8(min(15, max(0, Int(((v + M) / D).rounded())))) : 0
-                out[i] = l
-                let e = v - (D * Float(l) - M)
-                err += (weights?[32 * j + i] ?? 1) * e * e
+            let Dv = V(repeating: D), Mv = V(repeating: M), top = V(repeating: 15)
+            var err = V()
+            for k in stride(from: 0, to: 32, by: 8) {
+                let v = UnsafeRawPointer(x + 32 * j + k).loadUnaligned(as: V.self)
+                let l = D > 0 ? ScaleSearch.clamp(((v + Mv) / Dv).rounded(.toNearestOrEven), V(), top) : V()
+                ReferenceLevels.storeLowBytes(ExactIntegers.rounded(l), to: out + k)
+                let e = v - (Dv * l - Mv)
+                let w = weights.map { UnsafeRawPointer($0 + 32 * j + k).loadUnaligned(as: V.self) } ?? V(repeating: 1)
+                err += w * e * e
             }
-            return err
+            return err.total
         }
         L.withUnsafeMutableBufferPointer { Lp in
             withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 32) { trial in
@@ -114,19 +115,24 @@ public enum BlockQ4_K: BlockFormat {
     /// Without ggml test vectors for Q4_K this follows `quantize_row_q4_K_ref`'s structure
     /// (sub-block fits with min ≤ 0, 6-bit scales, final levels) with plain min/max fits.
     public static func quantizeReference(_ x: UnsafePointer<Float>, into block: UnsafeMutableRawPointer) {
-        quantize(x, weights: nil, into: block, refine: false) { xs, _, L in
-            var lo = min(xs[0], 0), hi = xs[0]
-            for i in 0..<32 { lo = min(lo, xs[i]); hi = max(hi, xs[i]) }
-            let d = (hi - lo) / 15
-            for i in 0..<32 { L[i] = d > 0 ? UInt8(min(15, max(0, Int(((xs[i] - lo) / d).rounded())))) : 0 }
-            return (d, lo)
+        quantize(x, weights: nil, into: block, refine: false) {
+            var d = SIMD8<Float>(), m = SIMD8<Float>()
+            for j in 0..<8 {
+                let xs = x + 32 * j
+                var lo = min(xs[0], 0), hi = xs[0]
+                for i in 0..<32 { lo = min(lo, xs[i]); hi = max(hi, xs[i]) }
+                d[j] = (hi - lo) / 15
+                m[j] = lo
+            }
+            return (d, m)
         }
     }
 
     public static func quantize(_ x: UnsafePointer<Float>, weights: UnsafePointer<Float>?, into block: UnsafeMutableRawPointer) {
         quantizeBest(x, weights: weights, into: block) { out in
-            quantize(x, weights: weights, into: out, refine: true) { xs, ws, L in
-                ScaleSearch.asymmetric(xs, 32, weights: ws, nmax: 15, levels: L, roundScales: false, maxMin: 0)
+            // The 8 sub-blocks searched side by side, one per lane.
+            quantize(x, weights: weights, into: out, refine: true) {
+                ScaleSearch8.asymmetric(x, 32, weights: weights, nmax: 15, roundScales: false, maxMin: 0)
             }
         }
     }

@@ -53,14 +53,14 @@ public enum BlockQ6_K: BlockFormat {
 
     static func quantize(_ x: UnsafePointer<Float>, weights: UnsafePointer<Float>?, into block: UnsafeMutableRawPointer, search: Bool) {
         var sub = [Float](repeating: 0, count: 16)
-        withUnsafeTemporaryAllocation(of: Int8.self, capacity: 16) { q in
-            for j in 0..<16 {
-                if search {
-                    sub[j] = ScaleSearch.symmetric(x + 16 * j, 16, weights: weights.map { $0 + 16 * j }, qmin: -32, qmax: 31, levels: q.baseAddress!, roundScale: false)
-                } else {
-                    sub[j] = BlockExtremes.signedMax(x + 16 * j, 16).vmax / -32
-                }
+        if search {
+            // The 16 sub-blocks searched 8 at a time, one per lane.
+            for h in 0..<2 {
+                let s = ScaleSearch8.symmetric(x + 128 * h, 16, weights: weights.map { $0 + 128 * h }, qmin: -32, qmax: 31, roundScale: false)
+                for j in 0..<8 { sub[8 * h + j] = s[j] }
             }
+        } else {
+            for j in 0..<16 { sub[j] = BlockExtremes.signedMax(x + 16 * j, 16).vmax / -32 }
         }
         var maxAbs: Float = 0, maxScale: Float = 0
         for s in sub where abs(s) > maxAbs { maxAbs = abs(s); maxScale = s }
@@ -70,17 +70,23 @@ public enum BlockQ6_K: BlockFormat {
         let iscale = -128 / maxScale
         let d = ScaleSearch.f16(1 / iscale)
         for j in 0..<16 { scales[j] = Int8(clamping: Int((iscale * sub[j]).rounded())) }
+        // Levels of sub-block j for sub-scale s (nearest, ties to even, in −32…31, stored +32)
+        // and their weighted error, two vectors of 8 (a scalar `rounded()` is a libm call).
         func levels(_ j: Int, _ s: Int8, _ out: inout [UInt8], _ base: Int) -> Float {
+            typealias V = SIMD8<Float>
             let D = d * Float(s)
-            var err: Float = 0
-            for i in 0..<16 {
-                let v = x[16 * j + i]
-                let l = D != 0 ? min(31, max(-32, Int((v / D).rounded()))) : 0
-                out[base + i] = UInt8(l + 32)
-                let e = v - D * Float(l)
-                err += (weights?[16 * j + i] ?? 1) * e * e
+            let Dv = V(repeating: D), lo = V(repeating: -32), hi = V(repeating: 31)
+            var err = V()
+            for k in stride(from: 0, to: 16, by: 8) {
+                let v = UnsafeRawPointer(x + 16 * j + k).loadUnaligned(as: V.self)
+                let l = D != 0 ? ScaleSearch.clamp((v / Dv).rounded(.toNearestOrEven), lo, hi) : V()
+                let stored = ExactIntegers.rounded(l + 32)
+                for i in 0..<8 { out[base + k + i] = UInt8(truncatingIfNeeded: stored[i]) }
+                let e = v - Dv * l
+                let w = weights.map { UnsafeRawPointer($0 + 16 * j + k).loadUnaligned(as: V.self) } ?? V(repeating: 1)
+                err += w * e * e
             }
-            return err
+            return err.total
         }
         var trial = [UInt8](repeating: 0, count: 16)
         for j in 0..<16 {
