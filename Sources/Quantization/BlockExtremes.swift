@@ -9,12 +9,7 @@ enum BlockExtremes {
     @inline(__always)
     static func signedMax(_ x: UnsafePointer<Float>, _ n: Int) -> (amax: Float, vmax: Float) {
         guard n % 8 == 0, n > 0 else { return signedMaxScalar(x, n) }
-        var hi = load(x, 0), lo = hi
-        for k in stride(from: 8, to: n, by: 8) {
-            let v = load(x, k)
-            hi = hi.replacing(with: v, where: v .> hi)
-            lo = lo.replacing(with: v, where: v .< lo)
-        }
+        let (lo, hi) = laneBounds(x, n)
         let top = max(hi), bottom = -min(lo)
         if top > bottom { return (top, top) }
         if bottom > top { return (bottom, -bottom) }
@@ -26,13 +21,20 @@ enum BlockExtremes {
     @inline(__always)
     static func range(_ x: UnsafePointer<Float>, _ n: Int) -> (lo: Float, hi: Float) {
         guard n % 8 == 0, n > 0 else { return rangeScalar(x, n) }
+        let (lo, hi) = laneBounds(x, n)
+        return (min(lo), max(hi))
+    }
+
+    /// Lane-wise minimum and maximum over `n` (a multiple of 8) values.
+    @inline(__always)
+    static func laneBounds(_ x: UnsafePointer<Float>, _ n: Int) -> (lo: V, hi: V) {
         var hi = load(x, 0), lo = hi
         for k in stride(from: 8, to: n, by: 8) {
             let v = load(x, k)
             hi = hi.replacing(with: v, where: v .> hi)
             lo = lo.replacing(with: v, where: v .< lo)
         }
-        return (min(lo), max(hi))
+        return (lo, hi)
     }
 
     /// Largest magnitude.

@@ -40,6 +40,19 @@ enum ScaleSearch {
         }
     }
 
+    /// The candidate scales of the symmetric search are vmax / each of these, in this order:
+    /// the signed extreme mapped to qmin (ggml's reference), then near qmin and near qmax in
+    /// quarter steps — 10 candidates. One list for the one-block and the 8-block search.
+    @inline(__always)
+    static func symmetricDivisors(qmin: Int, qmax: Int, _ body: (Float) -> Void) {
+        body(Float(qmin))
+        for step in -2...2 {
+            let t = Float(step) * 0.25
+            if step != 0 { body(Float(qmin) - t) }   // step 0 is the first candidate
+            body(Float(qmax) + t)
+        }
+    }
+
     /// Symmetric levels q ∈ [qmin, qmax], x̂ = d·q. Returns d (f16-exact unless `roundScale`
     /// is false) and writes q.
     static func symmetric(_ x: UnsafePointer<Float>, _ n: Int, weights: UnsafePointer<Float>?,
@@ -61,12 +74,7 @@ enum ScaleSearch {
             }
             // The extreme value maps near the negative end (as ggml's reference does) or near the
             // positive end; then least-squares refits of the scale for the levels chosen.
-            consider(vmax / Float(qmin))
-            for step in -2...2 {
-                let t = Float(step) * 0.25
-                if step != 0 { consider(vmax / (Float(qmin) - t)) }   // step 0 is the first candidate
-                consider(vmax / (Float(qmax) + t))
-            }
+            ScaleSearch.symmetricDivisors(qmin: qmin, qmax: qmax) { consider(vmax / $0) }
             for _ in 0..<2 {
                 guard bestD != 0, let d = symmetricRefit(xv, wv, nv, bestD, lo, hi) else { break }
                 consider(d)

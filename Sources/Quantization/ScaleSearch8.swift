@@ -71,12 +71,7 @@ enum ScaleSearch8 {
                 bestErr.replace(with: err, where: better)
                 bestD.replace(with: ds, where: better)
             }
-            consider(vmax / Float(qmin))
-            for step in -2...2 {
-                let t = Float(step) * 0.25
-                if step != 0 { consider(vmax / (Float(qmin) - t)) }   // step 0 is the first candidate
-                consider(vmax / (Float(qmax) + t))
-            }
+            ScaleSearch.symmetricDivisors(qmin: qmin, qmax: qmax) { consider(vmax / $0) }
             for _ in 0..<2 {
                 let inv = 1 / bestD
                 var sxq = V(), sqq = V()
