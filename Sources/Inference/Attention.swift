@@ -121,10 +121,32 @@ struct Attention {
     typealias V = SIMD8<Float>
 
     /// s[j] = scale · q·k_j for `count` keys `stride` elements apart (this head's at `offset`).
+    /// Four keys at a time when the head is whole vectors: eight independent FMA chains (two
+    /// per key) instead of two, so the loop is bound by throughput, not FMA latency.
     static func scores<R: RowElements>(_ q: UnsafePointer<Float>, _ k: UnsafeRawPointer, _: R.Type, offset: Int, stride: Int, count: Int,
                                        headDim hd: Int, scale: Float, into s: UnsafeMutablePointer<Float>) {
         let vectors = hd / 8, qr = UnsafeRawPointer(q)
-        for j in 0..<count {
+        var j0 = 0
+        if hd % 16 == 0 {
+            let step = R.bytes * stride
+            while j0 + 4 <= count {
+                let k0 = k + R.bytes * (j0 * stride + offset), k1 = k0 + step, k2 = k1 + step, k3 = k2 + step
+                var a0 = V(), b0 = V(), a1 = V(), b1 = V(), a2 = V(), b2 = V(), a3 = V(), b3 = V()
+                for i in Swift.stride(from: 0, to: vectors, by: 2) {
+                    let qa = qr.loadUnaligned(fromByteOffset: 32 * i, as: V.self), qb = qr.loadUnaligned(fromByteOffset: 32 * i + 32, as: V.self)
+                    a0.addProduct(qa, R.load8(k0, 8 * i)); b0.addProduct(qb, R.load8(k0, 8 * i + 8))
+                    a1.addProduct(qa, R.load8(k1, 8 * i)); b1.addProduct(qb, R.load8(k1, 8 * i + 8))
+                    a2.addProduct(qa, R.load8(k2, 8 * i)); b2.addProduct(qb, R.load8(k2, 8 * i + 8))
+                    a3.addProduct(qa, R.load8(k3, 8 * i)); b3.addProduct(qb, R.load8(k3, 8 * i + 8))
+                }
+                s[j0] = hsum(a0 + b0) * scale
+                s[j0 + 1] = hsum(a1 + b1) * scale
+                s[j0 + 2] = hsum(a2 + b2) * scale
+                s[j0 + 3] = hsum(a3 + b3) * scale
+                j0 += 4
+            }
+        }
+        for j in j0..<count {
             let kr = k + R.bytes * (j * stride + offset)
             var a = V(), b = V()
             var i = 0
@@ -142,9 +164,31 @@ struct Attention {
     }
 
     /// out += Σ_j p[j] · v_j for `count` values `stride` elements apart (this head's at `offset`).
+    /// For heads of whole 64-element chunks the output chunk stays in eight registers across all
+    /// values (it was loaded and stored again for every value).
     static func accumulate<R: RowElements>(_ p: UnsafePointer<Float>, _ v: UnsafeRawPointer, _: R.Type, offset: Int, stride: Int, count: Int,
                                            headDim hd: Int, into out: UnsafeMutablePointer<Float>) {
         let vectors = hd / 8, orw = UnsafeMutableRawPointer(out)
+        if hd % 64 == 0 {
+            for c in Swift.stride(from: 0, to: hd, by: 64) {
+                var o0 = orw.loadUnaligned(fromByteOffset: 4 * c, as: V.self), o1 = orw.loadUnaligned(fromByteOffset: 4 * c + 32, as: V.self)
+                var o2 = orw.loadUnaligned(fromByteOffset: 4 * c + 64, as: V.self), o3 = orw.loadUnaligned(fromByteOffset: 4 * c + 96, as: V.self)
+                var o4 = orw.loadUnaligned(fromByteOffset: 4 * c + 128, as: V.self), o5 = orw.loadUnaligned(fromByteOffset: 4 * c + 160, as: V.self)
+                var o6 = orw.loadUnaligned(fromByteOffset: 4 * c + 192, as: V.self), o7 = orw.loadUnaligned(fromByteOffset: 4 * c + 224, as: V.self)
+                for j in 0..<count {
+                    let w = V(repeating: p[j]), vr = v + R.bytes * (j * stride + offset + c)
+                    o0.addProduct(w, R.load8(vr, 0)); o1.addProduct(w, R.load8(vr, 8))
+                    o2.addProduct(w, R.load8(vr, 16)); o3.addProduct(w, R.load8(vr, 24))
+                    o4.addProduct(w, R.load8(vr, 32)); o5.addProduct(w, R.load8(vr, 40))
+                    o6.addProduct(w, R.load8(vr, 48)); o7.addProduct(w, R.load8(vr, 56))
+                }
+                orw.storeBytes(of: o0, toByteOffset: 4 * c, as: V.self); orw.storeBytes(of: o1, toByteOffset: 4 * c + 32, as: V.self)
+                orw.storeBytes(of: o2, toByteOffset: 4 * c + 64, as: V.self); orw.storeBytes(of: o3, toByteOffset: 4 * c + 96, as: V.self)
+                orw.storeBytes(of: o4, toByteOffset: 4 * c + 128, as: V.self); orw.storeBytes(of: o5, toByteOffset: 4 * c + 160, as: V.self)
+                orw.storeBytes(of: o6, toByteOffset: 4 * c + 192, as: V.self); orw.storeBytes(of: o7, toByteOffset: 4 * c + 224, as: V.self)
+            }
+            return
+        }
         for j in 0..<count {
             let w = V(repeating: p[j]), vr = v + R.bytes * (j * stride + offset)
             for i in 0..<vectors {
@@ -155,6 +199,12 @@ struct Attention {
             for d in (8 * vectors)..<hd { out[d] += p[j] * R.load(vr, d) }
         }
     }
+}
+
+/// Sum of 8 lanes by halves.
+@inline(__always) private func hsum(_ v: SIMD8<Float>) -> Float {
+    let h = v.lowHalf + v.highHalf
+    return h[0] + h[1] + h[2] + h[3]
 }
 
 /// How cached rows are read: f32 or f16 elements, eight at a time as f32.

@@ -23,40 +23,38 @@ public struct Q8Activation {
         scaledSums = [Float](repeating: 0, count: nb)
         typealias V = SIMD8<Float>
         typealias I = SIMD8<Int32>
-        withUnsafeTemporaryAllocation(of: Int32.self, capacity: Self.blockSize) { tmp in
-            let t = UnsafeMutableRawPointer(tmp.baseAddress!)
-            for b in 0..<nb {
-                let xr = UnsafeRawPointer(x + Self.blockSize * b)
-                // max |x| with compare-and-blend (the generic pointwiseMax is an out-of-line call)
-                var m = V()
-                for k in 0..<4 {
-                    let v = xr.loadUnaligned(fromByteOffset: 32 * k, as: V.self)
-                    let a = v.replacing(with: -v, where: v .< 0)
-                    m = m.replacing(with: a, where: a .> m)
-                }
-                var mx: Float = 0
-                for i in 0..<8 { mx = Swift.max(mx, m[i]) }
-                let d = mx / 127
-                let id: Float = d != 0 ? 1 / d : 0
-                // Round to nearest even (|v| ≤ 127; a scalar rounded() is a libm call per
-                // value). A NaN input gives some level, never a trap.
-                for k in 0..<4 {
-                    let v = xr.loadUnaligned(fromByteOffset: 32 * k, as: V.self) * V(repeating: id)
-                    t.storeBytes(of: ExactIntegers.rounded(v), toByteOffset: 32 * k, as: I.self)
-                }
-                var even = Lanes(), odd = Lanes()
-                var sum: Int32 = 0
-                for j in 0..<16 {
-                    let e = Self.level(tmp[2 * j]), o = Self.level(tmp[2 * j + 1])
-                    even[j] = e
-                    odd[j] = o
-                    sum &+= Int32(e) &+ Int32(o)
-                }
-                lanes[2 * b] = even
-                lanes[2 * b + 1] = odd
-                scales[b] = d
-                scaledSums[b] = d * Float(sum)
+        let lo = I(repeating: -127), hi = I(repeating: 127)
+        for b in 0..<nb {
+            let xr = UnsafeRawPointer(x + Self.blockSize * b)
+            // max |x| with compare-and-blend (the generic pointwiseMax is an out-of-line call)
+            var m = V()
+            for k in 0..<4 {
+                let v = xr.loadUnaligned(fromByteOffset: 32 * k, as: V.self)
+                let a = v.replacing(with: -v, where: v .< 0)
+                m = m.replacing(with: a, where: a .> m)
             }
+            var mx: Float = 0
+            for i in 0..<8 { mx = Swift.max(mx, m[i]) }
+            let d = mx / 127
+            let id: Float = d != 0 ? 1 / d : 0
+            // Round to nearest even (|v| ≤ 127; a scalar rounded() is a libm call per value),
+            // clamped to ±127 so a NaN input gives some level, never a trap.
+            func levels(_ k: Int) -> SIMD16<Int16> {
+                var r = ExactIntegers.rounded(xr.loadUnaligned(fromByteOffset: 32 * k, as: V.self) * V(repeating: id))
+                r = r.replacing(with: lo, where: r .< lo).replacing(with: hi, where: r .> hi)
+                return unsafeBitCast(r, to: SIMD16<Int16>.self)   // value j in 16-bit lane 2j
+            }
+            let a0 = levels(0), a1 = levels(1), a2 = levels(2), a3 = levels(3)
+            let even = Lanes(a0[0], a0[4], a0[8], a0[12], a1[0], a1[4], a1[8], a1[12],
+                             a2[0], a2[4], a2[8], a2[12], a3[0], a3[4], a3[8], a3[12])
+            let odd = Lanes(a0[2], a0[6], a0[10], a0[14], a1[2], a1[6], a1[10], a1[14],
+                            a2[2], a2[6], a2[10], a2[14], a3[2], a3[6], a3[10], a3[14])
+            let pairs = unsafeBitCast(even &+ odd, to: SIMD8<Int32>.self)   // |even + odd| ≤ 254
+            let s32 = ((pairs &<< 16) &>> 16) &+ (pairs &>> 16)           // 16-bit lane pairs, sign-extended
+            lanes[2 * b] = even
+            lanes[2 * b + 1] = odd
+            scales[b] = d
+            scaledSums[b] = d * Float(s32.wrappedSum())
         }
     }
 
