@@ -97,20 +97,14 @@ public final class Transformer {
             observe(["attention.wo"], layer: l, att, columns: qw)
             linear(att, w.wo, &o, rows: t)
             for i in 0..<(t * dim) { x[i] += o[i] }
-            // Feed-forward block: w2(silu(w1·h) ⊙ w3·h).
+            // Feed-forward block: w2(silu(w1·h) ⊙ w3·h), or a mixture of such experts.
             Ops.rmsNorm(x, w.ffnNorm, &h, rows: t, dim: dim, eps: eps)
-            observe(["feed_forward.w1", "feed_forward.w3"], layer: l, h, columns: dim)
-            if t == 1 {
-                a.withUnsafeMutableBufferPointer { ab in b.withUnsafeMutableBufferPointer { bb in
-                    matvec(h, [(w.w1, ab.baseAddress!), (w.w3, bb.baseAddress!)])
-                } }
-            } else {
-                linear(h, w.w1, &a, rows: t)
-                linear(h, w.w3, &b, rows: t)
+            switch w.feedForward {
+            case .dense(let e):
+                expert(h, e, rows: t, layer: l, name: "feed_forward", a: &a, b: &b, out: &o)
+            case .mixture(let gate, let experts, let k):
+                mixture(h, gate: gate, experts: experts, perToken: k, rows: t, layer: l, out: &o)
             }
-            swiGLU(&a, b, count: t * c.hiddenDim)
-            observe(["feed_forward.w2"], layer: l, a, columns: c.hiddenDim)
-            linear(a, w.w2, &o, rows: t)
             for i in 0..<(t * dim) { x[i] += o[i] }
         }
         cache.advance(to: p0 + t)
@@ -120,6 +114,54 @@ public final class Transformer {
         var logits = [Float](repeating: 0, count: rows * c.vocabSize)   // [T or 1, vocab]
         linear(lastOnly ? Array(h[((t - 1) * dim)...]) : h, weights.output, &logits, rows: rows)
         return logits
+    }
+
+    /// out[T, dim] = w2(silu(w1·h) ⊙ w3·h) for `rows` rows of h; `a` and `b` hold at least
+    /// rows × hidden floats. `name` prefixes the weights' names for the imatrix observer.
+    func expert(_ h: [Float], _ e: ModelWeights.Expert, rows t: Int, layer l: Int, name: String,
+                a: inout [Float], b: inout [Float], out o: inout [Float]) {
+        observe(["\(name).w1", "\(name).w3"], layer: l, h, columns: config.dim)
+        if t == 1 {
+            a.withUnsafeMutableBufferPointer { ab in b.withUnsafeMutableBufferPointer { bb in
+                matvec(h, [(e.w1, ab.baseAddress!), (e.w3, bb.baseAddress!)])
+            } }
+        } else {
+            linear(h, e.w1, &a, rows: t)
+            linear(h, e.w3, &b, rows: t)
+        }
+        swiGLU(&a, b, count: t * config.hiddenDim)
+        observe(["\(name).w2"], layer: l, a, columns: config.hiddenDim)
+        linear(a, e.w2, &o, rows: t)
+    }
+
+    /// Mixtral's sparse block: router logits h·gateᵀ, the `perToken` largest per token (ties to
+    /// the lower expert), weights = softmax over the chosen logits (= the full softmax
+    /// renormalised over them, as transformers and mistral-inference compute it); each expert
+    /// runs once on the rows routed to it and its output is added, weighted, to those rows.
+    func mixture(_ h: [Float], gate: WeightMatrix, experts: [ModelWeights.Expert], perToken k: Int, rows t: Int, layer l: Int,
+                 out o: inout [Float]) {
+        let n = experts.count, dim = config.dim, hidden = config.hiddenDim
+        var logits = [Float](repeating: 0, count: t * n)
+        observe(["feed_forward.gate"], layer: l, h, columns: dim)
+        linear(h, gate, &logits, rows: t)
+        var routed = [[(row: Int, weight: Float)]](repeating: [], count: n)
+        for r in 0..<t {
+            let z = logits[(r * n)..<((r + 1) * n)]
+            let chosen = (0..<n).sorted { z[r * n + $0] > z[r * n + $1] || (z[r * n + $0] == z[r * n + $1] && $0 < $1) }.prefix(k)
+            let top = z[r * n + chosen.first!]
+            let e = chosen.map { Foundation.exp(z[r * n + $0] - top) }
+            let sum = e.reduce(0, +)
+            for (i, x) in chosen.enumerated() { routed[x].append((r, e[i] / sum)) }
+        }
+        for i in 0..<(t * dim) { o[i] = 0 }
+        for (x, rows) in routed.enumerated() where !rows.isEmpty {
+            let m = rows.count
+            var he = [Float](repeating: 0, count: m * dim)
+            for (i, (r, _)) in rows.enumerated() { for d in 0..<dim { he[i * dim + d] = h[r * dim + d] } }
+            var ae = [Float](repeating: 0, count: m * hidden), be = ae, oe = [Float](repeating: 0, count: m * dim)
+            expert(he, experts[x], rows: m, layer: l, name: "feed_forward.experts.\(x)", a: &ae, b: &be, out: &oe)
+            for (i, (r, wt)) in rows.enumerated() { for d in 0..<dim { o[r * dim + d] += wt * oe[i * dim + d] } }
+        }
     }
 
     /// y[T, out] = x[T, in] · Wᵀ. One row: each stored weight row dotted with x, rows split

@@ -59,6 +59,9 @@ public struct Recipe: Sendable {
     public func type(for name: String, shape: [Int]) -> (DType, String) {
         if shape.count < 2 { return (.f32, "1-D tensors stay f32") }
         for r in rules where r.matches(name) { return (r.type, "rule \(r)") }
+        if name.hasPrefix("layers."), name.hasSuffix(".feed_forward.gate.weight") {
+            return (.f32, "MoE routers stay f32 (as in llama.cpp): their logits choose the experts")
+        }
         return (defaultType, "default \(defaultType.rawValue)")
     }
 }
