@@ -148,7 +148,8 @@ public final class Transformer {
         for r in 0..<t {
             let z = logits[(r * n)..<((r + 1) * n)]
             let chosen = (0..<n).sorted { z[r * n + $0] > z[r * n + $1] || (z[r * n + $0] == z[r * n + $1] && $0 < $1) }.prefix(k)
-            let top = z[r * n + chosen.first!]
+            guard let first = chosen.first else { continue }   // k ≥ 1 (ModelWeights checks it)
+            let top = z[r * n + first]
             let e = chosen.map { Foundation.exp(z[r * n + $0] - top) }
             let sum = e.reduce(0, +)
             for (i, x) in chosen.enumerated() { routed[x].append((r, e[i] / sum)) }
