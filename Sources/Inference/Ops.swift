@@ -11,26 +11,59 @@ public enum Ops {
                     0, y, Int32(outputStride ?? output))
     }
 
-    /// y = x / sqrt(mean(x²) + eps) · g, row by row.
+    /// y = x / sqrt(mean(x²) + eps) · g, row by row; 8 lanes at a time (four partial sums:
+    /// a single running sum is one add per element in sequence).
     public static func rmsNorm(_ x: UnsafePointer<Float>, _ g: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, rows t: Int, dim: Int, eps: Float) {
+        typealias V = SIMD8<Float>
+        let gr = UnsafeRawPointer(g)
         for r in 0..<t {
-            let xr = x + r * dim, yr = y + r * dim
-            var ss: Float = 0
-            for i in 0..<dim { ss += xr[i] * xr[i] }
+            let xr = UnsafeRawPointer(x + r * dim), yr = UnsafeMutableRawPointer(y + r * dim)
+            var s0 = V(), s1 = V(), s2 = V(), s3 = V()
+            var i = 0
+            while i + 32 <= dim {
+                let a = xr.loadUnaligned(fromByteOffset: 4 * i, as: V.self), b = xr.loadUnaligned(fromByteOffset: 4 * i + 32, as: V.self)
+                let c = xr.loadUnaligned(fromByteOffset: 4 * i + 64, as: V.self), d = xr.loadUnaligned(fromByteOffset: 4 * i + 96, as: V.self)
+                s0.addProduct(a, a); s1.addProduct(b, b); s2.addProduct(c, c); s3.addProduct(d, d)
+                i += 32
+            }
+            while i + 8 <= dim { let a = xr.loadUnaligned(fromByteOffset: 4 * i, as: V.self); s0.addProduct(a, a); i += 8 }
+            var ss = ((s0 + s1) + (s2 + s3)).sum()
+            while i < dim { let v = x[r * dim + i]; ss += v * v; i += 1 }
             let scale = 1 / (ss / Float(dim) + eps).squareRoot()
-            for i in 0..<dim { yr[i] = xr[i] * scale * g[i] }
+            let sv = V(repeating: scale)
+            i = 0
+            while i + 8 <= dim {
+                let v = xr.loadUnaligned(fromByteOffset: 4 * i, as: V.self) * sv * gr.loadUnaligned(fromByteOffset: 4 * i, as: V.self)
+                yr.storeBytes(of: v, toByteOffset: 4 * i, as: V.self)
+                i += 8
+            }
+            while i < dim { y[r * dim + i] = x[r * dim + i] * scale * g[i]; i += 1 }
         }
     }
 
-    /// Rotary embedding on interleaved pairs (Mistral's native layout): for each head, pair
-    /// (2i, 2i+1) turns by position · θ^(−2i/d). Angles in Float as transformers computes them.
-    public static func rope(_ v: UnsafeMutablePointer<Float>, rows t: Int, heads: Int, headDim hd: Int, startPosition p0: Int, invFreq: [Float]) {
-        let width = heads * hd
+    /// cos and sin of position · θ^(−2i/d) for `rows` positions from `p0`, [rows, d/2] each:
+    /// the same for q and k and for every layer, so computed once per forward pass.
+    public static func ropeTables(rows t: Int, startPosition p0: Int, invFreq: [Float]) -> (cos: [Float], sin: [Float]) {
+        let half = invFreq.count
+        var c = [Float](repeating: 0, count: t * half), s = c
         for r in 0..<t {
             let pos = Float(p0 + r)
-            for i in 0..<(hd / 2) {
-                let angle = pos * invFreq[i]
-                let c = cos(angle), s = sin(angle)
+            for i in 0..<half {
+                let angle = pos * invFreq[i]   // in Float, as transformers computes it
+                c[r * half + i] = cos(angle)
+                s[r * half + i] = sin(angle)
+            }
+        }
+        return (c, s)
+    }
+
+    /// Rotary embedding on interleaved pairs (Mistral's native layout): for each head, pair
+    /// (2i, 2i+1) of row r turns by the angle whose cos and sin are `tables`[r, i].
+    public static func rope(_ v: UnsafeMutablePointer<Float>, rows t: Int, heads: Int, headDim hd: Int, tables: (cos: [Float], sin: [Float])) {
+        let width = heads * hd, half = hd / 2
+        for r in 0..<t {
+            for i in 0..<half {
+                let c = tables.cos[r * half + i], s = tables.sin[r * half + i]
                 for h in 0..<heads {
                     let p = v + r * width + h * hd + 2 * i
                     let a = p[0], b = p[1]
@@ -39,6 +72,18 @@ public enum Ops {
                 }
             }
         }
+    }
+
+    /// x += y over `n` values, 8 lanes at a time (the residual connections).
+    public static func add(_ x: UnsafeMutablePointer<Float>, _ y: UnsafePointer<Float>, count n: Int) {
+        let xr = UnsafeMutableRawPointer(x), yr = UnsafeRawPointer(y)
+        var i = 0
+        while i + 8 <= n {
+            xr.storeBytes(of: xr.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self) + yr.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self),
+                          toByteOffset: 4 * i, as: SIMD8<Float>.self)
+            i += 8
+        }
+        while i < n { x[i] += y[i]; i += 1 }
     }
 
     /// θ^(−2i/d) for i < d/2, as transformers computes `inv_freq` (in Float).

@@ -72,6 +72,7 @@ public final class Transformer {
         x.withUnsafeMutableBufferPointer { xb in
             for (r, id) in tokens.enumerated() { weights.embeddings.dequantize(rows: id..<(id + 1), into: xb.baseAddress! + r * dim) }
         }
+        let rotary = Ops.ropeTables(rows: t, startPosition: p0, invFreq: invFreq)
         for (l, w) in weights.layers.enumerated() {
             // Attention block.
             Ops.rmsNorm(x, w.attentionNorm, &h, rows: t, dim: dim, eps: eps)
@@ -85,8 +86,8 @@ public final class Transformer {
                 linear(h, w.wk, &k, rows: t)
                 linear(h, w.wv, &v, rows: t)
             }
-            q.withUnsafeMutableBufferPointer { Ops.rope($0.baseAddress!, rows: t, heads: nh, headDim: hd, startPosition: p0, invFreq: invFreq) }
-            k.withUnsafeMutableBufferPointer { Ops.rope($0.baseAddress!, rows: t, heads: nkv, headDim: hd, startPosition: p0, invFreq: invFreq) }
+            q.withUnsafeMutableBufferPointer { Ops.rope($0.baseAddress!, rows: t, heads: nh, headDim: hd, tables: rotary) }
+            k.withUnsafeMutableBufferPointer { Ops.rope($0.baseAddress!, rows: t, heads: nkv, headDim: hd, tables: rotary) }
             q.withUnsafeBufferPointer { qb in k.withUnsafeBufferPointer { kb in v.withUnsafeBufferPointer { vb in
                 att.withUnsafeMutableBufferPointer { ab in
                     attention(layer: l, q: qb.baseAddress!, k: kb.baseAddress!, v: vb.baseAddress!, rows: t, start: p0,
@@ -96,7 +97,7 @@ public final class Transformer {
             cache.store(layer: l, start: p0, rows: t, k: k, v: v)
             observe(["attention.wo"], layer: l, att, columns: qw)
             linear(att, w.wo, &o, rows: t)
-            for i in 0..<(t * dim) { x[i] += o[i] }
+            x.withUnsafeMutableBufferPointer { xb in o.withUnsafeBufferPointer { Ops.add(xb.baseAddress!, $0.baseAddress!, count: t * dim) } }
             // Feed-forward block: w2(silu(w1·h) ⊙ w3·h), or a mixture of such experts.
             Ops.rmsNorm(x, w.ffnNorm, &h, rows: t, dim: dim, eps: eps)
             switch w.feedForward {
@@ -105,7 +106,7 @@ public final class Transformer {
             case .mixture(let gate, let experts, let k):
                 mixture(h, gate: gate, experts: experts, perToken: k, rows: t, layer: l, out: &o)
             }
-            for i in 0..<(t * dim) { x[i] += o[i] }
+            x.withUnsafeMutableBufferPointer { xb in o.withUnsafeBufferPointer { Ops.add(xb.baseAddress!, $0.baseAddress!, count: t * dim) } }
         }
         cache.advance(to: p0 + t)
         Ops.rmsNorm(x, weights.norm, &h, rows: t, dim: dim, eps: eps)
