@@ -77,15 +77,9 @@ public final class Transformer {
             // Attention block.
             Ops.rmsNorm(x, w.attentionNorm, &h, rows: t, dim: dim, eps: eps)
             observe(["attention.wq", "attention.wk", "attention.wv"], layer: l, h, columns: dim)
-            if t == 1 {
-                q.withUnsafeMutableBufferPointer { qb in k.withUnsafeMutableBufferPointer { kb in v.withUnsafeMutableBufferPointer { vb in
-                    matvec(h, [(w.wq, qb.baseAddress!), (w.wk, kb.baseAddress!), (w.wv, vb.baseAddress!)])
-                } } }
-            } else {
-                linear(h, w.wq, &q, rows: t)
-                linear(h, w.wk, &k, rows: t)
-                linear(h, w.wv, &v, rows: t)
-            }
+            q.withUnsafeMutableBufferPointer { qb in k.withUnsafeMutableBufferPointer { kb in v.withUnsafeMutableBufferPointer { vb in
+                linear(h, [(w.wq, qb.baseAddress!), (w.wk, kb.baseAddress!), (w.wv, vb.baseAddress!)], rows: t)
+            } } }
             q.withUnsafeMutableBufferPointer { Ops.rope($0.baseAddress!, rows: t, heads: nh, headDim: hd, tables: rotary) }
             k.withUnsafeMutableBufferPointer { Ops.rope($0.baseAddress!, rows: t, heads: nkv, headDim: hd, tables: rotary) }
             q.withUnsafeBufferPointer { qb in k.withUnsafeBufferPointer { kb in v.withUnsafeBufferPointer { vb in
@@ -122,14 +116,9 @@ public final class Transformer {
     func expert(_ h: [Float], _ e: ModelWeights.Expert, rows t: Int, layer l: Int, name: String,
                 a: inout [Float], b: inout [Float], out o: inout [Float]) {
         observe(["\(name).w1", "\(name).w3"], layer: l, h, columns: config.dim)
-        if t == 1 {
-            a.withUnsafeMutableBufferPointer { ab in b.withUnsafeMutableBufferPointer { bb in
-                matvec(h, [(e.w1, ab.baseAddress!), (e.w3, bb.baseAddress!)])
-            } }
-        } else {
-            linear(h, e.w1, &a, rows: t)
-            linear(h, e.w3, &b, rows: t)
-        }
+        a.withUnsafeMutableBufferPointer { ab in b.withUnsafeMutableBufferPointer { bb in
+            linear(h, [(e.w1, ab.baseAddress!), (e.w3, bb.baseAddress!)], rows: t)
+        } }
         swiGLU(&a, b, count: t * config.hiddenDim)
         observe(["\(name).w2"], layer: l, a, columns: config.hiddenDim)
         linear(a, e.w2, &o, rows: t)
@@ -169,27 +158,38 @@ public final class Transformer {
     /// y[T, out] = x[T, in] · Wᵀ. One row: each stored weight row dotted with x, rows split
     /// across threads. Several rows: W dequantized panel by panel, one sgemm per panel.
     func linear(_ x: [Float], _ w: WeightMatrix, _ y: inout [Float], rows t: Int) {
+        y.withUnsafeMutableBufferPointer { yb in linear(x, [(w, yb.baseAddress!)], rows: t) }
+    }
+
+    /// Several matrices over the same input in one parallel region (wq/wk/wv, w1/w3): panels are
+    /// sized from the matrices' total rows, so there are fewer sgemm calls, each of which repacks
+    /// the input. Output pointers must stay valid for the call.
+    func linear(_ x: [Float], _ outputs: [(WeightMatrix, UnsafeMutablePointer<Float>)], rows t: Int) {
+        if t == 1 {
+            matvec(x, outputs)
+            return
+        }
+        guard let columns = outputs.first?.0.columns else { return }
+        let total = outputs.reduce(0) { $0 + $1.0.rows }
+        let panel = Self.panelRows(rows: total, columns: columns, threads: threads)
+        var jobs: [(matrix: Int, rows: Range<Int>)] = []
+        for (i, (w, _)) in outputs.enumerated() {
+            for r0 in Swift.stride(from: 0, to: w.rows, by: panel) { jobs.append((i, r0..<min(w.rows, r0 + panel))) }
+        }
+        let need = threads * panel * columns
+        if scratch.count < need { scratch = [Float](repeating: 0, count: need) }
         x.withUnsafeBufferPointer { xb in
-            y.withUnsafeMutableBufferPointer { yb in
-                let xp = xb.baseAddress!, yp = yb.baseAddress!
-                if t == 1 {
-                    matvec(x, [(w, yp)])
-                    return
-                }
-                // Panels of weight rows: each worker dequantizes a panel into its own slice of
-                // the scratch buffer (it stays in cache) and multiplies it at once with a
-                // single-threaded sgemm into the panel's output columns.
-                let panel = Self.panelRows(rows: w.rows, columns: w.columns, threads: threads)
-                let need = threads * panel * w.columns
-                if scratch.count < need { scratch = [Float](repeating: 0, count: need) }
-                scratch.withUnsafeMutableBufferPointer { sb in
-                    let sp = sb.baseAddress!
-                    pool.run((w.rows + panel - 1) / panel) { job, worker in
-                        let r = (job * panel)..<min(w.rows, (job + 1) * panel)
-                        let wp = sp + worker * panel * w.columns
-                        w.dequantize(rows: r, into: wp)
-                        Ops.linear(xp, wp, yp + r.lowerBound, rows: t, input: w.columns, output: r.count, outputStride: w.rows)
-                    }
+            // Panels of weight rows: each worker dequantizes a panel into its own slice of the
+            // scratch buffer (it stays in cache) and multiplies it at once with a single-threaded
+            // sgemm into the panel's output columns.
+            scratch.withUnsafeMutableBufferPointer { sb in
+                let xp = xb.baseAddress!, sp = sb.baseAddress!
+                pool.run(jobs.count) { job, worker in
+                    let (i, r) = jobs[job]
+                    let (w, yp) = outputs[i]
+                    let wp = sp + worker * panel * columns
+                    w.dequantize(rows: r, into: wp)
+                    Ops.linear(xp, wp, yp + r.lowerBound, rows: t, input: columns, output: r.count, outputStride: w.rows)
                 }
             }
         }
