@@ -101,7 +101,7 @@ public final class SentencePieceBPE: Tokenizer, @unchecked Sendable {
         self.merges = merges
         var scalarIDs: [UInt32: Int32] = [:]
         for (piece, id) in mergeable where piece.unicodeScalars.count == 1 {
-            scalarIDs[piece.unicodeScalars.first!.value] = Int32(id)
+            if let scalar = piece.unicodeScalars.first { scalarIDs[scalar.value] = Int32(id) }
         }
         self.scalarIDs = scalarIDs
         wordsAreIndependent = !mergeable.keys.contains { p in
