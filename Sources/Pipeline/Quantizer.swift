@@ -98,7 +98,7 @@ public struct Quantizer {
                 let src = try t.load()
                 let columns = t.shape.last ?? 1
                 try withValues(t, src, columns: columns, threads: options.threads) { values in
-                    let encoded = try encode(values, name: t.name, columns: columns, type: type, options: options)
+                    let encoded = try encode(values, name: t.name, shape: t.shape, columns: columns, type: type, options: options)
                     let (name, shape) = (t.name, t.shape)
                     try writes.submit { try encoded.withBytes { try writer.addTensor(name: name, dtype: type, shape: shape, bytes: $0) } }
                     if options.report {
@@ -172,10 +172,14 @@ public struct Quantizer {
         return values
     }
 
-    static func encode(_ values: UnsafeBufferPointer<Float>, name: String, columns: Int, type: DType, options: Options) throws -> ByteRegion {
+    static func encode(_ values: UnsafeBufferPointer<Float>, name: String, shape: [Int] = [], columns: Int, type: DType, options: Options) throws -> ByteRegion {
         let shapeBytes = try type.byteCount(shape: [values.count / max(columns, 1), columns])
         // Importance weights apply to the search quantizer; tensors without an entry get none.
-        let importance = options.mode == .search ? options.imatrix?.weights(for: name).flatMap { $0.count == columns ? $0 : nil } : nil
+        // A stacked expert tensor [experts, rows, columns] takes each expert's own entry.
+        let importance: [[Float]]? = options.mode == .search ? options.imatrix.flatMap { m in
+            if let w = m.weights(for: name), w.count == columns { return [w] }
+            return shape.count == 3 ? stackedExpertImportance(m, name: name, experts: shape[0], columns: columns) : nil
+        } : nil
         do {
             return try encodeValues(values, name: name, columns: columns, type: type, importance: importance, options: options, bytes: shapeBytes)
         } catch TensorError.nonFinite(_, let i, let v) {
@@ -183,13 +187,32 @@ public struct Quantizer {
         }
     }
 
-    static func encodeValues(_ v: UnsafeBufferPointer<Float>, name: String, columns: Int, type: DType, importance: [Float]?, options: Options,
+    /// For `layers.N.feed_forward.experts.wK.weight` (GGUF's stacked experts), the importance
+    /// of each expert's `layers.N.feed_forward.experts.E.wK.weight` (what the engine records),
+    /// ones for an expert no calibration token reached; nil when no expert has an entry.
+    static func stackedExpertImportance(_ m: ImportanceMatrix, name: String, experts: Int, columns: Int) -> [[Float]]? {
+        let parts = name.split(separator: ".")
+        guard experts > 0, parts.count == 6, parts[0] == "layers", parts[2] == "feed_forward", parts[3] == "experts", parts[5] == "weight" else { return nil }
+        let prefix = parts[0...3].joined(separator: "."), w = parts[4]
+        let found = (0..<experts).map { e in m.weights(for: "\(prefix).\(e).\(w).weight").flatMap { $0.count == columns ? $0 : nil } }
+        guard found.contains(where: { $0 != nil }) else { return nil }
+        return found.map { $0 ?? [Float](repeating: 1, count: columns) }
+    }
+
+    static func encodeValues(_ v: UnsafeBufferPointer<Float>, name: String, columns: Int, type: DType, importance: [[Float]]?, options: Options,
                              bytes shapeBytes: Int) throws -> ByteRegion {
         try ByteRegion.allocate(count: shapeBytes) { dst in
             if type.isBlockQuantized {
-                if let importance {
-                    try importance.withUnsafeBufferPointer { w in
-                        try Quantize.matrix(v, columns: columns, dtype: type, mode: options.mode, weights: w, threads: options.threads, into: dst)
+                if let importance, !importance.isEmpty {
+                    // One slice of rows per importance vector (one slice unless experts are stacked).
+                    let rows = v.count / max(columns, 1), per = rows / importance.count
+                    let sliceBytes = per * (try type.rowBytes(columns))
+                    for (e, imp) in importance.enumerated() {
+                        try imp.withUnsafeBufferPointer { w in
+                            try Quantize.matrix(UnsafeBufferPointer(rebasing: v[(e * per * columns)..<((e + 1) * per * columns)]), columns: columns,
+                                                dtype: type, mode: options.mode, weights: w, threads: options.threads,
+                                                into: UnsafeMutableRawBufferPointer(rebasing: dst[(e * sliceBytes)..<((e + 1) * sliceBytes)]))
+                        }
                     }
                 } else {
                     try Quantize.matrix(v, columns: columns, dtype: type, mode: options.mode, weights: nil, threads: options.threads, into: dst)

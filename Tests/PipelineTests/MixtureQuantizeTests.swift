@@ -1,4 +1,5 @@
 import Checkpoints
+import TensorCore
 import TestSupport
 import XCTest
 @testable import Pipeline
@@ -23,5 +24,37 @@ final class MixtureQuantizeTests: XCTestCase {
             XCTAssertLessThan(r.meanKLD, 0.01)
             XCTAssertGreaterThanOrEqual(r.top1Agreement, 0.9, source)
         }
+    }
+
+    /// Importance recorded per expert reaches the experts whether they are stored one tensor
+    /// each (Hugging Face) or stacked (GGUF's ffn_*_exps): the quantized bytes change.
+    func testImatrixReachesEveryExpertLayout() throws {
+        let reference = Fixtures.root.appendingPathComponent("tiny-mixtral/reference-logits.safetensors").path
+        let tokens = try XCTUnwrap(ReferenceInputs.ids(reference, "random.input_ids"))
+        for (source, tensor) in [(Fixtures.root.appendingPathComponent("tiny-mixtral/hf-bf16").path, "layers.1.feed_forward.experts.2.w1.weight"),
+                                 (Fixtures.root.appendingPathComponent("tiny-mixtral/gguf-stacked/tiny-mixtral.gguf").path, "layers.1.feed_forward.experts.w1.weight")] {
+            let dir = TempDir()
+            let imatrix = try ImportanceMatrix.collect(model: try Validator.load(source, threads: 2), tokens: tokens, ctx: 20, chunks: 2, bos: 1)
+            XCTAssertNotNil(imatrix.weights(for: "layers.1.feed_forward.experts.2.w1.weight"))
+            func quantized(_ m: ImportanceMatrix?) throws -> [UInt8] {
+                let out = dir.file(m == nil ? "plain.tmt" : "imatrix.tmt")
+                var o = Quantizer.Options(recipe: try Recipe.preset("q4_0", layers: 2))
+                o.threads = 2
+                o.imatrix = m
+                _ = try Quantizer.quantize(source, to: out, options: o)
+                let t = try XCTUnwrap(Checkpoint.open(out).native().tensor(tensor))
+                return try t.load().withBytes { [UInt8]($0) }
+            }
+            let weighted = try quantized(imatrix), plain = try quantized(nil)
+            XCTAssertTrue(weighted != plain, "importance did not reach \(tensor) of \(source)")
+        }
+    }
+}
+
+/// Token ids stored as an integer tensor in a safetensors file.
+enum ReferenceInputs {
+    static func ids(_ path: String, _ name: String) throws -> [Int]? {
+        guard let t = try Safetensors.read(MappedFile(path: path)).tensors.first(where: { $0.name == name }) else { return nil }
+        return try t.load().withBytes { b in (0..<t.elementCount).map { Int(b.loadUnaligned(fromByteOffset: 8 * $0, as: Int64.self)) } }
     }
 }
