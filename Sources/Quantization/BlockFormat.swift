@@ -70,6 +70,21 @@ public enum Dequantize {
         .q4_k: BlockQ4_K.self, .q6_k: BlockQ6_K.self,
     ]
 
+    /// The format of `dtype` by a switch: a lookup in `registry` hashes the key, which cost
+    /// more than decoding a row of a small matrix.
+    @inline(__always) static func format(_ dtype: DType) -> (any BlockFormat.Type)? {
+        switch dtype {
+        case .q4_0: return BlockQ4_0.self
+        case .q4_1: return BlockQ4_1.self
+        case .q5_0: return BlockQ5_0.self
+        case .q5_1: return BlockQ5_1.self
+        case .q8_0: return BlockQ8_0.self
+        case .q4_k: return BlockQ4_K.self
+        case .q6_k: return BlockQ6_K.self
+        default: return nil
+        }
+    }
+
     /// Decodes `out.count` weights of any readable dtype (float, integer or block) into Floats.
     /// `columns` is the row length (default: one row); k-quant rows may end in tail blocks.
     public static func toFloat(_ src: UnsafeRawBufferPointer, dtype: DType, into out: UnsafeMutableBufferPointer<Float>, columns: Int? = nil) throws(TensorError) {
@@ -77,7 +92,7 @@ public enum Dequantize {
             try FloatConversion.toFloat(src, dtype: dtype, into: out)
             return
         }
-        guard let format = registry[dtype] else {
+        guard let format = Dequantize.format(dtype) else {
             throw .unsupported("dequantizing \(dtype.rawValue) is not implemented")
         }
         let n = columns ?? out.count
@@ -88,7 +103,7 @@ public enum Dequantize {
         guard src.count >= rows * rowBytes else { throw .invalidShape("\(dtype.rawValue): \(src.count) bytes for \(rows) rows of \(n), need \(rows * rowBytes)") }
         guard let s = src.baseAddress, let o = out.baseAddress else { return }
         let main = n / dtype.blockSize
-        let tail = dtype.tailType.flatMap { registry[$0] }
+        let tail = dtype.tailType.flatMap { Dequantize.format($0) }
         for r in 0..<rows {
             var p = s + r * rowBytes
             var y = o + r * n

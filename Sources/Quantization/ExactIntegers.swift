@@ -4,8 +4,10 @@
 /// instructions either way. Used by the dot kernels, the activation quantizer and the scale
 /// search.
 enum ExactIntegers {
-    static let magicFloat = SIMD8<Float>(repeating: 12_582_912)
-    static let magicBits = SIMD8<Int32>(repeating: 0x4B40_0000)
+    // Computed, not stored: a `static let` is a lazily initialised global whose every use
+    // outside an inlined loop costs a `swift_once` check (8% of a Q6_K decode).
+    @inline(__always) static var magicFloat: SIMD8<Float> { SIMD8<Float>(repeating: 12_582_912) }
+    @inline(__always) static var magicBits: SIMD8<Int32> { SIMD8<Int32>(repeating: 0x4B40_0000) }
 
     /// The integers as Floats.
     @inline(__always) static func float(_ v: SIMD8<Int32>) -> SIMD8<Float> {
@@ -15,5 +17,16 @@ enum ExactIntegers {
     /// The Floats rounded to the nearest integer (ties to even); |v| must be below 2²².
     @inline(__always) static func rounded(_ v: SIMD8<Float>) -> SIMD8<Int32> {
         unsafeBitCast(v + magicFloat, to: SIMD8<Int32>.self) &- magicBits
+    }
+}
+
+/// Bytes widened to Int32 lanes with a constant byte shuffle (one `vpmovzxbd`; the generic
+/// `SIMD8<Int32>(truncatingIfNeeded:)` from UInt8 lanes is an out-of-line call).
+enum Widen {
+    @inline(__always) static func bytes8(_ p: UnsafeRawPointer) -> SIMD8<Int32> {
+        let b = p.loadUnaligned(as: SIMD8<UInt8>.self)
+        let w = SIMD32<UInt8>(b[0], 0, 0, 0, b[1], 0, 0, 0, b[2], 0, 0, 0, b[3], 0, 0, 0,
+                              b[4], 0, 0, 0, b[5], 0, 0, 0, b[6], 0, 0, 0, b[7], 0, 0, 0)
+        return unsafeBitCast(w, to: SIMD8<Int32>.self)
     }
 }

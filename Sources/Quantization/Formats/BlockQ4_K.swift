@@ -14,7 +14,28 @@ public enum BlockQ4_K: BlockFormat {
         return ((b(j + 4) & 0x0F) | ((b(j - 4) >> 6) << 4), (b(j + 4) >> 4) | ((b(j) >> 6) << 4))
     }
 
+    /// Eight lanes at a time (bit-identical with `dequantizeScalar`: the same operations).
     public static func dequantize(block: UnsafeRawPointer, into out: UnsafeMutablePointer<Float>) {
+        typealias V = SIMD8<Float>
+        let d = loadHalf(block, 0)
+        let dmin = loadHalf(block, 2)
+        let yr = UnsafeMutableRawPointer(out)
+        for c in 0..<4 {
+            let (sc1, m1) = scaleMin(2 * c, block + 4)
+            let (sc2, m2) = scaleMin(2 * c + 1, block + 4)
+            let d1 = V(repeating: d * Float(sc1)), mm1 = V(repeating: dmin * Float(m1))
+            let d2 = V(repeating: d * Float(sc2)), mm2 = V(repeating: dmin * Float(m2))
+            let q = block + 16 + 32 * c
+            for l in stride(from: 0, to: 32, by: 8) {
+                let b = Widen.bytes8(q + l)
+                yr.storeBytes(of: d1 * ExactIntegers.float(b & 0x0F) - mm1, toByteOffset: 4 * (64 * c + l), as: V.self)
+                yr.storeBytes(of: d2 * ExactIntegers.float(b &>> 4) - mm2, toByteOffset: 4 * (64 * c + 32 + l), as: V.self)
+            }
+        }
+    }
+
+    /// ggml's `dequantize_row_q4_K`, one weight at a time (`KQuantDequantTests` holds the SIMD form to it).
+    static func dequantizeScalar(block: UnsafeRawPointer, into out: UnsafeMutablePointer<Float>) {
         let d = loadHalf(block, 0)
         let dmin = loadHalf(block, 2)
         let scales = block + 4

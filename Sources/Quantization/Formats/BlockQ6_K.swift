@@ -6,7 +6,31 @@ import TensorCore
 public enum BlockQ6_K: BlockFormat {
     public static let dtype = DType.q6_k
 
+    /// Eight lanes at a time (bit-identical with the scalar form in `dequantizeScalar`: the same
+    /// products in the same order); decoding is what a K-quant matrix-vector product costs.
     public static func dequantize(block: UnsafeRawPointer, into out: UnsafeMutablePointer<Float>) {
+        typealias I = SIMD8<Int32>
+        let d = loadHalf(block, 208)
+        let yr = UnsafeMutableRawPointer(out)
+        for half in 0..<2 {
+            let ql = block + 64 * half, qh = block + 128 + 32 * half, sc = block + 192 + 8 * half
+            let y = 512 * half   // byte offset of this half's 128 outputs
+            @inline(__always) func s(_ k: Int) -> Float { d * Float(sc.load(fromByteOffset: k, as: Int8.self)) }
+            for l in stride(from: 0, to: 32, by: 8) {
+                let i = l / 16
+                let lo0 = Widen.bytes8(ql + l), lo1 = Widen.bytes8(ql + l + 32), h = Widen.bytes8(qh + l)
+                let q1 = (lo0 & 0x0F) | ((h & 3) &<< 4), q2 = (lo1 & 0x0F) | (((h &>> 2) & 3) &<< 4)
+                let q3 = (lo0 &>> 4) | (((h &>> 4) & 3) &<< 4), q4 = (lo1 &>> 4) | (((h &>> 6) & 3) &<< 4)
+                @inline(__always) func put(_ q: I, _ scale: Float, _ at: Int) {
+                    yr.storeBytes(of: SIMD8<Float>(repeating: scale) * ExactIntegers.float(q &- 32), toByteOffset: y + 4 * at, as: SIMD8<Float>.self)
+                }
+                put(q1, s(i), l); put(q2, s(i + 2), l + 32); put(q3, s(i + 4), l + 64); put(q4, s(i + 6), l + 96)
+            }
+        }
+    }
+
+    /// ggml's `dequantize_row_q6_K`, one weight at a time (`KQuantDequantTests` holds the SIMD form to it).
+    static func dequantizeScalar(block: UnsafeRawPointer, into out: UnsafeMutablePointer<Float>) {
         let d = loadHalf(block, 208)
         var ql = block
         var qh = block + 128

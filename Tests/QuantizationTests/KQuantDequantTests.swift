@@ -1,0 +1,28 @@
+import TestSupport
+import XCTest
+@testable import Quantization
+
+/// The SIMD K-quant decoders against their one-weight-at-a-time forms, bit for bit, on random
+/// block bytes (every bit pattern of scales and levels is a valid block; f16 scales kept finite).
+final class KQuantDequantTests: XCTestCase {
+    func check(_ bytes: Int, scaleOffsets: [Int], _ simd: (UnsafeRawPointer, UnsafeMutablePointer<Float>) -> Void,
+               _ scalar: (UnsafeRawPointer, UnsafeMutablePointer<Float>) -> Void) {
+        var rng = SeededRandom(seed: 21)
+        for _ in 0..<500 {
+            var block = (0..<bytes).map { _ in UInt8.random(in: 0...255, using: &rng) }
+            for o in scaleOffsets {   // a finite f16 in ±(2⁻⁸ … 2)
+                let h = Float16(Float.random(in: -2...2, using: &rng)).bitPattern
+                block[o] = UInt8(h & 0xFF); block[o + 1] = UInt8(h >> 8)
+            }
+            var a = [Float](repeating: .nan, count: 256), b = a
+            block.withUnsafeBytes { p in
+                simd(p.baseAddress!, &a)
+                scalar(p.baseAddress!, &b)
+            }
+            XCTAssertEqual(a.map(\.bitPattern), b.map(\.bitPattern))
+        }
+    }
+
+    func testQ6_K() { check(210, scaleOffsets: [208], { BlockQ6_K.dequantize(block: $0, into: $1) }, { BlockQ6_K.dequantizeScalar(block: $0, into: $1) }) }
+    func testQ4_K() { check(144, scaleOffsets: [0, 2], { BlockQ4_K.dequantize(block: $0, into: $1) }, { BlockQ4_K.dequantizeScalar(block: $0, into: $1) }) }
+}
