@@ -13,7 +13,7 @@ public enum Q8Dot {
     typealias V = SIMD8<Float>
 
     /// The formats with an integer kernel here (rows of whole 32-weight blocks).
-    public static func supports(_ dtype: DType) -> Bool { dtype == .q8_0 || dtype == .q4_0 || dtype == .q4_1 }
+    public static func supports(_ dtype: DType) -> Bool { dtype == .q8_0 || dtype == .q4_0 || dtype == .q4_1 || dtype == .q4_k }
 
     /// y[o] = Σ W[o, ·]·x for rows `r` of a matrix whose rows start `rowBytes` apart at `base`;
     /// the dtype must be one `supports` accepts and rows `a.count` long.
@@ -24,6 +24,7 @@ public enum Q8Dot {
             switch dtype {
             case .q8_0: for o in r { y[o] = q8_0(base + o * rowBytes, lanes, scales, nb) }
             case .q4_0: for o in r { y[o] = q4_0(base + o * rowBytes, lanes, scales, sums, nb) }
+            case .q4_k: for o in r { y[o] = q4_k(base + o * rowBytes, lanes, scales, sums, nb) }
             default: for o in r { y[o] = q4_1(base + o * rowBytes, lanes, scales, sums, nb) }
             }
         }
@@ -55,9 +56,10 @@ public enum Q8Dot {
 
     /// 32 nibbles (16 bytes: low nibbles are weights 0…15, high nibbles 16…31) as levels
     /// 0…15, packed two per int16 lane.
+    /// Masks and shifts in 16-bit lanes: on byte lanes Swift emits them element by element.
     @inline(__always) static func nibbles(_ p: UnsafeRawPointer) -> Lanes {
-        let b = p.loadUnaligned(as: SIMD16<UInt8>.self)
-        return unsafeBitCast(SIMD32<UInt8>(lowHalf: b & 0x0F, highHalf: b &>> 4), to: Lanes.self)
+        let v = p.loadUnaligned(as: SIMD8<UInt16>.self)
+        return unsafeBitCast(SIMD16<UInt16>(lowHalf: v & 0x0F0F, highHalf: (v &>> 4) & 0x0F0F), to: Lanes.self)
     }
 
     static func q8_0(_ w: UnsafeRawPointer, _ x: UnsafePointer<Lanes>, _ d: UnsafePointer<Float>, _ blocks: Int) -> Float {
@@ -89,6 +91,33 @@ public enum Q8Dot {
             return ExactIntegers.float(blockSumUnsigned(nibbles(blk + 4), x[2 * b], x[2 * b + 1])) * V(repeating: loadHalf(blk, 0) * d[b])
         }
         return s.sum() + minimums
+    }
+
+    /// Q4_K: in sub-block j (32 weights) w = d·sc_j·q − dmin·m_j, so Σ w·x = d·sc_j·d_x·Σ q·q_x
+    /// − dmin·m_j·(d_x·Σ q_x). A chunk of 32 bytes holds sub-block 2c in its low nibbles and
+    /// 2c + 1 in its high ones, each already two levels per 16-bit lane. A row that is not a
+    /// multiple of 256 ends in Q4_1 blocks (`DType.tailType`).
+    static func q4_k(_ w: UnsafeRawPointer, _ x: UnsafePointer<Lanes>, _ d: UnsafePointer<Float>, _ sums: UnsafePointer<Float>, _ blocks: Int) -> Float {
+        let superBlocks = blocks / 8
+        var acc = V(), minimums: Float = 0
+        for sb in 0..<superBlocks {
+            let blk = w + 144 * sb
+            let dw = loadHalf(blk, 0), dmin = loadHalf(blk, 2)
+            for c in 0..<4 {
+                // In 16-bit lanes (byte-lane shifts and masks are element-by-element loops in Swift).
+                let v = blk.loadUnaligned(fromByteOffset: 16 + 32 * c, as: SIMD16<UInt16>.self)
+                let lo = unsafeBitCast(v & 0x0F0F, to: Lanes.self), hi = unsafeBitCast((v &>> 4) & 0x0F0F, to: Lanes.self)
+                let j = 8 * sb + 2 * c
+                let (s1, m1) = BlockQ4_K.scaleMin(2 * c, blk + 4), (s2, m2) = BlockQ4_K.scaleMin(2 * c + 1, blk + 4)
+                acc += ExactIntegers.float(blockSumUnsigned(lo, x[2 * j], x[2 * j + 1])) * V(repeating: dw * Float(s1) * d[j])
+                acc += ExactIntegers.float(blockSumUnsigned(hi, x[2 * j + 2], x[2 * j + 3])) * V(repeating: dw * Float(s2) * d[j + 1])
+                minimums += dmin * Float(m1) * sums[j] + dmin * Float(m2) * sums[j + 1]
+            }
+        }
+        var total = acc.sum() - minimums
+        let done = 8 * superBlocks
+        if blocks > done { total += q4_1(w + 144 * superBlocks, x + 2 * done, d + done, sums + done, blocks - done) }
+        return total
     }
 
     /// The plain reference: the row decoded to f32 times the activation's decoded values,
