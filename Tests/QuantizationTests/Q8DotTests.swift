@@ -47,7 +47,7 @@ final class Q8DotTests: XCTestCase {
         let n = 576, rows = 8
         let w = (0..<(rows * n)).map { i in random() * (i % 97 == 0 ? 20 : 1) }
         let x = (0..<n).map { i in random() * (i % 131 == 0 ? 10 : 1) }
-        for dtype in [DType.q8_0, .q4_0, .q4_1, .q4_k] {   // 576 columns: Q4_K rows end in two Q4_1 blocks
+        for dtype in [DType.q8_0, .q4_0, .q4_1, .q4_k, .q6_k] {   // 576 columns: K-quant rows end in two tail blocks
             XCTAssertTrue(Q8Dot.supports(dtype))
             var bytes = [UInt8](repeating: 0, count: rows * (try dtype.rowBytes(n)))
             try w.withUnsafeBufferPointer { wb in
@@ -55,7 +55,7 @@ final class Q8DotTests: XCTestCase {
             }
             try bytes.withUnsafeBytes { try check($0, dtype: dtype, rows: rows, n: n, x: x, label: "\(dtype)") }
         }
-        XCTAssertFalse(Q8Dot.supports(.q6_k))
+        XCTAssertFalse(Q8Dot.supports(.q5_k))
     }
 
     /// SmolLM2's published Q4_1 GGUF: the first rows of a real projection, as stored.

@@ -13,7 +13,7 @@ public enum Q8Dot {
     typealias V = SIMD8<Float>
 
     /// The formats with an integer kernel here (rows of whole 32-weight blocks).
-    public static func supports(_ dtype: DType) -> Bool { dtype == .q8_0 || dtype == .q4_0 || dtype == .q4_1 || dtype == .q4_k }
+    public static func supports(_ dtype: DType) -> Bool { [.q8_0, .q4_0, .q4_1, .q4_k, .q6_k].contains(dtype) }
 
     /// y[o] = Σ W[o, ·]·x for rows `r` of a matrix whose rows start `rowBytes` apart at `base`;
     /// the dtype must be one `supports` accepts and rows `a.count` long.
@@ -25,6 +25,7 @@ public enum Q8Dot {
             case .q8_0: for o in r { y[o] = q8_0(base + o * rowBytes, lanes, scales, nb) }
             case .q4_0: for o in r { y[o] = q4_0(base + o * rowBytes, lanes, scales, sums, nb) }
             case .q4_k: for o in r { y[o] = q4_k(base + o * rowBytes, lanes, scales, sums, nb) }
+            case .q6_k: for o in r { y[o] = q6_k(base + o * rowBytes, lanes, scales, nb) }
             default: for o in r { y[o] = q4_1(base + o * rowBytes, lanes, scales, sums, nb) }
             }
         }
@@ -117,6 +118,49 @@ public enum Q8Dot {
         var total = acc.sum() - minimums
         let done = 8 * superBlocks
         if blocks > done { total += q4_1(w + 144 * superBlocks, x + 2 * done, d + done, sums + done, blocks - done) }
+        return total
+    }
+
+    /// Q6_K: w = d·sc·(q − 32) with an int8 scale per 16 weights. Each group of 32 outputs of a
+    /// 128-weight half is one activation block: levels q (0…63) from 4 low bits in `ql` and 2
+    /// high bits in `qh`, made signed bytes (q − 32) with a borrow-free per-byte subtraction in
+    /// 16-bit lanes; the block's 8 Int32 partial sums are weights 0…15 (lanes 0–3) and 16…31
+    /// (lanes 4–7), scaled by their two sub-scales. Rows that are not a multiple of 256 end in
+    /// Q8_0 blocks.
+    static func q6_k(_ w: UnsafeRawPointer, _ x: UnsafePointer<Lanes>, _ d: UnsafePointer<Float>, _ blocks: Int) -> Float {
+        typealias U = SIMD16<UInt16>
+        let superBlocks = blocks / 8
+        var acc = V()
+        @inline(__always) func signed(_ u: U) -> Lanes {
+            let high = U(repeating: 0x8080)
+            return unsafeBitCast(((u | high) &- U(repeating: 0x2020)) ^ high, to: Lanes.self)
+        }
+        for sb in 0..<superBlocks {
+            let blk = w + 210 * sb
+            let dw = loadHalf(blk, 208)
+            for half in 0..<2 {
+                let ql = blk + 64 * half, qh = blk + 128 + 32 * half, sc = blk + 192 + 8 * half
+                let lo0 = ql.loadUnaligned(as: U.self), lo1 = ql.loadUnaligned(fromByteOffset: 32, as: U.self)
+                let h = qh.loadUnaligned(as: U.self)
+                let m4 = U(repeating: 0x0F0F), m2 = U(repeating: 0x0303)
+                let h0: U = (h & m2) &<< 4, h1: U = ((h &>> 2) & m2) &<< 4
+                let h2: U = ((h &>> 4) & m2) &<< 4, h3: U = ((h &>> 6) & m2) &<< 4
+                let g0: U = (lo0 & m4) | h0, g1: U = (lo1 & m4) | h1
+                let g2: U = ((lo0 &>> 4) & m4) | h2, g3: U = ((lo1 &>> 4) & m4) | h3
+                for g in 0..<4 {
+                    let j = 8 * sb + 4 * half + g
+                    let q: U = g == 0 ? g0 : g == 1 ? g1 : g == 2 ? g2 : g3
+                    let s = blockSum(signed(q), x[2 * j], x[2 * j + 1])
+                    let f = dw * d[j]
+                    let scale = V(lowHalf: SIMD4(repeating: f * Float(sc.load(fromByteOffset: 2 * g, as: Int8.self))),
+                                  highHalf: SIMD4(repeating: f * Float(sc.load(fromByteOffset: 2 * g + 1, as: Int8.self))))
+                    acc += ExactIntegers.float(s) * scale
+                }
+            }
+        }
+        var total = acc.sum()
+        let done = 8 * superBlocks
+        if blocks > done { total += q8_0(w + 210 * superBlocks, x + 2 * done, d + done, blocks - done) }
         return total
     }
 
