@@ -8,7 +8,7 @@ import TensorCore
 /// RMSNorm → SwiGLU FFN → residual] → RMSNorm → output. Activations are f32. Weights stay in
 /// their stored format: a chunk of T > 1 tokens dequantizes each matrix panel by panel into a
 /// per-worker scratch buffer and multiplies through OpenBLAS; a single token (decoding) multiplies each stored row
-/// directly (`RowDot`; `Q8Dot` against the activation quantized to Q8 for Q8_0/Q4_0/Q4_1). Shapes are noted as [rows, columns].
+/// directly (`RowDot`; `Q8Dot`/`PackedQ4_0` against the activation quantized to Q8 for the block formats). Shapes are noted as [rows, columns].
 public final class Transformer {
     public let weights: ModelWeights
     public var config: ModelConfig { weights.config }
@@ -18,7 +18,7 @@ public final class Transformer {
     var scratch: [Float] = []
     let attention: Attention
     /// Decoding quantizes each activation row to Q8 for weights with an integer kernel
-    /// (Q8_0/Q4_0/Q4_1), as llama.cpp does; false keeps f32 activations everywhere (exact, slower).
+    /// (`Q8Dot.supports`), as llama.cpp does; false keeps f32 activations everywhere (exact, slower).
     public var quantizedActivations = true
     /// Runs the parallel regions (several per layer per token).
     let pool: WorkerPool

@@ -1,7 +1,7 @@
 import TensorCore
 
 /// One ggml block format: a fixed number of weights packed into a fixed number of bytes.
-/// Each format is one type in `Formats/`; adding a format touches that file and `registry`.
+/// Each format is one type in `Formats/`; adding a format touches that file and `Dequantize.format`.
 public protocol BlockFormat {
     static var dtype: DType { get }
     /// Decodes one block (`dtype.blockBytes` bytes) into `dtype.blockSize` floats.
@@ -62,17 +62,9 @@ func storeHalf(_ p: UnsafeMutableRawPointer, _ offset: Int, _ v: Float) {
 }
 
 public enum Dequantize {
-    /// The block formats this build can decode and encode.
-    public static let registry: [DType: any BlockFormat.Type] = [
-        .q4_0: BlockQ4_0.self, .q4_1: BlockQ4_1.self,
-        .q5_0: BlockQ5_0.self, .q5_1: BlockQ5_1.self,
-        .q8_0: BlockQ8_0.self,
-        .q4_k: BlockQ4_K.self, .q6_k: BlockQ6_K.self,
-    ]
-
-    /// The format of `dtype` by a switch: a lookup in `registry` hashes the key, which cost
-    /// more than decoding a row of a small matrix.
-    @inline(__always) static func format(_ dtype: DType) -> (any BlockFormat.Type)? {
+    /// The block formats this build can decode and encode, by a switch (a dictionary lookup
+    /// hashes the key, which cost more than decoding a row of a small matrix).
+    @inline(__always) public static func format(_ dtype: DType) -> (any BlockFormat.Type)? {
         switch dtype {
         case .q4_0: return BlockQ4_0.self
         case .q4_1: return BlockQ4_1.self

@@ -58,9 +58,6 @@ public struct Q8Activation {
         }
     }
 
-    /// A level clamped to ±127 (whatever a NaN produced stays in range).
-    @inline(__always) static func level(_ v: Int32) -> Int16 { Int16(truncatingIfNeeded: Swift.min(127, Swift.max(-127, v))) }
-
     /// Whether a row of `count` values can be quantized this way.
     public static func accepts(_ count: Int) -> Bool { count > 0 && count % blockSize == 0 }
 

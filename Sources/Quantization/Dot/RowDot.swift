@@ -8,11 +8,6 @@ public enum RowDot {
     typealias V = SIMD8<Float>
 
     @inline(__always) static func load8(_ p: UnsafeRawPointer, _ o: Int) -> V { p.loadUnaligned(fromByteOffset: o, as: V.self) }
-    @inline(__always) static func total(_ v: V) -> Float {
-        let h = v.lowHalf + v.highHalf
-        let q = h.lowHalf + h.highHalf
-        return q[0] + q[1]
-    }
 
     public static func dot(_ row: UnsafeRawPointer, dtype: DType, _ x: UnsafePointer<Float>, _ n: Int, scratch: UnsafeMutablePointer<Float>) -> Float {
         switch dtype {
@@ -36,7 +31,7 @@ public enum RowDot {
             b.addProduct(load8(w, 4 * i + 32), load8(xr, 4 * i + 32))
             i += 16
         }
-        var s = total(a + b)
+        var s = (a + b).total
         while i < n { s += w.loadUnaligned(fromByteOffset: 4 * i, as: Float.self) * x[i]; i += 1 }
         return s
     }
@@ -58,7 +53,7 @@ public enum RowDot {
             a.addProduct(h(i), load8(xr, 4 * i))
             i += 8
         }
-        var s = total((a + b) + (c + d))
+        var s = ((a + b) + (c + d)).total
         while i < n { s += Float(w.loadUnaligned(fromByteOffset: 2 * i, as: Float16.self)) * x[i]; i += 1 }
         return s
     }
@@ -90,7 +85,7 @@ public enum RowDot {
             c.addProduct(q(3), load8(xr, 128 * b + 96))
             return (a + c) * V(repeating: d)
         }
-        return total(sumOfBlocks(n / 32, block))
+        return sumOfBlocks(n / 32, block).total
     }
 
     /// Q4_0: per block d · Σ (q − 8)·x, low nibbles weights 0…15, high nibbles 16…31.
@@ -108,7 +103,7 @@ public enum RowDot {
             c.addProduct(V(b1 &>> 4) - eight, load8(xr, 128 * b + 96))
             return (a + c) * V(repeating: d)
         }
-        return total(sumOfBlocks(n / 32, block))
+        return sumOfBlocks(n / 32, block).total
     }
 
     /// The plain reference: decode the whole row, then multiply and add in order.

@@ -78,9 +78,9 @@ public enum BlockQ4_K: BlockFormat {
         }
     }
 
-    /// Shared by both modes: per-sub-block (scale, min) from `fit`, then 6-bit quantization of
-    /// those against the super-block scales, then levels for the quantized scales.
-    /// `fits` gives the 8 sub-blocks' (scale, min), one per lane.
+    /// Shared by both modes: the 8 sub-blocks' (scale, min) from `fits` (one per lane), then
+    /// 6-bit quantization of those against the super-block scales, then levels for the
+    /// quantized scales.
     static func quantize(_ x: UnsafePointer<Float>, weights: UnsafePointer<Float>?, into block: UnsafeMutableRawPointer,
                          refine: Bool, fits: () -> (d: SIMD8<Float>, m: SIMD8<Float>)) {
         let (fd, fm) = fits()
