@@ -208,10 +208,15 @@ public struct Quantizer {
                     let rows = v.count / max(columns, 1), per = rows / importance.count
                     let sliceBytes = per * (try type.rowBytes(columns))
                     for (e, imp) in importance.enumerated() {
-                        try imp.withUnsafeBufferPointer { w in
-                            try Quantize.matrix(UnsafeBufferPointer(rebasing: v[(e * per * columns)..<((e + 1) * per * columns)]), columns: columns,
-                                                dtype: type, mode: options.mode, weights: w, threads: options.threads,
-                                                into: UnsafeMutableRawBufferPointer(rebasing: dst[(e * sliceBytes)..<((e + 1) * sliceBytes)]))
+                        do {
+                            try imp.withUnsafeBufferPointer { w in
+                                try Quantize.matrix(UnsafeBufferPointer(rebasing: v[(e * per * columns)..<((e + 1) * per * columns)]), columns: columns,
+                                                    dtype: type, mode: options.mode, weights: w, threads: options.threads,
+                                                    into: UnsafeMutableRawBufferPointer(rebasing: dst[(e * sliceBytes)..<((e + 1) * sliceBytes)]))
+                            }
+                        } catch TensorError.nonFinite(let t, let i, let x) {
+                            // The slice's position, made the tensor's.
+                            throw TensorError.nonFinite(tensor: t, index: e * per * columns + i, value: x)
                         }
                     }
                 } else {

@@ -51,6 +51,28 @@ final class MixtureQuantizeTests: XCTestCase {
     }
 }
 
+extension MixtureQuantizeTests {
+    /// A NaN in a stacked expert tensor quantized expert by expert is reported at its position
+    /// in the whole tensor, not in the expert's slice.
+    func testNonFiniteInStackedExpertNamesItsPosition() throws {
+        let experts = 3, rows = 2, columns = 64
+        var values = [Float](repeating: 0.1, count: experts * rows * columns)
+        let bad = 2 * rows * columns + columns + 5   // expert 2, row 1, column 5
+        values[bad] = .nan
+        let name = "layers.0.feed_forward.experts.w1.weight"
+        var o = Quantizer.Options(recipe: try Recipe.preset("q4_0", layers: 1))
+        o.imatrix = ImportanceMatrix(columns: (0..<experts).reduce(into: [:]) { $0["layers.0.feed_forward.experts.\($1).w1.weight"] = [Float](repeating: 1, count: columns) },
+                                     metadata: [:])
+        XCTAssertThrowsError(try values.withUnsafeBufferPointer {
+            try Quantizer.encode($0, name: name, shape: [experts, rows, columns], columns: columns, type: .q4_0, options: o)
+        }) { e in
+            guard case TensorError.nonFinite(let t, let i, _) = e else { return XCTFail("\(e)") }
+            XCTAssertEqual(t, name)
+            XCTAssertEqual(i, bad)
+        }
+    }
+}
+
 /// Token ids stored as an integer tensor in a safetensors file.
 enum ReferenceInputs {
     static func ids(_ path: String, _ name: String) throws -> [Int]? {
