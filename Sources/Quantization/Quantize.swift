@@ -21,15 +21,25 @@ public enum Quantize {
     /// every format of the quantization benchmark (σ² alone did not for Q4_K).
     public static func row(_ x: UnsafePointer<Float>, _ n: Int, dtype: DType, mode: Mode, weights: UnsafePointer<Float>?,
                            into dst: UnsafeMutableRawPointer) throws(TensorError) {
-        try checkFinite(x, n)
-        guard mode == .search else { return try encode(x, n, dtype: dtype, mode: mode, weights: nil, into: dst) }
+        guard mode == .search else {
+            try checkFinite(x, n)
+            return try encode(x, n, dtype: dtype, mode: mode, weights: nil, into: dst)
+        }
         try withUnsafeTemporaryAllocation(of: Float.self, capacity: n) { (w: UnsafeMutableBufferPointer<Float>) throws(TensorError) in
             let e = w.baseAddress!
-            var acc = SIMD8<Float>()
+            // Σx² in two running sums (one is a chain of dependent adds); it is NaN or ∞ if any
+            // x is, so it doubles as the finiteness check (the scan runs only then).
+            var acc = SIMD8<Float>(), acc2 = SIMD8<Float>()
             var j = 0
-            while j + 8 <= n { let v = UnsafeRawPointer(x + j).loadUnaligned(as: SIMD8<Float>.self); acc.addProduct(v, v); j += 8 }
-            var s2 = acc.sum()
+            while j + 16 <= n {
+                let v = UnsafeRawPointer(x + j).loadUnaligned(as: SIMD8<Float>.self)
+                let v2 = UnsafeRawPointer(x + j + 8).loadUnaligned(as: SIMD8<Float>.self)
+                acc.addProduct(v, v); acc2.addProduct(v2, v2)
+                j += 16
+            }
+            var s2 = (acc + acc2).sum()
             while j < n { s2 += x[j] * x[j]; j += 1 }
+            if !s2.isFinite { try checkFinite(x, n) }
             s2 *= 4 / Float(max(1, n))
             let s2v = SIMD8<Float>(repeating: s2)
             j = 0
@@ -59,11 +69,16 @@ public enum Quantize {
     /// A NaN or infinity has no level in any format (and would trap a float → int
     /// conversion): refuse it with the value, not a crash.
     static func checkFinite(_ x: UnsafePointer<Float>, _ n: Int) throws(TensorError) {
-        var probe = SIMD8<Float>()
+        // x·0 is NaN exactly for NaN and ±∞; two running sums (one was a chain of dependent adds).
+        var probe = SIMD8<Float>(), probe2 = SIMD8<Float>()
         var k = 0
-        while k + 8 <= n { probe += UnsafeRawPointer(x + k).loadUnaligned(as: SIMD8<Float>.self) * 0; k += 8 }
+        while k + 16 <= n {
+            probe += UnsafeRawPointer(x + k).loadUnaligned(as: SIMD8<Float>.self) * 0
+            probe2 += UnsafeRawPointer(x + k + 8).loadUnaligned(as: SIMD8<Float>.self) * 0
+            k += 16
+        }
         while k < n { probe[0] += x[k] * 0; k += 1 }
-        if probe.sum().isNaN, let bad = (0..<n).first(where: { !x[$0].isFinite }) {
+        if (probe + probe2).sum().isNaN, let bad = (0..<n).first(where: { !x[$0].isFinite }) {
             throw .nonFinite(tensor: "", index: bad, value: x[bad])
         }
     }

@@ -18,10 +18,17 @@ enum ScaleSearch {
     /// only at exact halves, where both levels have the same error).
     @inline(__always) static func round(_ v: V) -> V { v.rounded(.toNearestOrEven) }
 
-    /// Lane-wise clamp with compare-and-blend (the stdlib's `clamped` calls unspecialised
-    /// `pointwiseMin`/`pointwiseMax` here, costing more than the rest of the search together).
+    /// Lane-wise clamp (lo ≤ hi; a NaN lane becomes lo). Written lane by lane as ternaries,
+    /// which LLVM turns into one `vmaxps` and one `vminps`. The stdlib's `clamped` calls
+    /// unspecialised `pointwiseMin`/`pointwiseMax` here, and `replacing(with:where:)` stays a
+    /// compare and a blend per bound unless the bounds are constants.
     @inline(__always) static func clamp(_ v: V, _ lo: V, _ hi: V) -> V {
-        v.replacing(with: lo, where: v .< lo).replacing(with: hi, where: v .> hi)
+        var r = V()
+        for i in 0..<V.scalarCount {
+            let a = v[i] > lo[i] ? v[i] : lo[i]
+            r[i] = a < hi[i] ? a : hi[i]
+        }
+        return r
     }
 
     /// Loads `n` (16 or 32) floats and weights (ones when nil) into vectors and runs `body`.

@@ -17,6 +17,21 @@ enum ScaleSearch8 {
         (v .!= 0) .& (abs(v) .< V(repeating: .infinity))
     }
 
+    /// Σ a·b over term(j) = (a, b) for j in 0 ..< n, in four interleaved partial sums: one running sum is a chain
+    /// of dependent adds (4 cycles each) that left the candidate loops waiting on latency.
+    @inline(__always)
+    static func sum4(_ n: Int, _ term: (Int) -> (V, V)) -> V {
+        var s0 = V(), s1 = V(), s2 = V(), s3 = V()
+        var j = 0
+        @inline(__always) func add(_ s: inout V, _ j: Int) { let (a, b) = term(j); s.addProduct(a, b) }
+        while j + 4 <= n {
+            add(&s0, j); add(&s1, j + 1); add(&s2, j + 2); add(&s3, j + 3)
+            j += 4
+        }
+        while j < n { add(&s0, j); j += 1 }
+        return (s0 + s1) + (s2 + s3)
+    }
+
     /// Calls `body` with the 8 blocks of `n` weights from `x` (contiguous, as in a row)
     /// transposed into `n` vectors, and their importance (ones when nil) likewise.
     @inline(__always)
@@ -48,42 +63,64 @@ enum ScaleSearch8 {
                           roundScale: Bool = true) -> V {
         withLanes(x, weights, n) { xt, wt in
             // The first value of largest magnitude, with its sign, per block (as the scalar loop).
-            var amax = V(), vmax = V()
-            for j in 0..<n {
+            // Two halves scanned side by side (two dependency chains), merged so that the
+            // first half wins ties, as one scan in order would.
+            var amax = V(), vmax = V(), amax2 = V(), vmax2 = V()
+            let half = n / 2
+            for j in 0..<half {
                 let a = abs(xt[j]), c = a .> amax
                 amax.replace(with: a, where: c)
                 vmax.replace(with: xt[j], where: c)
+                let a2 = abs(xt[half + j]), c2 = a2 .> amax2
+                amax2.replace(with: a2, where: c2)
+                vmax2.replace(with: xt[half + j], where: c2)
             }
+            for j in (2 * half)..<n {
+                let a = abs(xt[j]), c = a .> amax2
+                amax2.replace(with: a, where: c)
+                vmax2.replace(with: xt[j], where: c)
+            }
+            let second = amax2 .> amax
+            amax.replace(with: amax2, where: second)
+            vmax.replace(with: vmax2, where: second)
             let live = amax .> 0
             let lo = V(repeating: Float(qmin)), hi = V(repeating: Float(qmax))
+            // The best so far is passed inout: a nested function that captured these vars would
+            // box them, and every access paid a dynamic exclusivity check (~6% of a Q4_0 run).
             var bestErr = V(repeating: .infinity), bestD = V()
-            func consider(_ d: V) {
+            @inline(__always) func consider(_ d: V, _ bestErr: inout V, _ bestD: inout V) {
                 let ds = roundScale ? f16(d) : d
                 let ok = live .& finiteNonZero(ds)
                 guard any(ok) else { return }
                 let inv = 1 / ds
-                var err = V()
-                for j in 0..<n {
-                    let e = xt[j] - ds * ScaleSearch.clamp(round(xt[j] * inv), lo, hi)
-                    err.addProduct(wt[j], e * e)
+                let err = sum4(n) { j in
+                    let e = xt[j].addingProduct(-ds, ScaleSearch.clamp(round(xt[j] * inv), lo, hi))
+                    return (wt[j] * e, e)
                 }
                 let better = ok .& (err .< bestErr)
                 bestErr.replace(with: err, where: better)
                 bestD.replace(with: ds, where: better)
             }
-            ScaleSearch.symmetricDivisors(qmin: qmin, qmax: qmax) { consider(vmax / $0) }
+            ScaleSearch.symmetricDivisors(qmin: qmin, qmax: qmax) { consider(vmax / $0, &bestErr, &bestD) }
             for _ in 0..<2 {
                 let inv = 1 / bestD
-                var sxq = V(), sqq = V()
-                for j in 0..<n {
-                    let l = ScaleSearch.clamp(round(xt[j] * inv), lo, hi)
-                    let wl = wt[j] * l
-                    sxq.addProduct(wl, xt[j])
-                    sqq.addProduct(wl, l)
+                var sxq = V(), sqq = V(), sxq2 = V(), sqq2 = V()
+                var j = 0
+                while j + 2 <= n {
+                    let l = ScaleSearch.clamp(round(xt[j] * inv), lo, hi), l2 = ScaleSearch.clamp(round(xt[j + 1] * inv), lo, hi)
+                    let wl = wt[j] * l, wl2 = wt[j + 1] * l2
+                    sxq.addProduct(wl, xt[j]); sxq2.addProduct(wl2, xt[j + 1])
+                    sqq.addProduct(wl, l); sqq2.addProduct(wl2, l2)
+                    j += 2
                 }
+                if j < n {
+                    let l = ScaleSearch.clamp(round(xt[j] * inv), lo, hi), wl = wt[j] * l
+                    sxq.addProduct(wl, xt[j]); sqq.addProduct(wl, l)
+                }
+                sxq += sxq2; sqq += sqq2
                 let ok = (bestD .!= 0) .& (sqq .> 0)
                 guard any(ok) else { break }
-                consider((sxq / sqq).replacing(with: 0, where: .!ok))
+                consider((sxq / sqq).replacing(with: 0, where: .!ok), &bestErr, &bestD)
             }
             return bestD
         }
@@ -105,18 +142,17 @@ enum ScaleSearch8 {
             let live = hi .> lo
             let top = V(repeating: Float(nmax)), zero = V()
             var bestErr = V(repeating: .infinity), bestD = V(), bestM = rnd(lo)
-            func consider(_ d0: V, _ m0: V) {
+            @inline(__always) func consider(_ d0: V, _ m0: V, _ bestErr: inout V, _ bestD: inout V, _ bestM: inout V) {
                 var m = rnd(m0)
                 if let c = maxMin { m.replace(with: rnd(V(repeating: c)), where: m .> V(repeating: c)) }
                 let d = rnd(d0)
                 let ok = live .& (d .> 0) .& (d .< V(repeating: .infinity))
                 guard any(ok) else { return }
                 let inv = 1 / d
-                var err = V()
-                for j in 0..<n {
+                let err = sum4(n) { j in
                     let l = ScaleSearch.clamp(round((xt[j] - m) * inv), zero, top)
                     let e = xt[j] - (d * l + m)
-                    err.addProduct(wt[j], e * e)
+                    return (wt[j] * e, e)
                 }
                 let better = ok .& (err .< bestErr)
                 bestErr.replace(with: err, where: better)
@@ -124,9 +160,9 @@ enum ScaleSearch8 {
                 bestM.replace(with: m, where: better)
             }
             let range = hi - lo
-            consider(range / Float(nmax), lo)
+            consider(range / Float(nmax), lo, &bestErr, &bestD, &bestM)
             for step in -4...4 where step != 0 {
-                consider(range / (Float(nmax) + Float(step) * 0.15), lo)
+                consider(range / (Float(nmax) + Float(step) * 0.15), lo, &bestErr, &bestD, &bestM)
             }
             for _ in 0..<3 {
                 let inv = 1 / bestD
@@ -146,7 +182,7 @@ enum ScaleSearch8 {
                     m.replace(with: V(repeating: c), where: over)
                     d.replace(with: (sqx - m * sq) / sqq, where: over .& (sqq .> 0))
                 }
-                consider(d.replacing(with: 0, where: .!ok), m)
+                consider(d.replacing(with: 0, where: .!ok), m, &bestErr, &bestD, &bestM)
             }
             return (bestD, bestM)
         }
