@@ -150,8 +150,8 @@ enum ScaleSearch8 {
                 guard any(ok) else { return }
                 let inv = 1 / d
                 let err = sum4(n) { j in
-                    let l = ScaleSearch.clamp(round((xt[j] - m) * inv), zero, top)
-                    let e = xt[j] - (d * l + m)
+                    let xm = xt[j] - m
+                    let e = xm.addingProduct(-d, ScaleSearch.clamp(round(xm * inv), zero, top))
                     return (wt[j] * e, e)
                 }
                 let better = ok .& (err .< bestErr)
