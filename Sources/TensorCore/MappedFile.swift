@@ -115,6 +115,12 @@ public final class OwnedBytes: @unchecked Sendable {
            let p = mmap(nil, count, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), p != MAP_FAILED {
             base = p
             mapped = count
+            #if os(Linux)
+            // 2 MiB pages where the kernel allows them (THP "madvise" mode): a quantized tensor
+            // is written once front to back, and 4 KiB pages cost a fault each (~66k faults,
+            // a tenth of the system time, for a 270 MB output).
+            _ = madvise(p, count, MADV_HUGEPAGE)
+            #endif
         } else {
             let raw = UnsafeMutableRawBufferPointer.allocate(byteCount: max(count, 1), alignment: 64)
             raw.initializeMemory(as: UInt8.self, repeating: 0)
