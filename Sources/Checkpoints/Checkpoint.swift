@@ -183,10 +183,7 @@ extension Checkpoint {
         if !tok.isEmpty {
             let object = JSONValue.object(tok)
             tokenizers.append(TokenizerFile(name: "gguf-tokenizer.json", kind: "gguf-metadata") {
-                let enc = JSONEncoder()
-                enc.outputFormatting = [.sortedKeys]
-                let data = try enc.encode(object)
-                return data.withUnsafeBytes { ByteRegion.copying($0) }
+                JSONWriter.bytes(object).withUnsafeBytes { ByteRegion.copying($0) }
             })
         }
         return Checkpoint(path: file.path, format: .gguf, tensors: gguf.tensors, config: try ModelConfig.fromGGUF(gguf),

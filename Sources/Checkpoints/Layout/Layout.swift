@@ -58,7 +58,8 @@ public enum Layout {
             aliases["output.weight"] = "tok_embeddings.weight"
         }
         try checkRequired(Set(out.map(\.name)), config: config, native: native)
-        out.sort { native.sortKey(native: $0.name) < native.sortKey(native: $1.name) }
+        // Keys computed once per tensor, not twice per comparison (each splits and matches the name).
+        out = out.map { (native.sortKey(native: $0.name), $0) }.sorted { $0.0 < $1.0 }.map(\.1)
         return NativeModel(config: config, tensors: out, dropped: dropped, sourceLayout: layout, aliases: aliases)
     }
 
