@@ -71,9 +71,11 @@ enum ScaleSearch {
         }
         let lo = V(repeating: Float(qmin)), hi = V(repeating: Float(qmax))
         let best: Float = withVectors(x, weights, n) { xv, wv, nv in
+            // The best so far is passed inout (captured vars would be boxed, with a dynamic
+            // exclusivity check on every access).
             var bestErr = Float.infinity
             var bestD: Float = 0
-            func consider(_ d: Float) {
+            func consider(_ d: Float, _ bestErr: inout Float, _ bestD: inout Float) {
                 let ds = roundScale ? f16(d) : d
                 guard ds != 0, ds.isFinite else { return }
                 let e = symmetricError(xv, wv, nv, ds, lo, hi)
@@ -81,10 +83,10 @@ enum ScaleSearch {
             }
             // The extreme value maps near the negative end (as ggml's reference does) or near the
             // positive end; then least-squares refits of the scale for the levels chosen.
-            ScaleSearch.symmetricDivisors(qmin: qmin, qmax: qmax) { consider(vmax / $0) }
+            ScaleSearch.symmetricDivisors(qmin: qmin, qmax: qmax) { consider(vmax / $0, &bestErr, &bestD) }
             for _ in 0..<2 {
                 guard bestD != 0, let d = symmetricRefit(xv, wv, nv, bestD, lo, hi) else { break }
-                consider(d)
+                consider(d, &bestErr, &bestD)
             }
             return bestD
         }
@@ -119,7 +121,7 @@ enum ScaleSearch {
         let best: (Float, Float) = withVectors(x, weights, n) { xv, wv, nv in
             var bestErr = Float.infinity
             var best: (Float, Float) = (0, lo)
-            func consider(_ d0: Float, _ m0: Float) {
+            func consider(_ d0: Float, _ m0: Float, _ bestErr: inout Float, _ best: inout (Float, Float)) {
                 var m = round(m0)
                 if let c = maxMin, m > c { m = round(c) }
                 let d = round(d0)
@@ -128,13 +130,13 @@ enum ScaleSearch {
                 if e < bestErr { bestErr = e; best = (d, m) }
             }
             let range = hi - lo
-            consider(range / Float(nmax), lo)
+            consider(range / Float(nmax), lo, &bestErr, &best)
             for step in -4...4 where step != 0 {
-                consider(range / (Float(nmax) + Float(step) * 0.15), lo)
+                consider(range / (Float(nmax) + Float(step) * 0.15), lo, &bestErr, &best)
             }
             for _ in 0..<3 {
                 guard best.0 > 0, let (d, m) = asymmetricRefit(xv, wv, nv, best.0, best.1, top, maxMin: maxMin) else { break }
-                consider(d, m)
+                consider(d, m, &bestErr, &best)
             }
             return best
         }
