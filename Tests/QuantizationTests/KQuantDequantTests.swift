@@ -25,4 +25,20 @@ final class KQuantDequantTests: XCTestCase {
 
     func testQ6_K() { check(210, scaleOffsets: [208], { BlockQ6_K.dequantize(block: $0, into: $1) }, { BlockQ6_K.dequantizeScalar(block: $0, into: $1) }) }
     func testQ4_K() { check(144, scaleOffsets: [0, 2], { BlockQ4_K.dequantize(block: $0, into: $1) }, { BlockQ4_K.dequantizeScalar(block: $0, into: $1) }) }
+
+    /// The eight (scale, min) pairs decoded side by side equal ggml's one-at-a-time unpacking.
+    func testQ4_KScalesAndMinsAllAtOnce() {
+        var rng = SeededRandom(seed: 5)
+        for _ in 0..<2000 {
+            let bytes = (0..<12).map { _ in UInt8.random(in: 0...255, using: &rng) }
+            bytes.withUnsafeBytes { p in
+                let (sc, mn) = BlockQ4_K.scalesAndMins(p.baseAddress!)
+                for j in 0..<8 {
+                    let (s, m) = BlockQ4_K.scaleMin(j, p.baseAddress!)
+                    XCTAssertEqual(sc[j], Float(s))
+                    XCTAssertEqual(mn[j], Float(m))
+                }
+            }
+        }
+    }
 }

@@ -100,22 +100,26 @@ public enum Q8Dot {
     /// multiple of 256 ends in Q4_1 blocks (`DType.tailType`).
     static func q4_k(_ w: UnsafeRawPointer, _ x: UnsafePointer<Lanes>, _ d: UnsafePointer<Float>, _ sums: UnsafePointer<Float>, _ blocks: Int) -> Float {
         let superBlocks = blocks / 8
-        var acc = V(), minimums: Float = 0
+        // Two accumulators with fused multiply-adds (one chain of dependent adds held the loop
+        // back), and the eight sub-blocks' scale factors d·sc_j·d_x and minimum terms
+        // dmin·m_j·(d_x·Σq_x) computed as vectors, once per super-block.
+        var acc = V(), acc2 = V(), minimums = V()
         for sb in 0..<superBlocks {
             let blk = w + 144 * sb
-            let dw = loadHalf(blk, 0), dmin = loadHalf(blk, 2)
+            let (sc, mn) = BlockQ4_K.scalesAndMins(blk + 4)
+            let dr = UnsafeRawPointer(d + 8 * sb), sr = UnsafeRawPointer(sums + 8 * sb)
+            let f = V(repeating: loadHalf(blk, 0)) * sc * dr.loadUnaligned(as: V.self)
+            minimums.addProduct(V(repeating: loadHalf(blk, 2)) * mn, sr.loadUnaligned(as: V.self))
             for c in 0..<4 {
                 // In 16-bit lanes (byte-lane shifts and masks are element-by-element loops in Swift).
                 let v = blk.loadUnaligned(fromByteOffset: 16 + 32 * c, as: SIMD16<UInt16>.self)
                 let lo = unsafeBitCast(v & 0x0F0F, to: Lanes.self), hi = unsafeBitCast((v &>> 4) & 0x0F0F, to: Lanes.self)
                 let j = 8 * sb + 2 * c
-                let (s1, m1) = BlockQ4_K.scaleMin(2 * c, blk + 4), (s2, m2) = BlockQ4_K.scaleMin(2 * c + 1, blk + 4)
-                acc += ExactIntegers.float(blockSumUnsigned(lo, x[2 * j], x[2 * j + 1])) * V(repeating: dw * Float(s1) * d[j])
-                acc += ExactIntegers.float(blockSumUnsigned(hi, x[2 * j + 2], x[2 * j + 3])) * V(repeating: dw * Float(s2) * d[j + 1])
-                minimums += dmin * Float(m1) * sums[j] + dmin * Float(m2) * sums[j + 1]
+                acc.addProduct(ExactIntegers.float(blockSumUnsigned(lo, x[2 * j], x[2 * j + 1])), V(repeating: f[2 * c]))
+                acc2.addProduct(ExactIntegers.float(blockSumUnsigned(hi, x[2 * j + 2], x[2 * j + 3])), V(repeating: f[2 * c + 1]))
             }
         }
-        var total = acc.sum() - minimums
+        var total = (acc + acc2).sum() - minimums.sum()
         let done = 8 * superBlocks
         if blocks > done { total += q4_1(w + 144 * superBlocks, x + 2 * done, d + done, sums + done, blocks - done) }
         return total

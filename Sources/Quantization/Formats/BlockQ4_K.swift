@@ -14,6 +14,21 @@ public enum BlockQ4_K: BlockFormat {
         return ((b(j + 4) & 0x0F) | ((b(j - 4) >> 6) << 4), (b(j + 4) >> 4) | ((b(j) >> 6) << 4))
     }
 
+    /// All eight sub-blocks' (scale, min) pairs of `scaleMin`, as floats in lanes 0…7.
+    @inline(__always)
+    static func scalesAndMins(_ q: UnsafeRawPointer) -> (SIMD8<Float>, SIMD8<Float>) {
+        // Bytes 0…3: scales 0…3 (low 6 bits), high 2 bits → scales 4…7; bytes 4…7 the same for
+        // the mins; bytes 8…11: low nibble → scales 4…7, high nibble → mins 4…7.
+        let a = SIMD4<UInt32>(truncatingIfNeeded: q.loadUnaligned(as: SIMD4<UInt8>.self))
+        let b = SIMD4<UInt32>(truncatingIfNeeded: q.loadUnaligned(fromByteOffset: 4, as: SIMD4<UInt8>.self))
+        let c = SIMD4<UInt32>(truncatingIfNeeded: q.loadUnaligned(fromByteOffset: 8, as: SIMD4<UInt8>.self))
+        let scales = SIMD8<UInt32>(lowHalf: a & 63, highHalf: (c & 0x0F) | ((a &>> 6) &<< 4))
+        let mins = SIMD8<UInt32>(lowHalf: b & 63, highHalf: (c &>> 4) | ((b &>> 6) &<< 4))
+        // (The generic SIMD8<Float>(SIMD8<UInt32>) is an out-of-line call here.)
+        return (ExactIntegers.float(unsafeBitCast(scales, to: SIMD8<Int32>.self)),
+                ExactIntegers.float(unsafeBitCast(mins, to: SIMD8<Int32>.self)))
+    }
+
     /// Eight lanes at a time (bit-identical with `dequantizeScalar`: the same operations).
     public static func dequantize(block: UnsafeRawPointer, into out: UnsafeMutablePointer<Float>) {
         typealias V = SIMD8<Float>
