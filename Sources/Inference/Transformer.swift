@@ -170,6 +170,10 @@ public final class Transformer {
             return
         }
         guard let columns = outputs.first?.0.columns else { return }
+        if quantizedActivations, Q8Tokens.accepts(columns), outputs.allSatisfy({ $0.0.acceptsTokenGEMM }) {
+            tokenGEMM(x, outputs, rows: t, columns: columns)
+            return
+        }
         let total = outputs.reduce(0) { $0 + $1.0.rows }
         let panel = Self.panelRows(rows: total, columns: columns, threads: threads)
         var jobs: [(matrix: Int, rows: Range<Int>)] = []
@@ -192,6 +196,25 @@ public final class Transformer {
                     Ops.linear(xp, wp, yp + r.lowerBound, rows: t, input: columns, output: r.count, outputStride: w.rows)
                 }
             }
+        }
+    }
+
+    /// The batched path in integers (as llama.cpp multiplies prompts): the tokens quantized to
+    /// Q8 once, then each worker multiplies its 32-row groups of each matrix
+    /// (`PackedQ4_0.multiply`); no dequantized panels, no BLAS.
+    func tokenGEMM(_ x: [Float], _ outputs: [(WeightMatrix, UnsafeMutablePointer<Float>)], rows t: Int, columns: Int) {
+        let a = x.withUnsafeBufferPointer { Q8Tokens($0.baseAddress!, tokens: t, columns: columns) }
+        let groupRows = PackedQ4_0.tokenGEMMRows
+        let groups = outputs.reduce(0) { $0 + $1.0.rows / groupRows }
+        let per = max(1, groups / (threads * 8)) * groupRows
+        var jobs: [(matrix: Int, rows: Range<Int>)] = []
+        for (i, (w, _)) in outputs.enumerated() {
+            for r0 in Swift.stride(from: 0, to: w.rows, by: per) { jobs.append((i, r0..<min(w.rows, r0 + per))) }
+        }
+        pool.run(jobs.count) { job, _ in
+            let (i, r) = jobs[job]
+            let (w, yp) = outputs[i]
+            w.multiply(a, rows: r, into: yp, stride: w.rows)
         }
     }
 

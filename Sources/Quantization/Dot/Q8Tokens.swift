@@ -1,0 +1,64 @@
+/// The activations of a chunk of tokens, each row quantized as `Q8Activation` quantizes one
+/// (blocks of 32, d = max|x| / 127, q = round(x / d) clamped to ±127) but stored for the
+/// batched kernels: levels as Int16 in position order, row after row, and one f32 scale per
+/// block. A NaN activation cannot trap: levels are clamped.
+public struct Q8Tokens {
+    public static let blockSize = 32
+    public let tokens: Int
+    public let columns: Int
+    public var blocks: Int { columns / Self.blockSize }
+    /// [tokens + 3 zero rows][columns]: the kernels read four tokens at a time.
+    var levels: [Int16]
+    /// [tokens][blocks]
+    var scales: [Float]
+
+    /// Whether rows of `columns` values can be quantized this way.
+    public static func accepts(_ columns: Int) -> Bool { columns > 0 && columns % blockSize == 0 }
+
+    /// Quantizes `tokens` rows of `columns` (a multiple of 32) starting at `x`.
+    public init(_ x: UnsafePointer<Float>, tokens: Int, columns: Int) {
+        self.tokens = tokens
+        self.columns = columns
+        let nb = columns / Self.blockSize
+        levels = [Int16](repeating: 0, count: (tokens + 3) * columns)
+        scales = [Float](repeating: 0, count: tokens * nb)
+        typealias V = SIMD8<Float>
+        typealias I = SIMD8<Int32>
+        let lo = I(repeating: -127), hi = I(repeating: 127)
+        levels.withUnsafeMutableBufferPointer { lb in
+            scales.withUnsafeMutableBufferPointer { sb in
+                for t in 0..<tokens {
+                    for b in 0..<nb {
+                        let xr = UnsafeRawPointer(x + t * columns + Self.blockSize * b)
+                        var m = V()
+                        for k in 0..<4 {
+                            let v = xr.loadUnaligned(fromByteOffset: 32 * k, as: V.self)
+                            let a = v.replacing(with: -v, where: v .< 0)
+                            m = m.replacing(with: a, where: a .> m)
+                        }
+                        var mx: Float = 0
+                        for i in 0..<8 { mx = Swift.max(mx, m[i]) }
+                        let d = mx / 127
+                        let id: Float = d != 0 ? 1 / d : 0
+                        let out = lb.baseAddress! + t * columns + Self.blockSize * b
+                        for k in 0..<4 {
+                            var r = ExactIntegers.rounded(xr.loadUnaligned(fromByteOffset: 32 * k, as: V.self) * V(repeating: id))
+                            r = r.replacing(with: lo, where: r .< lo).replacing(with: hi, where: r .> hi)
+                            for i in 0..<8 { out[8 * k + i] = Int16(truncatingIfNeeded: r[i]) }
+                        }
+                        sb[t * nb + b] = d
+                    }
+                }
+            }
+        }
+    }
+
+    /// The quantized value of token `t` at position `i` (for references and tests).
+    public func value(_ t: Int, _ i: Int) -> Float {
+        Float(levels[t * columns + i]) * scales[t * blocks + i / Self.blockSize]
+    }
+
+    func withBuffers<R>(_ body: (UnsafePointer<Int16>, UnsafePointer<Float>) -> R) -> R {
+        levels.withUnsafeBufferPointer { l in scales.withUnsafeBufferPointer { s in body(l.baseAddress!, s.baseAddress!) } }
+    }
+}
