@@ -7,8 +7,10 @@ import TensorCore
 /// embedding → N × [RMSNorm → GQA attention (RoPE, sliding window) → residual →
 /// RMSNorm → SwiGLU FFN → residual] → RMSNorm → output. Activations are f32. Weights stay in
 /// their stored format: a chunk of T > 1 tokens dequantizes each matrix panel by panel into a
-/// per-worker scratch buffer and multiplies through OpenBLAS; a single token (decoding) multiplies each stored row
-/// directly (`RowDot`; `Q8Dot`/`PackedQ4_0` against the activation quantized to Q8 for the block formats). Shapes are noted as [rows, columns].
+/// per-worker scratch buffer and multiplies through OpenBLAS, except Q4_0, multiplied in
+/// integers against the tokens quantized to Q8 (`PackedQ4_0.multiply`); a single token
+/// (decoding) multiplies each stored row directly (`RowDot`; `Q8Dot`/`PackedQ4_0` against the
+/// activation quantized to Q8 for the block formats). Shapes are noted as [rows, columns].
 public final class Transformer {
     public let weights: ModelWeights
     public var config: ModelConfig { weights.config }
@@ -203,7 +205,10 @@ public final class Transformer {
     /// Q8 once, then each worker multiplies its 32-row groups of each matrix
     /// (`PackedQ4_0.multiply`); no dequantized panels, no BLAS.
     func tokenGEMM(_ x: [Float], _ outputs: [(WeightMatrix, UnsafeMutablePointer<Float>)], rows t: Int, columns: Int) {
-        let a = x.withUnsafeBufferPointer { Q8Tokens($0.baseAddress!, tokens: t, columns: columns) }
+        let pool = self.pool
+        let a = x.withUnsafeBufferPointer {
+            Q8Tokens($0.baseAddress!, tokens: t, columns: columns) { n, f in pool.run(n) { job, _ in f(job) } }
+        }
         let groupRows = PackedQ4_0.tokenGEMMRows
         let groups = outputs.reduce(0) { $0 + $1.0.rows / groupRows }
         let per = max(1, groups / (threads * 8)) * groupRows

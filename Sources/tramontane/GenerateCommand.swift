@@ -49,13 +49,11 @@ struct Generate: ParsableCommand {
     @Option(help: "Context capacity in tokens. With a sliding window, memory stays at the window and generation can run past it; without one, generation stops at the context.")
     var ctx: Int = 4096
 
-    @Option(help: "Activations for decoding: q8 (quantized per 32 values, integer kernels for Q8_0/Q4_0/Q4_1 weights, as llama.cpp does) or f32 (exact, slower).")
+    @Option(help: ActivationPrecision.help)
     var activations: ActivationPrecision = .q8
 
     @Option(name: .customLong("kv-cache"), help: "Precision of the key/value cache: f16 (half the memory and the bytes read per token, as llama.cpp) or f32 (exact).")
     var kvCache: KVPrecision = .f16
-
-    enum ActivationPrecision: String, ExpressibleByArgument, CaseIterable { case q8, f32 }
 
     @OptionGroup var threads: ThreadOptions
     @OptionGroup var out: OutputOptions

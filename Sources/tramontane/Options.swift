@@ -62,3 +62,9 @@ struct EvaluationTokens: ParsableArguments {
         return (tokenizer.encode(body), text ?? "default evaluation text")
     }
 }
+
+/// `--activations` of `generate` and `validate`.
+enum ActivationPrecision: String, ExpressibleByArgument, CaseIterable {
+    case q8, f32
+    static let help: ArgumentHelp = "Activations for block-format weights: q8 (quantized per 32 values for the integer kernels — decoding, and Q4_0 prompts — as llama.cpp does) or f32 (exact, slower)."
+}

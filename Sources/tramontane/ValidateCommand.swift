@@ -16,6 +16,9 @@ struct Validate: ParsableCommand {
     @Option(name: .customLong("against-logits"), help: "A safetensors file of NAME.input_ids / NAME.logits pairs computed by another program.")
     var againstLogits: String?
 
+    @Option(help: ActivationPrecision.help)
+    var activations: ActivationPrecision = .q8
+
     @OptionGroup var eval: EvaluationTokens
     @OptionGroup var threads: ThreadOptions
     @OptionGroup var out: OutputOptions
@@ -26,6 +29,7 @@ struct Validate: ParsableCommand {
 
     func run() throws {
         let m = try Validator.load(model, threads: threads.threads)
+        m.quantizedActivations = activations == .q8
         if let file = againstLogits {
             let results = try Validator.againstLogits(model: m, file: file)
             if out.json { return try out.printJSON(["sequences": results]) }
@@ -36,6 +40,7 @@ struct Validate: ParsableCommand {
             return
         }
         let base = try Validator.load(reference ?? "", threads: threads.threads)
+        base.quantizedActivations = activations == .q8
         let ids = try eval.load(tokenizerOf: model).ids
         let s = try Validator.compare(model: m, base: base, tokens: ids, ctx: eval.ctx, chunks: eval.chunks, bos: m.config.bosTokenID,
                                       progress: TerminalProgress(title: "validate", quiet: out.json))

@@ -35,8 +35,6 @@ extension PackedQ4_0 {
                     // A whole group of 32 rows (packed groups 2g, 2g + 1) or the last 16 (2g only).
                     let g = row0 / 32, pair = row0 + 32 <= r.upperBound
                     row0 += pair ? 32 : 16
-                    let width = pair ? 32 : 16
-                    for t in 0..<T { (y + t * stride + 32 * g).initialize(repeating: 0, count: width) }
                     for c in Swift.stride(from: 0, to: nb, by: Self.chunkBlocks) {
                         let cb = Swift.min(Self.chunkBlocks, nb - c)
                         // Unpack: lane r of packed vector jj holds w[2jj], w[2jj+16], w[2jj+1], w[2jj+17].
@@ -108,16 +106,18 @@ extension PackedQ4_0 {
                                 }
                                 add(0, a00, a01); add(1, a10, a11); add(2, a20, a21); add(3, a30, a31)
                             }
+                            // The first stretch stores, the others add (no separate zeroing pass).
+                            let first = c == 0
                             for i in 0..<Swift.min(4, T - t) {
                                 let out = y + (t + i) * stride + 32 * g
                                 for j in 0..<8 {
-                                    out[2 * j] += acc[4 * i][j]
-                                    out[2 * j + 1] += acc[4 * i + 1][j]
+                                    out[2 * j] = (first ? 0 : out[2 * j]) + acc[4 * i][j]
+                                    out[2 * j + 1] = (first ? 0 : out[2 * j + 1]) + acc[4 * i + 1][j]
                                 }
                                 if pair {
                                     for j in 0..<8 {
-                                        out[16 + 2 * j] += acc[4 * i + 2][j]
-                                        out[17 + 2 * j] += acc[4 * i + 3][j]
+                                        out[16 + 2 * j] = (first ? 0 : out[16 + 2 * j]) + acc[4 * i + 2][j]
+                                        out[17 + 2 * j] = (first ? 0 : out[17 + 2 * j]) + acc[4 * i + 3][j]
                                     }
                                 }
                             }

@@ -15,8 +15,11 @@ public struct Q8Tokens {
     /// Whether rows of `columns` values can be quantized this way.
     public static func accepts(_ columns: Int) -> Bool { columns > 0 && columns % blockSize == 0 }
 
-    /// Quantizes `tokens` rows of `columns` (a multiple of 32) starting at `x`.
-    public init(_ x: UnsafePointer<Float>, tokens: Int, columns: Int) {
+    /// Quantizes `tokens` rows of `columns` (a multiple of 32) starting at `x`. `parallel(n, f)`
+    /// may run f(0 ..< n) on several threads (it must return when all are done); each f(j)
+    /// quantizes 16 tokens.
+    public init(_ x: UnsafePointer<Float>, tokens: Int, columns: Int,
+                parallel: (Int, @escaping (Int) -> Void) -> Void = { n, f in for j in 0..<n { f(j) } }) {
         self.tokens = tokens
         self.columns = columns
         let nb = columns / Self.blockSize
@@ -25,28 +28,31 @@ public struct Q8Tokens {
         typealias V = SIMD8<Float>
         typealias I = SIMD8<Int32>
         let lo = I(repeating: -127), hi = I(repeating: 127)
-        levels.withUnsafeMutableBufferPointer { lb in
-            scales.withUnsafeMutableBufferPointer { sb in
-                for t in 0..<tokens {
-                    for b in 0..<nb {
-                        let xr = UnsafeRawPointer(x + t * columns + Self.blockSize * b)
-                        var m = V()
-                        for k in 0..<4 {
-                            let v = xr.loadUnaligned(fromByteOffset: 32 * k, as: V.self)
-                            let a = v.replacing(with: -v, where: v .< 0)
-                            m = m.replacing(with: a, where: a .> m)
+        levels.withUnsafeMutableBufferPointer { lbuf in
+            scales.withUnsafeMutableBufferPointer { sbuf in
+                let lp = lbuf.baseAddress!, sp = sbuf.baseAddress!
+                parallel((tokens + 15) / 16) { job in
+                    for t in (16 * job)..<Swift.min(tokens, 16 * job + 16) {
+                        for b in 0..<nb {
+                            let xr = UnsafeRawPointer(x + t * columns + Self.blockSize * b)
+                            var m = V()
+                            for k in 0..<4 {
+                                let v = xr.loadUnaligned(fromByteOffset: 32 * k, as: V.self)
+                                let a = v.replacing(with: -v, where: v .< 0)
+                                m = m.replacing(with: a, where: a .> m)
+                            }
+                            var mx: Float = 0
+                            for i in 0..<8 { mx = Swift.max(mx, m[i]) }
+                            let d = mx / 127
+                            let id: Float = d != 0 ? 1 / d : 0
+                            let out = lp + t * columns + Self.blockSize * b
+                            for k in 0..<4 {
+                                var r = ExactIntegers.rounded(xr.loadUnaligned(fromByteOffset: 32 * k, as: V.self) * V(repeating: id))
+                                r = r.replacing(with: lo, where: r .< lo).replacing(with: hi, where: r .> hi)
+                                for i in 0..<8 { out[8 * k + i] = Int16(truncatingIfNeeded: r[i]) }
+                            }
+                            sp[t * nb + b] = d
                         }
-                        var mx: Float = 0
-                        for i in 0..<8 { mx = Swift.max(mx, m[i]) }
-                        let d = mx / 127
-                        let id: Float = d != 0 ? 1 / d : 0
-                        let out = lb.baseAddress! + t * columns + Self.blockSize * b
-                        for k in 0..<4 {
-                            var r = ExactIntegers.rounded(xr.loadUnaligned(fromByteOffset: 32 * k, as: V.self) * V(repeating: id))
-                            r = r.replacing(with: lo, where: r .< lo).replacing(with: hi, where: r .> hi)
-                            for i in 0..<8 { out[8 * k + i] = Int16(truncatingIfNeeded: r[i]) }
-                        }
-                        sb[t * nb + b] = d
                     }
                 }
             }
