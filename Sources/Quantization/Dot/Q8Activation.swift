@@ -21,30 +21,11 @@ public struct Q8Activation {
         lanes = [Lanes](repeating: Lanes(), count: 2 * nb)
         scales = [Float](repeating: 0, count: nb)
         scaledSums = [Float](repeating: 0, count: nb)
-        typealias V = SIMD8<Float>
-        typealias I = SIMD8<Int32>
-        let lo = I(repeating: -127), hi = I(repeating: 127)
         for b in 0..<nb {
-            let xr = UnsafeRawPointer(x + Self.blockSize * b)
-            // max |x| with compare-and-blend (the generic pointwiseMax is an out-of-line call)
-            var m = V()
-            for k in 0..<4 {
-                let v = xr.loadUnaligned(fromByteOffset: 32 * k, as: V.self)
-                let a = v.replacing(with: -v, where: v .< 0)
-                m = m.replacing(with: a, where: a .> m)
-            }
-            var mx: Float = 0
-            for i in 0..<8 { mx = Swift.max(mx, m[i]) }
-            let d = mx / 127
-            let id: Float = d != 0 ? 1 / d : 0
-            // Round to nearest even (|v| ≤ 127; a scalar rounded() is a libm call per value),
-            // clamped to ±127 so a NaN input gives some level, never a trap.
-            func levels(_ k: Int) -> SIMD16<Int16> {
-                var r = ExactIntegers.rounded(xr.loadUnaligned(fromByteOffset: 32 * k, as: V.self) * V(repeating: id))
-                r = r.replacing(with: lo, where: r .< lo).replacing(with: hi, where: r .> hi)
-                return unsafeBitCast(r, to: SIMD16<Int16>.self)   // value j in 16-bit lane 2j
-            }
-            let a0 = levels(0), a1 = levels(1), a2 = levels(2), a3 = levels(3)
+            let (d, l) = Self.quantizeBlock(UnsafeRawPointer(x + Self.blockSize * b))
+            // value j of each 8 in 16-bit lane 2j
+            let a0 = unsafeBitCast(l.0, to: SIMD16<Int16>.self), a1 = unsafeBitCast(l.1, to: SIMD16<Int16>.self)
+            let a2 = unsafeBitCast(l.2, to: SIMD16<Int16>.self), a3 = unsafeBitCast(l.3, to: SIMD16<Int16>.self)
             let even = Lanes(a0[0], a0[4], a0[8], a0[12], a1[0], a1[4], a1[8], a1[12],
                              a2[0], a2[4], a2[8], a2[12], a3[0], a3[4], a3[8], a3[12])
             let odd = Lanes(a0[2], a0[6], a0[10], a0[14], a1[2], a1[6], a1[10], a1[14],
@@ -56,6 +37,33 @@ public struct Q8Activation {
             scales[b] = d
             scaledSums[b] = d * Float(s32.wrappedSum())
         }
+    }
+
+    /// One block of 32 values from `xr`: its scale d = max|x| / 127 and the levels round(x / d),
+    /// ties to even (a scalar `rounded()` is a libm call per value), clamped to ±127 so a NaN
+    /// input gives some level, never a trap; values 8k … 8k + 7 in the k-th vector. Shared with
+    /// `Q8Tokens`.
+    @inline(__always)
+    static func quantizeBlock(_ xr: UnsafeRawPointer) -> (Float, (SIMD8<Int32>, SIMD8<Int32>, SIMD8<Int32>, SIMD8<Int32>)) {
+        typealias V = SIMD8<Float>
+        typealias I = SIMD8<Int32>
+        // max |x| with compare-and-blend (the generic pointwiseMax is an out-of-line call)
+        var m = V()
+        for k in 0..<4 {
+            let v = xr.loadUnaligned(fromByteOffset: 32 * k, as: V.self)
+            let a = v.replacing(with: -v, where: v .< 0)
+            m = m.replacing(with: a, where: a .> m)
+        }
+        var mx: Float = 0
+        for i in 0..<8 { mx = Swift.max(mx, m[i]) }
+        let d = mx / 127
+        let id = V(repeating: d != 0 ? 1 / d : 0)
+        let lo = I(repeating: -127), hi = I(repeating: 127)
+        func levels(_ k: Int) -> I {
+            let r = ExactIntegers.rounded(xr.loadUnaligned(fromByteOffset: 32 * k, as: V.self) * id)
+            return r.replacing(with: lo, where: r .< lo).replacing(with: hi, where: r .> hi)
+        }
+        return (d, (levels(0), levels(1), levels(2), levels(3)))
     }
 
     /// Whether a row of `count` values can be quantized this way.

@@ -25,31 +25,17 @@ public struct Q8Tokens {
         let nb = columns / Self.blockSize
         levels = [Int16](repeating: 0, count: (tokens + 3) * columns)
         scales = [Float](repeating: 0, count: tokens * nb)
-        typealias V = SIMD8<Float>
-        typealias I = SIMD8<Int32>
-        let lo = I(repeating: -127), hi = I(repeating: 127)
         levels.withUnsafeMutableBufferPointer { lbuf in
             scales.withUnsafeMutableBufferPointer { sbuf in
                 let lp = lbuf.baseAddress!, sp = sbuf.baseAddress!
                 parallel((tokens + 15) / 16) { job in
                     for t in (16 * job)..<Swift.min(tokens, 16 * job + 16) {
                         for b in 0..<nb {
-                            let xr = UnsafeRawPointer(x + t * columns + Self.blockSize * b)
-                            var m = V()
-                            for k in 0..<4 {
-                                let v = xr.loadUnaligned(fromByteOffset: 32 * k, as: V.self)
-                                let a = v.replacing(with: -v, where: v .< 0)
-                                m = m.replacing(with: a, where: a .> m)
-                            }
-                            var mx: Float = 0
-                            for i in 0..<8 { mx = Swift.max(mx, m[i]) }
-                            let d = mx / 127
-                            let id: Float = d != 0 ? 1 / d : 0
+                            let (d, l) = Q8Activation.quantizeBlock(UnsafeRawPointer(x + t * columns + Self.blockSize * b))
                             let out = lp + t * columns + Self.blockSize * b
-                            for k in 0..<4 {
-                                var r = ExactIntegers.rounded(xr.loadUnaligned(fromByteOffset: 32 * k, as: V.self) * V(repeating: id))
-                                r = r.replacing(with: lo, where: r .< lo).replacing(with: hi, where: r .> hi)
-                                for i in 0..<8 { out[8 * k + i] = Int16(truncatingIfNeeded: r[i]) }
+                            for i in 0..<8 {
+                                out[i] = Int16(truncatingIfNeeded: l.0[i]); out[8 + i] = Int16(truncatingIfNeeded: l.1[i])
+                                out[16 + i] = Int16(truncatingIfNeeded: l.2[i]); out[24 + i] = Int16(truncatingIfNeeded: l.3[i])
                             }
                             sp[t * nb + b] = d
                         }
