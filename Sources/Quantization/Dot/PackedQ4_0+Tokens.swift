@@ -1,14 +1,14 @@
 import TensorCore
 
 /// Q4_0 weights times a chunk of tokens (prompt processing) in integers: the batched
-/// counterpart of `PackedQ4_0.matvec`. For each group of 32 rows (or a matrix's last 16), a stretch of 256 columns at
-/// a time is unpacked once into signed 16-bit levels (q − 8, position-major: 32 rows per
-/// column, 16 KiB, in L1) and then multiplied with four tokens at a time: per column, two
-/// level vectors times each token's level broadcast, `vpmullw` + `vpaddw` into 16-bit sums —
-/// a block's 32 products stay within ±32 512 — then per block one widening and one FMA with
-/// d_w·d_x per 8 rows. About 65 GMAC/s per core on this machine against ~48 for OpenBLAS's
-/// f32 sgemm (which also needs the weights dequantized and both operands repacked first).
-/// `Q4_0TokenGEMMTests` checks it against the dequantized product.
+/// counterpart of `PackedQ4_0.matvec`. For each group of 32 rows (or a matrix's last 16), a
+/// stretch of 256 columns at a time is unpacked once into signed 16-bit levels (q − 8,
+/// position-major: 32 rows per column, 16 KiB, in L1) and then multiplied with four tokens at
+/// a time: per column, two level vectors times each token's level broadcast, `vpmullw` +
+/// `vpaddw` into 16-bit sums — a block's 32 products stay within ±32 512 — then per block one
+/// widening and one FMA with d_w·d_x per 8 rows. Twice the multiply-adds per instruction of
+/// f32 FMAs, and no dequantized panels or BLAS repacking (Benchmarks/README.md has the prompt
+/// speeds). `Q4_0TokenGEMMTests` checks it against the dequantized product.
 extension PackedQ4_0 {
     /// The kernel works on groups of this many rows (a matrix's last 16 rows may be a half group).
     public static let tokenGEMMRows = 32
