@@ -41,4 +41,36 @@ final class KQuantDequantTests: XCTestCase {
             }
         }
     }
+
+    /// The eight neighbour candidates evaluated side by side give the errors of evaluating each
+    /// one alone (summation order aside); candidates outside 0…63 are +∞, a zero scale gives
+    /// level 0 everywhere.
+    func testQ4_KNeighbourErrors() {
+        var rng = SeededRandom(seed: 8)
+        for trial in 0..<300 {
+            let x = (0..<32).map { _ in Float.random(in: -1...1, using: &rng) }
+            let w: [Float]? = trial % 2 == 0 ? nil : (0..<32).map { _ in Float.random(in: 0.1...3, using: &rng) }
+            let d = Float.random(in: 0.001...0.01, using: &rng), dmin = Float.random(in: 0.001...0.02, using: &rng)
+            let s = [0, 1, 63, 31][trial % 4], m = [63, 0, 17, 1][trial / 4 % 4]
+            let got = x.withUnsafeBufferPointer { xb in
+                w.map { wv in wv.withUnsafeBufferPointer { BlockQ4_K.neighbourErrors(xb.baseAddress!, $0.baseAddress!, d: d, dmin: dmin, s: s, m: m) } }
+                    ?? BlockQ4_K.neighbourErrors(xb.baseAddress!, nil, d: d, dmin: dmin, s: s, m: m)
+            }
+            let steps = [(-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1)]
+            for (lane, (ds, dm)) in steps.enumerated() {
+                let sc = s + ds, mc = m + dm
+                guard (0...63).contains(sc), (0...63).contains(mc) else {
+                    XCTAssertEqual(got[lane], .infinity); continue
+                }
+                let D = d * Float(sc), M = dmin * Float(mc)
+                var err = 0.0
+                for i in 0..<32 {
+                    let l: Float = D > 0 ? min(15, max(0, ((x[i] + M) / D).rounded(.toNearestOrEven))) : 0
+                    let e = Double(x[i] - (D * l - M))
+                    err += Double(w?[i] ?? 1) * e * e
+                }
+                XCTAssertEqual(Double(got[lane]), err, accuracy: 1e-5 * max(err, 1e-6), "trial \(trial) lane \(lane)")
+            }
+        }
+    }
 }

@@ -124,28 +124,54 @@ public enum BlockQ4_K: BlockFormat {
             return err.total
         }
         L.withUnsafeMutableBufferPointer { Lp in
-            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 32) { trial in
-                for j in 0..<8 {
-                    var best = levels(j, ls[j], lm[j], into: Lp.baseAddress! + 32 * j)
-                    guard refine else { continue }
-                    // The 6-bit rounding of scale and min moved the optimum: try the neighbours.
-                    let (s0, m0) = (Int(ls[j]), Int(lm[j]))
-                    for ds in -1...1 {
-                        for dm in -1...1 where ds != 0 || dm != 0 {
-                            let s = s0 + ds, m = m0 + dm
-                            guard (0...63).contains(s), (0...63).contains(m) else { continue }
-                            let e = levels(j, UInt8(s), UInt8(m), into: trial.baseAddress!)
-                            if e < best {
-                                best = e
-                                ls[j] = UInt8(s); lm[j] = UInt8(m)
-                                (Lp.baseAddress! + 32 * j).update(from: trial.baseAddress!, count: 32)
-                            }
-                        }
-                    }
+            for j in 0..<8 {
+                let best = levels(j, ls[j], lm[j], into: Lp.baseAddress! + 32 * j)
+                guard refine else { continue }
+                // The 6-bit rounding of scale and min moved the optimum: try the eight
+                // neighbours, one per lane; the first strictly better one in (ds, dm) order wins.
+                let errors = neighbourErrors(x + 32 * j, weights.map { $0 + 32 * j }, d: d, dmin: dmin, s: Int(ls[j]), m: Int(lm[j]))
+                var bestLane = -1, bestErr = best
+                for lane in 0..<8 where errors[lane] < bestErr { bestErr = errors[lane]; bestLane = lane }
+                if bestLane >= 0 {
+                    ls[j] = UInt8(Int(ls[j]) + Int(Self.neighbourDS[bestLane]))
+                    lm[j] = UInt8(Int(lm[j]) + Int(Self.neighbourDM[bestLane]))
+                    _ = levels(j, ls[j], lm[j], into: Lp.baseAddress! + 32 * j)
                 }
             }
             pack(d: d, dmin: dmin, ls: ls, lm: lm, levels: Lp.baseAddress!, into: block)
         }
+    }
+
+    /// ds and dm of the eight neighbours of a (scale, min) pair, in the order they are tried
+    /// (computed, not `static let`: a stored static costs a once-check on every use).
+    @inline(__always) static var neighbourDS: SIMD8<Int32> { SIMD8(-1, -1, -1, 0, 0, 1, 1, 1) }
+    @inline(__always) static var neighbourDM: SIMD8<Int32> { SIMD8(-1, 0, 1, -1, 1, -1, 0, 1) }
+
+    /// The weighted errors of a 32-weight sub-block for the eight neighbours (s + ds, m + dm) of
+    /// its 6-bit scale and min, one per lane (+∞ where one leaves 0…63): each weight broadcast
+    /// once against all eight candidates, the same arithmetic per weight as `levels` (division,
+    /// ties to even, clamp to 0…15), summed weight by weight. Nine separate passes over the
+    /// sub-block had compiled to half-width vectors with inserts and extracts.
+    @inline(__always)
+    static func neighbourErrors(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>?, d: Float, dmin: Float, s: Int, m: Int) -> SIMD8<Float> {
+        typealias V = SIMD8<Float>
+        let S = ExactIntegers.float(SIMD8(repeating: Int32(s)) &+ neighbourDS)
+        let Mi = ExactIntegers.float(SIMD8(repeating: Int32(m)) &+ neighbourDM)
+        let valid = (S .>= 0) .& (S .<= 63) .& (Mi .>= 0) .& (Mi .<= 63)
+        let D = V(repeating: d) * S, M = V(repeating: dmin) * Mi
+        let live = D .> 0
+        let safeD = D.replacing(with: 1, where: .!live)
+        let top = V(repeating: 15)
+        var e0 = V(), e1 = V()
+        var i = 0
+        @inline(__always) func term(_ i: Int) -> V {
+            let xv = V(repeating: x[i])
+            let l = ScaleSearch.clamp(((xv + M) / safeD).rounded(.toNearestOrEven), V(), top).replacing(with: 0, where: .!live)
+            let e = xv - (D * l - M)
+            return V(repeating: w?[i] ?? 1) * e * e
+        }
+        while i < 32 { e0 += term(i); e1 += term(i + 1); i += 2 }
+        return (e0 + e1).replacing(with: .infinity, where: .!valid)
     }
 
     /// Without ggml test vectors for Q4_K this follows `quantize_row_q4_K_ref`'s structure
