@@ -95,8 +95,9 @@ public enum BlockQ6_K: BlockFormat {
         let d = ScaleSearch.f16(1 / iscale)
         for j in 0..<16 { scales[j] = Int8(clamping: Int((iscale * sub[j]).rounded())) }
         // Levels of sub-block j for sub-scale s (nearest, ties to even, in −32…31, stored +32)
-        // and their weighted error, two vectors of 8 (a scalar `rounded()` is a libm call).
-        func levels(_ j: Int, _ s: Int8, _ out: inout [UInt8], _ base: Int) -> Float {
+        // and their weighted error, two vectors of 8 (a scalar `rounded()` is a libm call); the
+        // levels are stored only when `out` is given (the ±1 trials need only the error).
+        @inline(__always) func levels(_ j: Int, _ s: Int8, into out: UnsafeMutableRawPointer?) -> Float {
             typealias V = SIMD8<Float>
             let D = d * Float(s)
             let Dv = V(repeating: D), lo = V(repeating: -32), hi = V(repeating: 31)
@@ -104,26 +105,27 @@ public enum BlockQ6_K: BlockFormat {
             for k in stride(from: 0, to: 16, by: 8) {
                 let v = UnsafeRawPointer(x + 16 * j + k).loadUnaligned(as: V.self)
                 let l = D != 0 ? ScaleSearch.clamp((v / Dv).rounded(.toNearestOrEven), lo, hi) : V()
-                let stored = ExactIntegers.rounded(l + 32)
-                for i in 0..<8 { out[base + k + i] = UInt8(truncatingIfNeeded: stored[i]) }
+                if let out { ReferenceLevels.storeLowBytes(ExactIntegers.rounded(l + 32), to: out + k) }
                 let e = v - Dv * l
                 let w = weights.map { UnsafeRawPointer($0 + 16 * j + k).loadUnaligned(as: V.self) } ?? V(repeating: 1)
                 err += w * e * e
             }
             return err.total
         }
-        var trial = [UInt8](repeating: 0, count: 16)
-        for j in 0..<16 {
-            var best = levels(j, scales[j], &L, 16 * j)
-            guard search else { continue }
-            for ds in [-1, 1] {
-                let s = Int(scales[j]) + ds
-                guard (-128...127).contains(s) else { continue }
-                let e = levels(j, Int8(s), &trial, 0)
-                if e < best {
-                    best = e
-                    scales[j] = Int8(s)
-                    for i in 0..<16 { L[16 * j + i] = trial[i] }
+        L.withUnsafeMutableBytes { Lb in
+            let Lp = Lb.baseAddress!
+            for j in 0..<16 {
+                let best = levels(j, scales[j], into: Lp + 16 * j)
+                guard search else { continue }
+                let s0 = Int(scales[j])
+                var bestErr = best, bestS = s0
+                for s in Swift.stride(from: s0 - 1, through: s0 + 1, by: 2) where (-128...127).contains(s) {
+                    let e = levels(j, Int8(s), into: nil)
+                    if e < bestErr { bestErr = e; bestS = s }
+                }
+                if bestS != s0 {
+                    scales[j] = Int8(bestS)
+                    _ = levels(j, scales[j], into: Lp + 16 * j)
                 }
             }
         }
