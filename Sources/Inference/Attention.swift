@@ -156,8 +156,7 @@ struct Attention {
                 i += 2
             }
             if i < vectors { a.addProduct(qr.loadUnaligned(fromByteOffset: 32 * i, as: V.self), R.load8(kr, 8 * i)) }
-            let h = (a + b).lowHalf + (a + b).highHalf
-            var dot = h[0] + h[1] + h[2] + h[3]
+            var dot = hsum(a + b)
             for d in (8 * vectors)..<hd { dot += q[d] * R.load(kr, d) }
             s[j] = dot * scale
         }

@@ -158,7 +158,8 @@ public final class Transformer {
     }
 
     /// y[T, out] = x[T, in] · Wᵀ. One row: each stored weight row dotted with x, rows split
-    /// across threads. Several rows: W dequantized panel by panel, one sgemm per panel.
+    /// across threads. Several rows: Q4_0 in integers (`tokenGEMM`), other formats dequantized
+    /// panel by panel, one sgemm per panel.
     func linear(_ x: [Float], _ w: WeightMatrix, _ y: inout [Float], rows t: Int) {
         y.withUnsafeMutableBufferPointer { yb in linear(x, [(w, yb.baseAddress!)], rows: t) }
     }

@@ -57,11 +57,11 @@ public struct WeightMatrix: @unchecked Sendable {
     }
 
     /// Whether a chunk of tokens can be multiplied in integers against Q8-quantized
-    /// activations (`PackedQ4_0.multiply`: repacked Q4_0 in whole 32-row groups).
+    /// activations (`PackedQ4_0.multiply`: every repacked Q4_0 matrix).
     public var acceptsTokenGEMM: Bool { packed?.acceptsTokenGEMM ?? false }
 
-    /// y[t · stride + o] = Σ W[o, ·] · a[t, ·] for rows o in `r` (whole 32-row groups); only for
-    /// matrices with `acceptsTokenGEMM`.
+    /// y[t · stride + o] = Σ W[o, ·] · a[t, ·] for rows o in `r` (starting at a multiple of 32,
+    /// ending at one or at the last row); only for matrices with `acceptsTokenGEMM`.
     public func multiply(_ a: Q8Tokens, rows r: Range<Int>, into y: UnsafeMutablePointer<Float>, stride: Int) {
         packed?.multiply(a, rows: r, into: y, stride: stride)
     }

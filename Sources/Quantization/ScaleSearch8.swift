@@ -9,7 +9,6 @@ enum ScaleSearch8 {
     typealias V = SIMD8<Float>
 
     @inline(__always) static func f16(_ v: V) -> V { V(SIMD8<Float16>(v)) }
-    @inline(__always) static func round(_ v: V) -> V { v.rounded(.toNearestOrEven) }
     @inline(__always) static func abs(_ v: V) -> V {
         unsafeBitCast(unsafeBitCast(v, to: SIMD8<UInt32>.self) & SIMD8(repeating: 0x7FFF_FFFF), to: V.self)
     }
@@ -94,7 +93,7 @@ enum ScaleSearch8 {
                 guard any(ok) else { return }
                 let inv = 1 / ds
                 let err = sum4(n) { j in
-                    let e = xt[j].addingProduct(-ds, ScaleSearch.clamp(round(xt[j] * inv), lo, hi))
+                    let e = xt[j].addingProduct(-ds, ScaleSearch.clamp(ScaleSearch.round(xt[j] * inv), lo, hi))
                     return (wt[j] * e, e)
                 }
                 let better = ok .& (err .< bestErr)
@@ -107,14 +106,14 @@ enum ScaleSearch8 {
                 var sxq = V(), sqq = V(), sxq2 = V(), sqq2 = V()
                 var j = 0
                 while j + 2 <= n {
-                    let l = ScaleSearch.clamp(round(xt[j] * inv), lo, hi), l2 = ScaleSearch.clamp(round(xt[j + 1] * inv), lo, hi)
+                    let l = ScaleSearch.clamp(ScaleSearch.round(xt[j] * inv), lo, hi), l2 = ScaleSearch.clamp(ScaleSearch.round(xt[j + 1] * inv), lo, hi)
                     let wl = wt[j] * l, wl2 = wt[j + 1] * l2
                     sxq.addProduct(wl, xt[j]); sxq2.addProduct(wl2, xt[j + 1])
                     sqq.addProduct(wl, l); sqq2.addProduct(wl2, l2)
                     j += 2
                 }
                 if j < n {
-                    let l = ScaleSearch.clamp(round(xt[j] * inv), lo, hi), wl = wt[j] * l
+                    let l = ScaleSearch.clamp(ScaleSearch.round(xt[j] * inv), lo, hi), wl = wt[j] * l
                     sxq.addProduct(wl, xt[j]); sqq.addProduct(wl, l)
                 }
                 sxq += sxq2; sqq += sqq2
@@ -151,7 +150,7 @@ enum ScaleSearch8 {
                 let inv = 1 / d
                 let err = sum4(n) { j in
                     let xm = xt[j] - m
-                    let e = xm.addingProduct(-d, ScaleSearch.clamp(round(xm * inv), zero, top))
+                    let e = xm.addingProduct(-d, ScaleSearch.clamp(ScaleSearch.round(xm * inv), zero, top))
                     return (wt[j] * e, e)
                 }
                 let better = ok .& (err .< bestErr)
@@ -168,7 +167,7 @@ enum ScaleSearch8 {
                 let inv = 1 / bestD
                 var sw = V(), sq = V(), sqq = V(), sx = V(), sqx = V()
                 for j in 0..<n {
-                    let l = ScaleSearch.clamp(round((xt[j] - bestM) * inv), zero, top)
+                    let l = ScaleSearch.clamp(ScaleSearch.round((xt[j] - bestM) * inv), zero, top)
                     let w = wt[j], wl = w * l
                     sw += w; sq += wl; sqq.addProduct(wl, l); sx.addProduct(w, xt[j]); sqx.addProduct(wl, xt[j])
                 }

@@ -28,8 +28,7 @@ struct Convert: ParsableCommand {
     @Option(name: .customLong("chunk-mib"), help: "Chunk size in MiB (1-64).")
     var chunkMiB: Int = 4
 
-    @Flag(name: .customLong("no-source-hash"), help: "Do not hash the source files for the provenance (their sha256 is recorded as null; saves about 1 s of one core per 2 GB).")
-    var noSourceHash = false
+    @OptionGroup var provenance: ProvenanceOptions
 
     @OptionGroup var threads: ThreadOptions
     @OptionGroup var out: OutputOptions
@@ -42,7 +41,7 @@ struct Convert: ParsableCommand {
     func run() throws {
         var options = Converter.Options()
         options.dtype = dtype
-        options.hashSources = !noSourceHash
+        options.hashSources = provenance.hashSources
         options.writer = TMTWriterOptions(codec: codec, level: level, chunkSize: chunkMiB << 20, threads: threads.threads)
         let report = try Converter.convert(source, to: output, options: options, progress: TerminalProgress(title: "convert", quiet: out.json))
         if out.json { return try out.printJSON(report) }

@@ -42,8 +42,7 @@ struct QuantizeTensors: ParsableCommand {
     @Option(help: "Codec for the output (raw keeps tensors mappable in place).")
     var codec: TMTCodec = .raw
 
-    @Flag(name: .customLong("no-source-hash"), help: "Do not hash the source files for the provenance (their sha256 is recorded as null; saves about 1 s of one core per 2 GB).")
-    var noSourceHash = false
+    @OptionGroup var provenance: ProvenanceOptions
 
     @OptionGroup var threads: ThreadOptions
     @OptionGroup var out: OutputOptions
@@ -58,7 +57,7 @@ struct QuantizeTensors: ParsableCommand {
         var recipe = try Recipe.preset(type.lowercased(), layers: model.config.nLayers)
         recipe.rules = try rules.map(Recipe.Rule.init(parsing:)) + recipe.rules
         var options = Quantizer.Options(recipe: recipe)
-        options.hashSources = !noSourceHash
+        options.hashSources = provenance.hashSources
         options.mode = reference ? .reference : .search
         options.threads = threads.threads
         options.report = report
