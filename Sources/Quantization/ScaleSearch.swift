@@ -7,8 +7,10 @@ import TensorCore
 /// the plain formats too, whose ggml reference simply divides by the maximum.
 ///
 /// Blocks are 16 or 32 weights, held as 2 or 4 `SIMD8<Float>` (one AVX register each); every
-/// candidate is evaluated without leaving registers. `ScaleSearchReference` is the plain scalar
-/// version the tests hold this one against.
+/// candidate is evaluated without leaving registers. This direct search sums each candidate's
+/// errors themselves, which Q8_0 needs (see `FittedSearch`, which the 4- and 5-bit formats
+/// use); `ScaleSearch8` runs it on eight blocks side by side, and Q6_K's and Q4_K's sub-block
+/// searches use that one.
 enum ScaleSearch {
     typealias V = SIMD8<Float>
 
@@ -105,45 +107,6 @@ enum ScaleSearch {
         }
     }
 
-    /// Asymmetric levels q ∈ [0, nmax], x̂ = d·q + m. Returns (d, m) (f16-exact unless
-    /// `roundScales` is false) and writes q. `maxMin`: m is constrained to ≤ it (Q4_K stores a
-    /// non-negative amount subtracted).
-    static func asymmetric(_ x: UnsafePointer<Float>, _ n: Int, weights: UnsafePointer<Float>?, nmax: Int,
-                           levels q: UnsafeMutablePointer<UInt8>, roundScales: Bool = true, maxMin: Float? = nil) -> (Float, Float) {
-        var (lo, hi) = BlockExtremes.range(x, n)
-        if let c = maxMin { lo = min(lo, c) }
-        let round: (Float) -> Float = roundScales ? f16 : { $0 }
-        guard hi > lo else {
-            for i in 0..<n { q[i] = 0 }
-            return (0, round(lo))
-        }
-        let top = V(repeating: Float(nmax))
-        let best: (Float, Float) = withVectors(x, weights, n) { xv, wv, nv in
-            var bestErr = Float.infinity
-            var best: (Float, Float) = (0, lo)
-            func consider(_ d0: Float, _ m0: Float, _ bestErr: inout Float, _ best: inout (Float, Float)) {
-                var m = round(m0)
-                if let c = maxMin, m > c { m = round(c) }
-                let d = round(d0)
-                guard d > 0, d.isFinite else { return }
-                let e = asymmetricError(xv, wv, nv, d, m, top)
-                if e < bestErr { bestErr = e; best = (d, m) }
-            }
-            let range = hi - lo
-            consider(range / Float(nmax), lo, &bestErr, &best)
-            for step in -4...4 where step != 0 {
-                consider(range / (Float(nmax) + Float(step) * 0.15), lo, &bestErr, &best)
-            }
-            for _ in 0..<3 {
-                guard best.0 > 0, let (d, m) = asymmetricRefit(xv, wv, nv, best.0, best.1, top, maxMin: maxMin) else { break }
-                consider(d, m, &bestErr, &best)
-            }
-            return best
-        }
-        asymmetricLevels(x, n, d: best.0, m: best.1, nmax: nmax, into: q)
-        return best
-    }
-
     /// Levels clamp(round((x − m)/d), 0, nmax) of `n` weights (a multiple of 8) as UInt8, with
     /// the rounding the error evaluation uses; all 0 when d is 0.
     @inline(__always)
@@ -182,42 +145,6 @@ extension ScaleSearch {
         }
         let qq = sqq.total
         return qq > 0 ? sxq.total / qq : nil
-    }
-
-    /// Σ w·(x − (d·clamp(round((x − m)/d)) + m))².
-    @inline(__always)
-    static func asymmetricError(_ xv: UnsafeMutablePointer<V>, _ wv: UnsafeMutablePointer<V>, _ nv: Int, _ d: Float, _ m: Float, _ top: V) -> Float {
-        let inv = V(repeating: 1 / d), dv = V(repeating: d), mv = V(repeating: m), zero = V(repeating: 0)
-        var err = V(repeating: 0)
-        for k in 0..<nv {
-            let l = round((xv[k] - mv) * inv).clampedTo(zero, top)
-            let e = xv[k] - (dv * l + mv)
-            err += wv[k] * e * e
-        }
-        return err.total
-    }
-
-    /// Least-squares (d, m) for the levels that (d, m) pick; m capped at `maxMin`.
-    @inline(__always)
-    static func asymmetricRefit(_ xv: UnsafeMutablePointer<V>, _ wv: UnsafeMutablePointer<V>, _ nv: Int, _ d0: Float, _ m0: Float,
-                                _ top: V, maxMin: Float?) -> (Float, Float)? {
-        let inv = V(repeating: 1 / d0), mv = V(repeating: m0), zero = V(repeating: 0)
-        var sw = V(repeating: 0), sq = sw, sqq = sw, sx = sw, sqx = sw
-        for k in 0..<nv {
-            let l = round((xv[k] - mv) * inv).clampedTo(zero, top)
-            let w = wv[k]
-            sw += w; sq += w * l; sqq += w * l * l; sx += w * xv[k]; sqx += w * l * xv[k]
-        }
-        let (W, Q, QQ, X, QX) = (sw.total, sq.total, sqq.total, sx.total, sqx.total)
-        let det = W * QQ - Q * Q
-        guard det > 0 else { return nil }
-        var d = (W * QX - Q * X) / det
-        var m = (QQ * X - Q * QX) / det
-        if let c = maxMin, m > c {
-            m = c
-            if QQ > 0 { d = (QX - m * Q) / QQ }
-        }
-        return (d, m)
     }
 }
 

@@ -8,9 +8,21 @@
 enum ScaleSearch8 {
     typealias V = SIMD8<Float>
 
-    @inline(__always) static func f16(_ v: V) -> V { V(SIMD8<Float16>(v)) }
+    /// Rounded to f16 and back, lane by lane (one `vcvtps2ph` + `vcvtph2ps`; the SIMD8
+    /// conversion initialisers are unspecialised generic calls here).
+    @inline(__always) static func f16(_ v: V) -> V {
+        var r = V()
+        for i in 0..<V.scalarCount { r[i] = Float(Float16(v[i])) }
+        return r
+    }
     @inline(__always) static func abs(_ v: V) -> V {
         unsafeBitCast(unsafeBitCast(v, to: SIMD8<UInt32>.self) & SIMD8(repeating: 0x7FFF_FFFF), to: V.self)
+    }
+    /// Whether any lane is set (the stdlib's `any` reduces through an unspecialised `min()` call).
+    @inline(__always) static func anyLane(_ m: SIMDMask<SIMD8<Int32>>) -> Bool {
+        let v = unsafeBitCast(m, to: SIMD8<Int32>.self)
+        let h = v.lowHalf | v.highHalf, q = h.lowHalf | h.highHalf
+        return (q[0] | q[1]) != 0
     }
     @inline(__always) static func finiteNonZero(_ v: V) -> SIMDMask<SIMD8<Int32>> {
         (v .!= 0) .& (abs(v) .< V(repeating: .infinity))
@@ -44,6 +56,44 @@ enum ScaleSearch8 {
         }
     }
 
+    /// Per lane (block) of `n` transposed vectors: the first value of largest magnitude with
+    /// its sign, and that magnitude (as `BlockExtremes.signedMax` for one block). Two halves
+    /// scanned side by side (two dependency chains), merged so that the first half wins ties,
+    /// as one scan in order would.
+    @inline(__always)
+    static func signedMax(_ xt: UnsafeMutablePointer<V>, _ n: Int) -> (amax: V, vmax: V) {
+        var amax = V(), vmax = V(), amax2 = V(), vmax2 = V()
+        let half = n / 2
+        for j in 0..<half {
+            let a = abs(xt[j]), c = a .> amax
+            amax.replace(with: a, where: c)
+            vmax.replace(with: xt[j], where: c)
+            let a2 = abs(xt[half + j]), c2 = a2 .> amax2
+            amax2.replace(with: a2, where: c2)
+            vmax2.replace(with: xt[half + j], where: c2)
+        }
+        for j in (2 * half)..<n {
+            let a = abs(xt[j]), c = a .> amax2
+            amax2.replace(with: a, where: c)
+            vmax2.replace(with: xt[j], where: c)
+        }
+        let second = amax2 .> amax
+        amax.replace(with: amax2, where: second)
+        vmax.replace(with: vmax2, where: second)
+        return (amax, vmax)
+    }
+
+    /// Per lane of `n` transposed vectors: the smallest and largest value.
+    @inline(__always)
+    static func range(_ xt: UnsafeMutablePointer<V>, _ n: Int) -> (lo: V, hi: V) {
+        var lo = xt[0], hi = xt[0]
+        for j in 1..<n {
+            lo.replace(with: xt[j], where: xt[j] .< lo)
+            hi.replace(with: xt[j], where: xt[j] .> hi)
+        }
+        return (lo, hi)
+    }
+
     /// 8 rows of `n` (a multiple of 8) → `n` vectors of 8, by 8×8 tiles.
     @inline(__always)
     static func transpose(_ x: UnsafePointer<Float>, _ n: Int, into t: UnsafeMutablePointer<V>) {
@@ -61,27 +111,7 @@ enum ScaleSearch8 {
     static func symmetric(_ x: UnsafePointer<Float>, _ n: Int, weights: UnsafePointer<Float>?, qmin: Int, qmax: Int,
                           roundScale: Bool = true) -> V {
         withLanes(x, weights, n) { xt, wt in
-            // The first value of largest magnitude, with its sign, per block (as the scalar loop).
-            // Two halves scanned side by side (two dependency chains), merged so that the
-            // first half wins ties, as one scan in order would.
-            var amax = V(), vmax = V(), amax2 = V(), vmax2 = V()
-            let half = n / 2
-            for j in 0..<half {
-                let a = abs(xt[j]), c = a .> amax
-                amax.replace(with: a, where: c)
-                vmax.replace(with: xt[j], where: c)
-                let a2 = abs(xt[half + j]), c2 = a2 .> amax2
-                amax2.replace(with: a2, where: c2)
-                vmax2.replace(with: xt[half + j], where: c2)
-            }
-            for j in (2 * half)..<n {
-                let a = abs(xt[j]), c = a .> amax2
-                amax2.replace(with: a, where: c)
-                vmax2.replace(with: xt[j], where: c)
-            }
-            let second = amax2 .> amax
-            amax.replace(with: amax2, where: second)
-            vmax.replace(with: vmax2, where: second)
+            let (amax, vmax) = signedMax(xt, n)
             let live = amax .> 0
             let lo = V(repeating: Float(qmin)), hi = V(repeating: Float(qmax))
             // The best so far is passed inout: a nested function that captured these vars would
@@ -90,7 +120,7 @@ enum ScaleSearch8 {
             @inline(__always) func consider(_ d: V, _ bestErr: inout V, _ bestD: inout V) {
                 let ds = roundScale ? f16(d) : d
                 let ok = live .& finiteNonZero(ds)
-                guard any(ok) else { return }
+                guard anyLane(ok) else { return }
                 let inv = 1 / ds
                 let err = sum4(n) { j in
                     let e = xt[j].addingProduct(-ds, ScaleSearch.clamp(ScaleSearch.round(xt[j] * inv), lo, hi))
@@ -118,7 +148,7 @@ enum ScaleSearch8 {
                 }
                 sxq += sxq2; sqq += sqq2
                 let ok = (bestD .!= 0) .& (sqq .> 0)
-                guard any(ok) else { break }
+                guard anyLane(ok) else { break }
                 consider((sxq / sqq).replacing(with: 0, where: .!ok), &bestErr, &bestD)
             }
             return bestD
@@ -127,15 +157,12 @@ enum ScaleSearch8 {
 
     /// Asymmetric levels q ∈ [0, nmax], x̂ = d·q + m, for 8 blocks; returns (d, m) per block
     /// (f16-exact unless `roundScales` is false). Constant blocks get d = 0, m = their value.
+    /// Q4_K's sub-blocks use it (unrounded, m ≤ 0); Q4_1/Q5_1 use `FittedSearch8`.
     @inline(__always)
     static func asymmetric(_ x: UnsafePointer<Float>, _ n: Int, weights: UnsafePointer<Float>?, nmax: Int,
                            roundScales: Bool = true, maxMin: Float? = nil) -> (d: V, m: V) {
         withLanes(x, weights, n) { xt, wt in
-            var lo = xt[0], hi = xt[0]
-            for j in 1..<n {
-                lo.replace(with: xt[j], where: xt[j] .< lo)
-                hi.replace(with: xt[j], where: xt[j] .> hi)
-            }
+            var (lo, hi) = range(xt, n)
             if let c = maxMin { lo.replace(with: V(repeating: c), where: V(repeating: c) .< lo) }
             let rnd: (V) -> V = roundScales ? f16 : { $0 }
             let live = hi .> lo
@@ -146,7 +173,7 @@ enum ScaleSearch8 {
                 if let c = maxMin { m.replace(with: rnd(V(repeating: c)), where: m .> V(repeating: c)) }
                 let d = rnd(d0)
                 let ok = live .& (d .> 0) .& (d .< V(repeating: .infinity))
-                guard any(ok) else { return }
+                guard anyLane(ok) else { return }
                 let inv = 1 / d
                 let err = sum4(n) { j in
                     let xm = xt[j] - m
@@ -173,7 +200,7 @@ enum ScaleSearch8 {
                 }
                 let det = sw * sqq - sq * sq
                 let ok = (bestD .> 0) .& (det .> 0)
-                guard any(ok) else { break }
+                guard anyLane(ok) else { break }
                 var d = (sw * sqx - sq * sx) / det
                 var m = (sqq * sx - sq * sqx) / det
                 if let c = maxMin {
@@ -189,12 +216,13 @@ enum ScaleSearch8 {
 }
 
 extension ScaleSearch8 {
-    /// Searches 8 consecutive blocks of 32 symmetrically and hands each block's scale and
-    /// levels to `store` (block index, d, q).
+    /// Searches 8 consecutive blocks of 32 symmetrically (`FittedSearch8` when `fitted`, else
+    /// this direct search) and hands each block's scale and levels to `store` (block index, d, q).
     @inline(__always)
-    static func symmetricBlocks(_ x: UnsafePointer<Float>, weights: UnsafePointer<Float>?, qmin: Int, qmax: Int,
+    static func symmetricBlocks(_ x: UnsafePointer<Float>, weights: UnsafePointer<Float>?, qmin: Int, qmax: Int, fitted: Bool,
                                 _ store: (Int, Float, UnsafePointer<Int8>) -> Void) {
-        let d = symmetric(x, 32, weights: weights, qmin: qmin, qmax: qmax)
+        let d = fitted ? FittedSearch8.symmetric(x, 32, weights: weights, qmin: qmin, qmax: qmax)
+            : symmetric(x, 32, weights: weights, qmin: qmin, qmax: qmax)
         let lo = V(repeating: Float(qmin)), hi = V(repeating: Float(qmax))
         withUnsafeTemporaryAllocation(of: Int8.self, capacity: 32) { q in
             for b in 0..<8 {
@@ -204,12 +232,12 @@ extension ScaleSearch8 {
         }
     }
 
-    /// Searches 8 consecutive blocks of 32 asymmetrically (levels 0…nmax) and hands each
-    /// block's (d, m) and levels to `store`.
+    /// Searches 8 consecutive blocks of 32 asymmetrically (levels 0…nmax) with
+    /// `FittedSearch8` and hands each block's (d, m) and levels to `store`.
     @inline(__always)
     static func asymmetricBlocks(_ x: UnsafePointer<Float>, weights: UnsafePointer<Float>?, nmax: Int,
                                  _ store: (Int, Float, Float, UnsafePointer<UInt8>) -> Void) {
-        let (d, m) = asymmetric(x, 32, weights: weights, nmax: nmax)
+        let (d, m) = FittedSearch8.asymmetric(x, 32, weights: weights, nmax: nmax)
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 32) { q in
             for b in 0..<8 {
                 ScaleSearch.asymmetricLevels(x + 32 * b, 32, d: d[b], m: m[b], nmax: nmax, into: q.baseAddress!)

@@ -38,16 +38,17 @@ public enum BlockQ4_0: EightBlockSearch {
 
     public static func quantize(_ x: UnsafePointer<Float>, weights: UnsafePointer<Float>?, into block: UnsafeMutableRawPointer) {
         // No comparison with the reference block: the search tries the reference's own
-        // scale (f16-rounded, as stored) with the best levels for it, so it is never worse.
+        // scale (f16-rounded, as stored) with the best levels for it, so it is never worse
+        // (up to the float rounding of FittedSearch's error form).
         withUnsafeTemporaryAllocation(of: Int8.self, capacity: 32) { q in
-            let d = ScaleSearch.symmetric(x, 32, weights: weights, qmin: -8, qmax: 7, levels: q.baseAddress!)
+            let d = FittedSearch.symmetric(x, 32, weights: weights, qmin: -8, qmax: 7, levels: q.baseAddress!)
             storeHalf(block, 0, d)
             pack({ UInt8(Int(q[$0]) + 8) }, into: block)
         }
     }
 
     public static func quantize8(_ x: UnsafePointer<Float>, weights: UnsafePointer<Float>?, into blocks: UnsafeMutableRawPointer) {
-        ScaleSearch8.symmetricBlocks(x, weights: weights, qmin: -8, qmax: 7) { b, d, q in
+        ScaleSearch8.symmetricBlocks(x, weights: weights, qmin: -8, qmax: 7, fitted: true) { b, d, q in
             let block = blocks + dtype.blockBytes * b
             storeHalf(block, 0, d)
             ReferenceLevels.packNibbles(levels: q, bias: 8, into: block + 2)

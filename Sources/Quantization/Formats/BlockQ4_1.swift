@@ -41,9 +41,10 @@ public enum BlockQ4_1: EightBlockSearch {
 
     public static func quantize(_ x: UnsafePointer<Float>, weights: UnsafePointer<Float>?, into block: UnsafeMutableRawPointer) {
         // No comparison with the reference block: the first candidate is the reference's own
-        // (d, min), f16-rounded as stored, with the nearest levels for it, so never worse.
+        // (d, min), f16-rounded as stored, with the nearest levels for it, so never worse
+        // (up to the float rounding of FittedSearch's error form).
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 32) { q in
-            let (d, m) = ScaleSearch.asymmetric(x, 32, weights: weights, nmax: 15, levels: q.baseAddress!)
+            let (d, m) = FittedSearch.asymmetric(x, 32, weights: weights, nmax: 15, levels: q.baseAddress!)
             storeHalf(block, 0, d)
             storeHalf(block, 2, m)
             ReferenceLevels.packNibbles(levels: q.baseAddress!, bias: 0, into: block + 4)
