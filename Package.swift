@@ -27,7 +27,9 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CZstd", path: "Sources/CZstd", providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS", providers: [.apt(["libopenblas-dev"])]),
-        .target(name: "TensorCore", swiftSettings: kernelFlags),
+        // Header-only: C constants Swift's Glibc module does not export (O_DIRECT).
+        .systemLibrary(name: "CShims", path: "Sources/CShims"),
+        .target(name: "TensorCore", dependencies: ["CShims"], swiftSettings: kernelFlags),
         .target(name: "Quantization", dependencies: ["TensorCore"], swiftSettings: kernelFlags),
         .target(name: "ModelFile", dependencies: ["TensorCore", "CZstd"], swiftSettings: kernelFlags),
         .executableTarget(name: "EmbedFormatsTool", path: "Sources/EmbedFormatsTool"),

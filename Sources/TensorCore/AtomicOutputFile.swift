@@ -8,6 +8,12 @@ import Darwin
 /// file beside it, `commit()` flushes it to disk and renames it over the destination. On any
 /// error (or if `commit()` is never called) the temporary is removed and an existing file at the
 /// destination is untouched.
+///
+/// On Linux the bytes go to the disk directly (`O_DIRECT`), gathered in an aligned
+/// `DirectStaging` buffer, instead of being copied into the page cache: allocating and filling
+/// fresh cache pages cost 0.1–0.8 s of kernel time per 300 MB on this VM, against 0.04 s
+/// direct (`dd` both ways). Where the file system refuses direct I/O, or a direct write comes
+/// back short, the rest goes through plain `write(2)`.
 public final class AtomicOutputFile {
     public let destination: String
     public let temporaryPath: String
@@ -15,9 +21,13 @@ public final class AtomicOutputFile {
     private var fd: Int32
     private let write: (Int32, UnsafeRawPointer, Int) -> Int
     private var done = false
+    private var staging: DirectStaging?
 
-    /// - Parameter write: the `write(2)` to use; tests inject a failing one to simulate a full disk.
-    public init(destination: String, write: @escaping (Int32, UnsafeRawPointer, Int) -> Int = Syscalls.systemWrite) throws(IOError) {
+    /// - Parameters:
+    ///   - write: the `write(2)` to use; tests inject a failing one to simulate a full disk.
+    ///   - direct: write around the page cache where the system allows it.
+    public init(destination: String, write: @escaping (Int32, UnsafeRawPointer, Int) -> Int = Syscalls.systemWrite,
+                direct: Bool = true) throws(IOError) {
         self.destination = destination
         self.write = write
         var attempt = 0
@@ -32,15 +42,28 @@ public final class AtomicOutputFile {
                 throw error
             }
         }
+        if direct, let s = DirectStaging(), Syscalls.setDirect(fd, true) { staging = s }
     }
 
     deinit {
         if !done { abandon() }
     }
 
+    /// Whether writes currently bypass the page cache.
+    public var isDirect: Bool { staging != nil }
+
     public func write(_ bytes: UnsafeRawBufferPointer) throws(IOError) {
         do {
-            try Syscalls.writeAll(fd, bytes, path: temporaryPath, using: write)
+            var rest = bytes
+            while !rest.isEmpty {
+                // Re-read each time: a flush may have turned direct I/O off.
+                guard let staging else {
+                    try Syscalls.writeAll(fd, rest, path: temporaryPath, using: write)
+                    break
+                }
+                rest = staging.take(rest)
+                if staging.isFull { try flush(staging, padded: false) }
+            }
         } catch {
             abandon()
             throw IOError(error.operation, path: destination, errno: error.errno)
@@ -59,6 +82,11 @@ public final class AtomicOutputFile {
     public func commit() throws(IOError) {
         precondition(!done, "commit after commit or abandon")
         do {
+            if let staging, staging.count > 0 {
+                // The last direct block is padded to the alignment, then the file cut to length.
+                try flush(staging, padded: true)
+                try Syscalls.truncate(fd, bytesWritten, path: temporaryPath)
+            }
             try Syscalls.sync(fd, path: temporaryPath)
             Syscalls.closeQuietly(fd)
             fd = -1
@@ -66,7 +94,7 @@ public final class AtomicOutputFile {
             done = true
         } catch {
             abandon()
-            throw error
+            throw IOError(error.operation, path: destination, errno: error.errno)
         }
     }
 
@@ -78,4 +106,67 @@ public final class AtomicOutputFile {
         fd = -1
         Syscalls.removeQuietly(temporaryPath)
     }
+
+    /// Writes the staged bytes (rounded up to the alignment with zeros when `padded`). A direct
+    /// write refused with EINVAL (file system or alignment) or cut short (the next would be
+    /// misaligned) turns direct I/O off; the bytes left, up to the logical end, then go
+    /// through plain writes, so the real error (such as ENOSPC) is the one reported.
+    private func flush(_ s: DirectStaging, padded: Bool) throws(IOError) {
+        defer { s.reset() }
+        var done = 0
+        var end = padded ? s.paddedCount : s.count
+        while done < end {
+            let n = write(fd, s.base + done, end - done)
+            if n < 0 {
+                if errno == EINTR { continue }
+                guard errno == EINVAL, staging != nil else { throw IOError("cannot write", path: temporaryPath, errno: errno) }
+                stopDirect(); end = s.count
+                continue
+            }
+            if n == 0 { throw IOError("cannot write", path: temporaryPath, errno: EIO) }
+            done += n
+            if done < end, staging != nil { stopDirect(); end = s.count }
+        }
+    }
+
+    private func stopDirect() {
+        _ = Syscalls.setDirect(fd, false)
+        staging = nil
+    }
+}
+
+/// The aligned buffer direct writes go through: 8 MiB, 4096-byte aligned (the strictest
+/// logical block size direct I/O asks for on common devices), filled front to back.
+final class DirectStaging {
+    static let alignment = 4096
+    static let capacity = 8 << 20
+    let base: UnsafeMutableRawPointer
+    private(set) var count = 0
+
+    init?() {
+        var p: UnsafeMutableRawPointer?
+        guard posix_memalign(&p, Self.alignment, Self.capacity) == 0, let p else { return nil }
+        base = p
+    }
+
+    deinit { free(base) }
+
+    var isFull: Bool { count == Self.capacity }
+
+    /// `count` rounded up to the alignment, the gap zeroed.
+    var paddedCount: Int {
+        let padded = (count + Self.alignment - 1) / Self.alignment * Self.alignment
+        (base + count).initializeMemory(as: UInt8.self, repeating: 0, count: padded - count)
+        return padded
+    }
+
+    /// Copies as much of `bytes` as fits; returns the rest.
+    func take(_ bytes: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
+        let n = min(bytes.count, Self.capacity - count)
+        if n > 0, let src = bytes.baseAddress { (base + count).copyMemory(from: src, byteCount: n) }
+        count += n
+        return UnsafeRawBufferPointer(rebasing: bytes[n...])
+    }
+
+    func reset() { count = 0 }
 }

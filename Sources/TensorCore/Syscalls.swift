@@ -1,3 +1,4 @@
+import CShims
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -67,6 +68,23 @@ public enum Syscalls {
     /// `fsync(2)`.
     public static func sync(_ fd: Int32, path: String) throws(IOError) {
         guard fsync(fd) == 0 else { throw IOError("cannot fsync", path: path, errno: errno) }
+    }
+
+    /// `ftruncate(2)`.
+    public static func truncate(_ fd: Int32, _ length: Int, path: String) throws(IOError) {
+        guard ftruncate(fd, off_t(length)) == 0 else { throw IOError("cannot truncate", path: path, errno: errno) }
+    }
+
+    /// Turns `O_DIRECT` on or off for an open file (Linux); false if refused or unsupported.
+    public static func setDirect(_ fd: Int32, _ on: Bool) -> Bool {
+        #if os(Linux)
+        let flags = fcntl(fd, F_GETFL)
+        guard flags >= 0 else { return false }
+        let direct = tramontane_o_direct()
+        return fcntl(fd, F_SETFL, on ? flags | direct : flags & ~direct) == 0
+        #else
+        return false
+        #endif
     }
 
     /// `rename(2)`: atomically replaces `to`.
