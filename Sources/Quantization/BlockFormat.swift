@@ -15,8 +15,9 @@ public protocol BlockFormat {
 
 /// A format whose search runs on 8 consecutive blocks at once (`ScaleSearch8`).
 public protocol EightBlockSearch: BlockFormat {
-    /// `quantize` for 8 consecutive blocks.
-    static func quantize8(_ x: UnsafePointer<Float>, weights: UnsafePointer<Float>?, into blocks: UnsafeMutableRawPointer)
+    /// The search of `quantize` for 8 consecutive blocks, each weight's error weighed by
+    /// `importance` (from the first of these columns on).
+    static func quantize8(_ x: UnsafePointer<Float>, importance: RowImportance, into blocks: UnsafeMutableRawPointer)
 }
 
 extension BlockFormat {

@@ -27,7 +27,7 @@ enum FittedSearch8 {
     /// Symmetric levels q ∈ [qmin, qmax] for 8 blocks of `n` (even) weights; returns the 8
     /// f16-exact scales (0 for all-zero blocks). Levels: `ScaleSearch.levels`.
     @inline(__always)
-    static func symmetric(_ x: UnsafePointer<Float>, _ n: Int, weights: UnsafePointer<Float>?, qmin: Int, qmax: Int) -> V {
+    static func symmetric(_ x: UnsafePointer<Float>, _ n: Int, weights: ScaleSearch8.LaneWeights, qmin: Int, qmax: Int) -> V {
         ScaleSearch8.withLanes(x, weights, n) { xt, wt in
             let (amax, vmax) = ScaleSearch8.signedMax(xt, n)
             let live = amax .> 0
@@ -65,7 +65,7 @@ enum FittedSearch8 {
     /// Asymmetric levels q ∈ [0, nmax] for 8 blocks of `n` (even) weights; returns the
     /// f16-exact (d, m) per block (d = 0, m = the value for constant blocks).
     @inline(__always)
-    static func asymmetric(_ x: UnsafePointer<Float>, _ n: Int, weights: UnsafePointer<Float>?, nmax: Int) -> (d: V, m: V) {
+    static func asymmetric(_ x: UnsafePointer<Float>, _ n: Int, weights: ScaleSearch8.LaneWeights, nmax: Int) -> (d: V, m: V) {
         ScaleSearch8.withLanes(x, weights, n) { xt, wt in
             let (lo, hi) = ScaleSearch8.range(xt, n)
             let live = hi .> lo

@@ -25,45 +25,38 @@ public enum Quantize {
             try checkFinite(x, n)
             return try encode(x, n, dtype: dtype, mode: mode, weights: nil, into: dst)
         }
-        try withUnsafeTemporaryAllocation(of: Float.self, capacity: n) { (w: UnsafeMutableBufferPointer<Float>) throws(TensorError) in
-            let e = w.baseAddress!
-            // Σx² in two running sums (one is a chain of dependent adds); it is NaN or ∞ if any
-            // x is, so it doubles as the finiteness check (the scan runs only then).
-            var acc = SIMD8<Float>(), acc2 = SIMD8<Float>()
-            var j = 0
-            while j + 16 <= n {
-                let v = UnsafeRawPointer(x + j).loadUnaligned(as: SIMD8<Float>.self)
-                let v2 = UnsafeRawPointer(x + j + 8).loadUnaligned(as: SIMD8<Float>.self)
-                acc.addProduct(v, v); acc2.addProduct(v2, v2)
-                j += 16
-            }
-            var s2 = (acc + acc2).sum()
-            while j < n { s2 += x[j] * x[j]; j += 1 }
-            if !s2.isFinite { try checkFinite(x, n) }
-            s2 *= 4 / Float(max(1, n))
-            let s2v = SIMD8<Float>(repeating: s2)
-            j = 0
-            while j + 8 <= n {
-                let v = UnsafeRawPointer(x + j).loadUnaligned(as: SIMD8<Float>.self)
-                var r = squareRoot(s2v + v * v)
-                if let weights { r *= UnsafeRawPointer(weights + j).loadUnaligned(as: SIMD8<Float>.self) }
-                UnsafeMutableRawPointer(e + j).storeBytes(of: r, as: SIMD8<Float>.self)
-                j += 8
-            }
-            while j < n { e[j] = (s2 + x[j] * x[j]).squareRoot() * (weights?[j] ?? 1); j += 1 }
-            try encode(x, n, dtype: dtype, mode: mode, weights: e, into: dst)
+        // Σx² in two running sums (one is a chain of dependent adds); it is NaN or ∞ if any
+        // x is, so it doubles as the finiteness check (the scan runs only then).
+        var acc = SIMD8<Float>(), acc2 = SIMD8<Float>()
+        var j = 0
+        while j + 16 <= n {
+            let v = UnsafeRawPointer(x + j).loadUnaligned(as: SIMD8<Float>.self)
+            let v2 = UnsafeRawPointer(x + j + 8).loadUnaligned(as: SIMD8<Float>.self)
+            acc.addProduct(v, v); acc2.addProduct(v2, v2)
+            j += 16
         }
-    }
-
-    /// √y lane-wise to ~1e-6 relative (y ≥ 0), for the importance weights: the inverse-root
-    /// bit estimate and two Newton steps. Swift's `SIMD8.squareRoot()` (and the scalar loop)
-    /// compile to a `vsqrtss` and an errno branch per lane — a fifth of a Q4_0 quantization.
-    @inline(__always) static func squareRoot(_ y: SIMD8<Float>) -> SIMD8<Float> {
-        let half = y * 0.5
-        var r = unsafeBitCast(SIMD8<UInt32>(repeating: 0x5F37_59DF) &- (unsafeBitCast(y, to: SIMD8<UInt32>.self) &>> 1), to: SIMD8<Float>.self)
-        r = r * (1.5 - half * r * r)
-        r = r * (1.5 - half * r * r)
-        return y * r
+        var s2 = (acc + acc2).sum()
+        while j < n { s2 += x[j] * x[j]; j += 1 }
+        if !s2.isFinite { try checkFinite(x, n) }
+        let importance = RowImportance(s2: s2 * (4 / Float(max(1, n))), columns: weights)
+        // Eight blocks at a time where the format has that search (it weighs them itself),
+        // then the rest with an explicit weight vector.
+        var i = 0
+        var p = dst
+        if let main = try format(dtype) as? any EightBlockSearch.Type {
+            let span = 8 * dtype.blockSize
+            while n - i >= span {
+                main.quantize8(x + i, importance: importance.advanced(by: i), into: p)
+                p += 8 * dtype.blockBytes
+                i += span
+            }
+        }
+        guard i < n else { return }
+        let rest = n - i
+        try withUnsafeTemporaryAllocation(of: Float.self, capacity: rest) { (w: UnsafeMutableBufferPointer<Float>) throws(TensorError) in
+            importance.advanced(by: i).weights(x + i, rest, into: w.baseAddress!)
+            try encode(x + i, rest, dtype: dtype, mode: mode, weights: w.baseAddress!, into: p)
+        }
     }
 
     /// A NaN or infinity has no level in any format (and would trap a float → int
@@ -83,6 +76,8 @@ public enum Quantize {
         }
     }
 
+    /// Block by block, tail blocks included: the reference quantizer, or the search with an
+    /// explicit weight per value.
     static func encode(_ x: UnsafePointer<Float>, _ n: Int, dtype: DType, mode: Mode, weights: UnsafePointer<Float>?,
                        into dst: UnsafeMutableRawPointer) throws(TensorError) {
         let main = try format(dtype)
@@ -93,14 +88,6 @@ public enum Quantize {
             else { f.quantize(x + i, weights: weights.map { $0 + i }, into: p) }
             p += f.dtype.blockBytes
             i += f.dtype.blockSize
-        }
-        if mode == .search, let main = main as? any EightBlockSearch.Type {
-            let span = 8 * dtype.blockSize
-            while n - i >= span {
-                main.quantize8(x + i, weights: weights.map { $0 + i }, into: p)
-                p += 8 * dtype.blockBytes
-                i += span
-            }
         }
         while n - i >= dtype.blockSize { put(main) }
         if i < n {

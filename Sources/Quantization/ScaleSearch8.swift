@@ -43,15 +43,32 @@ enum ScaleSearch8 {
         return (s0 + s1) + (s2 + s3)
     }
 
+    /// The weight of each value's squared error: given per value (nil: ones), or a row's
+    /// `RowImportance`, computed from the transposed values themselves.
+    enum LaneWeights {
+        case given(UnsafePointer<Float>?)
+        case importance(RowImportance)
+    }
+
     /// Calls `body` with the 8 blocks of `n` weights from `x` (contiguous, as in a row)
-    /// transposed into `n` vectors, and their importance (ones when nil) likewise.
+    /// transposed into `n` vectors, and their weights likewise.
     @inline(__always)
-    static func withLanes<R>(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>?, _ n: Int,
+    static func withLanes<R>(_ x: UnsafePointer<Float>, _ weights: LaneWeights, _ n: Int,
                              _ body: (UnsafeMutablePointer<V>, UnsafeMutablePointer<V>) -> R) -> R {
         withUnsafeTemporaryAllocation(of: V.self, capacity: 2 * n) { buf in
             let xt = buf.baseAddress!, wt = xt + n
             transpose(x, n, into: xt)
-            if let w { transpose(w, n, into: wt) } else { wt.initialize(repeating: V(repeating: 1), count: n) }
+            switch weights {
+            case .given(let w?): transpose(w, n, into: wt)
+            case .given(nil): wt.initialize(repeating: V(repeating: 1), count: n)
+            case .importance(let r):
+                if let c = r.columns {
+                    transpose(c, n, into: wt)
+                    for j in 0..<n { wt[j] = r.base(xt[j]) * wt[j] }
+                } else {
+                    for j in 0..<n { wt[j] = r.base(xt[j]) }
+                }
+            }
             return body(xt, wt)
         }
     }
@@ -108,7 +125,7 @@ enum ScaleSearch8 {
     /// Symmetric levels q ∈ [qmin, qmax], x̂ = d·q, for 8 blocks; returns the 8 scales (f16-exact
     /// unless `roundScale` is false, 0 for all-zero blocks). Levels: `ScaleSearch.levels`.
     @inline(__always)
-    static func symmetric(_ x: UnsafePointer<Float>, _ n: Int, weights: UnsafePointer<Float>?, qmin: Int, qmax: Int,
+    static func symmetric(_ x: UnsafePointer<Float>, _ n: Int, weights: LaneWeights, qmin: Int, qmax: Int,
                           roundScale: Bool = true) -> V {
         withLanes(x, weights, n) { xt, wt in
             let (amax, vmax) = signedMax(xt, n)
@@ -159,7 +176,7 @@ enum ScaleSearch8 {
     /// (f16-exact unless `roundScales` is false). Constant blocks get d = 0, m = their value.
     /// Q4_K's sub-blocks use it (unrounded, m ≤ 0); Q4_1/Q5_1 use `FittedSearch8`.
     @inline(__always)
-    static func asymmetric(_ x: UnsafePointer<Float>, _ n: Int, weights: UnsafePointer<Float>?, nmax: Int,
+    static func asymmetric(_ x: UnsafePointer<Float>, _ n: Int, weights: LaneWeights, nmax: Int,
                            roundScales: Bool = true, maxMin: Float? = nil) -> (d: V, m: V) {
         withLanes(x, weights, n) { xt, wt in
             var (lo, hi) = range(xt, n)
@@ -219,10 +236,10 @@ extension ScaleSearch8 {
     /// Searches 8 consecutive blocks of 32 symmetrically (`FittedSearch8` when `fitted`, else
     /// this direct search) and hands each block's scale and levels to `store` (block index, d, q).
     @inline(__always)
-    static func symmetricBlocks(_ x: UnsafePointer<Float>, weights: UnsafePointer<Float>?, qmin: Int, qmax: Int, fitted: Bool,
+    static func symmetricBlocks(_ x: UnsafePointer<Float>, importance: RowImportance, qmin: Int, qmax: Int, fitted: Bool,
                                 _ store: (Int, Float, UnsafePointer<Int8>) -> Void) {
-        let d = fitted ? FittedSearch8.symmetric(x, 32, weights: weights, qmin: qmin, qmax: qmax)
-            : symmetric(x, 32, weights: weights, qmin: qmin, qmax: qmax)
+        let d = fitted ? FittedSearch8.symmetric(x, 32, weights: .importance(importance), qmin: qmin, qmax: qmax)
+            : symmetric(x, 32, weights: .importance(importance), qmin: qmin, qmax: qmax)
         let lo = V(repeating: Float(qmin)), hi = V(repeating: Float(qmax))
         withUnsafeTemporaryAllocation(of: Int8.self, capacity: 32) { q in
             for b in 0..<8 {
@@ -235,9 +252,9 @@ extension ScaleSearch8 {
     /// Searches 8 consecutive blocks of 32 asymmetrically (levels 0…nmax) with
     /// `FittedSearch8` and hands each block's (d, m) and levels to `store`.
     @inline(__always)
-    static func asymmetricBlocks(_ x: UnsafePointer<Float>, weights: UnsafePointer<Float>?, nmax: Int,
+    static func asymmetricBlocks(_ x: UnsafePointer<Float>, importance: RowImportance, nmax: Int,
                                  _ store: (Int, Float, Float, UnsafePointer<UInt8>) -> Void) {
-        let (d, m) = FittedSearch8.asymmetric(x, 32, weights: weights, nmax: nmax)
+        let (d, m) = FittedSearch8.asymmetric(x, 32, weights: .importance(importance), nmax: nmax)
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 32) { q in
             for b in 0..<8 {
                 ScaleSearch.asymmetricLevels(x + 32 * b, 32, d: d[b], m: m[b], nmax: nmax, into: q.baseAddress!)

@@ -83,9 +83,9 @@ final class ImportanceRootTests: XCTestCase {
         var rng = SeededRandom(seed: 3)
         for _ in 0..<2000 {
             let y = SIMD8<Float>((0..<8).map { _ in Float.random(in: 0...1, using: &rng) * pow(10, Float.random(in: -30...30, using: &rng)) })
-            let r = Quantize.squareRoot(y)
+            let r = RowImportance.squareRoot(y)
             for i in 0..<8 { XCTAssertEqual(r[i], y[i].squareRoot(), accuracy: 1e-5 * y[i].squareRoot(), "\(y[i])") }
         }
-        XCTAssertEqual(Quantize.squareRoot(SIMD8(repeating: 0))[0], 0)
+        XCTAssertEqual(RowImportance.squareRoot(SIMD8(repeating: 0))[0], 0)
     }
 }

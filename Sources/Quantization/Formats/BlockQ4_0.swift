@@ -47,8 +47,8 @@ public enum BlockQ4_0: EightBlockSearch {
         }
     }
 
-    public static func quantize8(_ x: UnsafePointer<Float>, weights: UnsafePointer<Float>?, into blocks: UnsafeMutableRawPointer) {
-        ScaleSearch8.symmetricBlocks(x, weights: weights, qmin: -8, qmax: 7, fitted: true) { b, d, q in
+    public static func quantize8(_ x: UnsafePointer<Float>, importance: RowImportance, into blocks: UnsafeMutableRawPointer) {
+        ScaleSearch8.symmetricBlocks(x, importance: importance, qmin: -8, qmax: 7, fitted: true) { b, d, q in
             let block = blocks + dtype.blockBytes * b
             storeHalf(block, 0, d)
             ReferenceLevels.packNibbles(levels: q, bias: 8, into: block + 2)

@@ -51,8 +51,8 @@ public enum BlockQ4_1: EightBlockSearch {
         }
     }
 
-    public static func quantize8(_ x: UnsafePointer<Float>, weights: UnsafePointer<Float>?, into blocks: UnsafeMutableRawPointer) {
-        ScaleSearch8.asymmetricBlocks(x, weights: weights, nmax: 15) { b, d, m, q in
+    public static func quantize8(_ x: UnsafePointer<Float>, importance: RowImportance, into blocks: UnsafeMutableRawPointer) {
+        ScaleSearch8.asymmetricBlocks(x, importance: importance, nmax: 15) { b, d, m, q in
             let block = blocks + dtype.blockBytes * b
             storeHalf(block, 0, d)
             storeHalf(block, 2, m)

@@ -194,7 +194,7 @@ public enum BlockQ4_K: BlockFormat {
         quantizeBest(x, weights: weights, into: block) { out in
             // The 8 sub-blocks searched side by side, one per lane.
             quantize(x, weights: weights, into: out, refine: true) {
-                ScaleSearch8.asymmetric(x, 32, weights: weights, nmax: 15, roundScales: false, maxMin: 0)
+                ScaleSearch8.asymmetric(x, 32, weights: .given(weights), nmax: 15, roundScales: false, maxMin: 0)
             }
         }
     }

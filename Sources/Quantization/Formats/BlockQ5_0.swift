@@ -45,8 +45,8 @@ public enum BlockQ5_0: EightBlockSearch {
         }
     }
 
-    public static func quantize8(_ x: UnsafePointer<Float>, weights: UnsafePointer<Float>?, into blocks: UnsafeMutableRawPointer) {
-        ScaleSearch8.symmetricBlocks(x, weights: weights, qmin: -16, qmax: 15, fitted: true) { b, d, q in
+    public static func quantize8(_ x: UnsafePointer<Float>, importance: RowImportance, into blocks: UnsafeMutableRawPointer) {
+        ScaleSearch8.symmetricBlocks(x, importance: importance, qmin: -16, qmax: 15, fitted: true) { b, d, q in
             let block = blocks + dtype.blockBytes * b
             storeHalf(block, 0, d)
             pack({ UInt8(Int(q[$0]) + 16) }, into: block, at: 2)

@@ -80,7 +80,7 @@ public enum BlockQ6_K: BlockFormat {
         if search {
             // The 16 sub-blocks searched 8 at a time, one per lane.
             for h in 0..<2 {
-                let s = ScaleSearch8.symmetric(x + 128 * h, 16, weights: weights.map { $0 + 128 * h }, qmin: -32, qmax: 31, roundScale: false)
+                let s = ScaleSearch8.symmetric(x + 128 * h, 16, weights: .given(weights.map { $0 + 128 * h }), qmin: -32, qmax: 31, roundScale: false)
                 for j in 0..<8 { sub[8 * h + j] = s[j] }
             }
         } else {

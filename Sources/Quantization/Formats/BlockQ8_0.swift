@@ -37,8 +37,8 @@ public enum BlockQ8_0: EightBlockSearch {
         }
     }
 
-    public static func quantize8(_ x: UnsafePointer<Float>, weights: UnsafePointer<Float>?, into blocks: UnsafeMutableRawPointer) {
-        ScaleSearch8.symmetricBlocks(x, weights: weights, qmin: -127, qmax: 127, fitted: false) { b, d, q in
+    public static func quantize8(_ x: UnsafePointer<Float>, importance: RowImportance, into blocks: UnsafeMutableRawPointer) {
+        ScaleSearch8.symmetricBlocks(x, importance: importance, qmin: -127, qmax: 127, fitted: false) { b, d, q in
             let block = blocks + dtype.blockBytes * b
             storeHalf(block, 0, d)
             (block + 2).copyMemory(from: q, byteCount: 32)
