@@ -15,6 +15,8 @@ public struct Converter {
         public var command: [String] = CommandLine.arguments
         /// Record each source file's SHA-256 in the provenance (off: `"sha256": null`).
         public var hashSources = true
+        /// Where source digests are remembered between runs (nil: hash every time).
+        public var hashCache: HashCache?
         public init() {}
     }
 
@@ -43,7 +45,8 @@ public struct Converter {
         let written = model.tensors.filter { model.aliases[$0.name] == nil }
         let inputBytes = written.reduce(0) { $0 + $1.byteCount }
 
-        let metadata = OutputMetadata(checkpoint: checkpoint, model: model, command: options.command, hashSources: options.hashSources)
+        let metadata = OutputMetadata(checkpoint: checkpoint, model: model, command: options.command, hashSources: options.hashSources,
+                                      hashCache: options.hashCache)
         let writer = try TMTWriter(path: output, options: options.writer)
         var decoded = 0
         do {

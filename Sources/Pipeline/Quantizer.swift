@@ -19,6 +19,8 @@ public struct Quantizer {
         public var command: [String] = CommandLine.arguments
         /// Record each source file's SHA-256 in the provenance (off: `"sha256": null`).
         public var hashSources = true
+        /// Where source digests are remembered between runs (nil: hash every time).
+        public var hashCache: HashCache?
         public init(recipe: Recipe) { self.recipe = recipe }
     }
 
@@ -87,7 +89,8 @@ public struct Quantizer {
         let byName = Dictionary(uniqueKeysWithValues: model.tensors.map { ($0.name, $0) })
         let writer = try TMTWriter(path: output, options: TMTWriterOptions(codec: options.codec, threads: options.threads))
         let inputBytes = plan.tensors.reduce(0) { $0 + (byName[$1.name]?.byteCount ?? 0) }
-        let metadata = OutputMetadata(checkpoint: checkpoint, model: model, command: options.command, hashSources: options.hashSources)
+        let metadata = OutputMetadata(checkpoint: checkpoint, model: model, command: options.command, hashSources: options.hashSources,
+                                      hashCache: options.hashCache)
         var done = 0
         let writes = WriteBehind()
         do {

@@ -42,6 +42,7 @@ struct Convert: ParsableCommand {
         var options = Converter.Options()
         options.dtype = dtype
         options.hashSources = provenance.hashSources
+        options.hashCache = provenance.hashCache
         options.writer = TMTWriterOptions(codec: codec, level: level, chunkSize: chunkMiB << 20, threads: threads.threads)
         let report = try Converter.convert(source, to: output, options: options, progress: TerminalProgress(title: "convert", quiet: out.json))
         if out.json { return try out.printJSON(report) }

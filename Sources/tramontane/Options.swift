@@ -75,4 +75,6 @@ struct ProvenanceOptions: ParsableArguments {
     var noSourceHash = false
 
     var hashSources: Bool { !noSourceHash }
+    /// Digests are remembered by file identity between runs (`HashCache.standard`).
+    var hashCache: HashCache? { HashCache.standard }
 }

@@ -58,6 +58,7 @@ struct QuantizeTensors: ParsableCommand {
         recipe.rules = try rules.map(Recipe.Rule.init(parsing:)) + recipe.rules
         var options = Quantizer.Options(recipe: recipe)
         options.hashSources = provenance.hashSources
+        options.hashCache = provenance.hashCache
         options.mode = reference ? .reference : .search
         options.threads = threads.threads
         options.report = report
