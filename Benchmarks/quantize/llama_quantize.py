@@ -3,7 +3,7 @@
 llama_model_quantize (pure: every 2-D tensor gets the type, llama.cpp's own fallback for rows
 that are not a multiple of 256), then measures round-trip RMSE over all 2-D tensors by
 dequantizing with gguf-py. Prints one JSON line.
-Usage: llama_quantize.py IN.gguf OUT.gguf TYPE THREADS"""
+Usage: llama_quantize.py IN.gguf OUT.gguf TYPE THREADS [--no-rmse]   (--no-rmse: timing only)"""
 import json, sys, time
 import numpy as np
 import llama_cpp
@@ -20,6 +20,10 @@ t0 = time.time()
 rc = llama_cpp.llama_model_quantize(inp.encode(), out.encode(), p)
 seconds = time.time() - t0
 assert rc == 0, rc
+if "--no-rmse" in sys.argv[5:]:
+    total_in = sum(int(t.n_bytes) for t in GGUFReader(inp).tensors)
+    print(json.dumps({"tool": "llama.cpp", "type": typ, "seconds": seconds, "mb_per_second": total_in / 1e6 / seconds}))
+    sys.exit(0)
 src = {t.name: t for t in GGUFReader(inp).tensors}
 se, n, nbytes, in_bytes, types = 0.0, 0, 0, 0, {}
 for t in GGUFReader(out).tensors:

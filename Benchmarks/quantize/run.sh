@@ -1,16 +1,24 @@
 #!/usr/bin/env bash
 # Quantization benchmark (issue 3), side by side in one run at equal threads: Tramontane's
-# `quantize` (default search mode and --reference-quantizer) against llama.cpp's
-# llama_model_quantize (llama-cpp-python) on the same F32 GGUF inputs: SmolLM2-135M and a
-# 1-layer model with Mistral-7B shapes. Reports throughput (MB/s of f32 input, wall clock
-# including I/O) and round-trip RMSE over all 2-D tensors, with bits per weight.
-# Tramontane rows: the default (search, SHA-256 of the source for the provenance on a thread of
-# its own), the same without hashing (--no-source-hash), and the reference quantizer without hashing.
+# `quantize` against llama.cpp's llama_model_quantize (llama-cpp-python) on the same F32 GGUF
+# inputs: SmolLM2-135M and a 1-layer model with Mistral-7B shapes. Reports throughput (MB/s of
+# f32 input, wall clock including I/O, best of REPEAT runs, runs of the tools interleaved) and
+# round-trip RMSE over all 2-D tensors, with bits per weight.
+# Tramontane rows (default search mode unless said):
+#   "first run"      — SHA-256 of the source for the provenance, with an empty digest cache;
+#   "digest cached"  — the same with the digest remembered from an earlier run (a ladder's
+#                      second and later types);
+#   "no source hash" — --no-source-hash: the same work as llama.cpp;
+#   "reference"      — --reference-quantizer --no-source-hash.
 # Usage: Benchmarks/quantize/run.sh [WORK_DIR]   (creates a venv with llama-cpp-python: ~10 min once)
+#   REPEAT=N (default 3), THREADS=N (default 2), TYPES="q8_0 q4_0 …", INPUTS="smollm2-f32 …"
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 work="${1:-/tmp/tramontane-qbench}"
 threads="${THREADS:-2}"
+repeat="${REPEAT:-3}"
+types="${TYPES:-q8_0 q6_k q4_k q4_1 q4_0}"
+inputs="${INPUTS:-smollm2-f32 mistral7b-layer-f32}"
 mkdir -p "$work"
 venv="$work/venv"
 if [ ! -x "$venv/bin/python" ]; then
@@ -22,38 +30,67 @@ gguf="$("$root/scripts/fetch-models.sh")"
 "$py" "$root/Benchmarks/quantize/make_inputs.py" "$gguf" "$work"
 (cd "$root" && swift build -c release --product tramontane >/dev/null)
 bin="$root/.build/release/tramontane"
+caches="$work/digest-caches"
+rm -rf "$caches"; mkdir -p "$caches"
 
-ours() {  # input type mode [no-hash]
-    local extra=""; [ "$3" = reference ] && extra="--reference-quantizer"
-    local label="$3"; [ "${4:-}" = no-hash ] && { extra="$extra --no-source-hash"; label="$3, no source hash"; }
-    local in_bytes; in_bytes=$(stat -c %s "$1")
+# One timed run of ours: input type config → seconds
+ours_once() {
+    local extra="" cache="$caches/none"
+    case "$3" in
+        first)     cache="$(mktemp -d "$caches/cold.XXXX")" ;;
+        cached)    cache="$caches/warm" ;;
+        nohash)    extra="--no-source-hash" ;;
+        reference) extra="--reference-quantizer --no-source-hash" ;;
+    esac
     local t0 t1; t0=$(date +%s.%N)
-    "$bin" quantize "$1" -o "$work/ours.tmt" --type "$2" --threads "$threads" $extra --json > /dev/null
+    TRAMONTANE_CACHE_DIR="$cache" "$bin" quantize "$1" -o "$work/ours.tmt" --type "$2" --threads "$threads" $extra --json > /dev/null
     t1=$(date +%s.%N)
-    # The error report is a second, untimed run (llama.cpp's RMSE is measured outside its timing too).
+    python3 -c "print($t1 - $t0)"
+}
+
+# The RMSE of ours (untimed run with --report; llama.cpp's RMSE is measured outside its timing too)
+ours_rmse() {
+    local extra="--no-source-hash"; [ "$3" = reference ] && extra="--reference-quantizer --no-source-hash"
     "$bin" quantize "$1" -o "$work/ours.tmt" --type "$2" --threads "$threads" $extra --report --json > "$work/ours.json"
-    python3 - "$work/ours.json" "$2" "$label" "$t0" "$t1" "$in_bytes" <<'PY'
+    python3 - "$work/ours.json" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
 rows = [e for e in r["tensors"] if len(e["shape"]) >= 2]
 n = sum(e["shape"][0] * e["shape"][1] for e in rows)
 se = sum(e["rmse"] ** 2 * e["shape"][0] * e["shape"][1] for e in rows)
 bits = sum(e["bytes"] * 8 for e in rows)
-secs = float(sys.argv[5]) - float(sys.argv[4])
-print(json.dumps({"tool": "tramontane " + sys.argv[3], "type": sys.argv[2], "seconds": secs,
-                  "mb_per_second": int(sys.argv[6]) / 1e6 / secs, "rmse": (se / n) ** 0.5, "bits_per_weight": bits / n}))
+print("%.4e %.3f" % ((se / n) ** 0.5, bits / n))
 PY
 }
 
-echo "| input | type | tool | MB/s | seconds | RMSE | bits/weight |"
+best() { sort -g | head -1; }
+row() { python3 -c "import sys; s=float('$4'); print('| $1 | $2 | $3 | %.0f | %.2f | $5 | $6 |' % ($7 / 1e6 / s, s))"; }
+
+echo "| input | type | tool | MB/s | seconds (best of $repeat) | RMSE | bits/weight |"
 echo "|---|---|---|---|---|---|---|"
-for input in smollm2-f32 mistral7b-layer-f32; do
-    for t in q8_0 q6_k q4_k q4_1 q4_0; do
-        for line in "$("$py" "$root/Benchmarks/quantize/llama_quantize.py" "$work/$input.gguf" "$work/llama.gguf" "$t" "$threads" 2>/dev/null)" \
-                    "$(ours "$work/$input.gguf" "$t" search)" "$(ours "$work/$input.gguf" "$t" search no-hash)" \
-                    "$(ours "$work/$input.gguf" "$t" reference no-hash)"; do
-            echo "$line" | python3 -c "import json,sys; r=json.load(sys.stdin); print('| $input | %s | %s | %.0f | %.1f | %.4e | %.3f |' % (r['type'], r['tool'], r['mb_per_second'], r['seconds'], r['rmse'], r['bits_per_weight']))"
+for input in $inputs; do
+    src="$work/$input.gguf"
+    in_bytes=$(stat -c %s "$src")
+    for t in $types; do
+        # The digest cache for "cached" runs: filled once, untimed.
+        TRAMONTANE_CACHE_DIR="$caches/warm" "$bin" quantize "$src" -o "$work/ours.tmt" --type "$t" --threads "$threads" --json > /dev/null
+        declare -A secs=()
+        for r in $(seq "$repeat"); do
+            s=$("$py" "$root/Benchmarks/quantize/llama_quantize.py" "$src" "$work/llama.gguf" "$t" "$threads" --no-rmse 2>/dev/null \
+                | python3 -c "import json,sys; print(json.load(sys.stdin)['seconds'])")
+            secs[llama]+="$s "
+            for c in first cached nohash reference; do secs[$c]+="$(ours_once "$src" "$t" $c) "; done
         done
+        read -r lr lb < <("$py" "$root/Benchmarks/quantize/llama_quantize.py" "$src" "$work/llama.gguf" "$t" "$threads" 2>/dev/null \
+            | python3 -c "import json,sys; r=json.load(sys.stdin); print('%.4e %.3f' % (r['rmse'], r['bits_per_weight']))")
+        read -r sr sb < <(ours_rmse "$src" "$t" search)
+        read -r rr rb < <(ours_rmse "$src" "$t" reference)
+        row "$input" "$t" "llama.cpp" "$(tr ' ' '\n' <<< "${secs[llama]}" | grep . | best)" "$lr" "$lb" "$in_bytes"
+        row "$input" "$t" "tramontane, first run" "$(tr ' ' '\n' <<< "${secs[first]}" | grep . | best)" "$sr" "$sb" "$in_bytes"
+        row "$input" "$t" "tramontane, digest cached" "$(tr ' ' '\n' <<< "${secs[cached]}" | grep . | best)" "$sr" "$sb" "$in_bytes"
+        row "$input" "$t" "tramontane, no source hash" "$(tr ' ' '\n' <<< "${secs[nohash]}" | grep . | best)" "$sr" "$sb" "$in_bytes"
+        row "$input" "$t" "tramontane reference, no source hash" "$(tr ' ' '\n' <<< "${secs[reference]}" | grep . | best)" "$rr" "$rb" "$in_bytes"
+        unset secs
     done
 done
-rm -f "$work/ours.tmt" "$work/llama.gguf"
+rm -rf "$caches" "$work/ours.tmt" "$work/llama.gguf" "$work/ours.json"

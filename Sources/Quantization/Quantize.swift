@@ -109,7 +109,9 @@ public enum Quantize {
             throw TensorError.invalidShape("importance vector has \(weights.count) entries for rows of \(columns)")
         }
         guard let xs = x.baseAddress, let d = dst.baseAddress else { return }
-        let perTask = max(1, 4096 / max(1, columns / 256))
+        // Tasks of about a million weights, but at least 4 per thread: SmolLM2's 576- and
+        // 1536-row matrices were one task each, so all but its embedding ran on one core.
+        let perTask = max(1, min(4096 / max(1, columns / 256), rows / (4 * max(1, threads))))
         let tasks = (rows + perTask - 1) / perTask
         try parallelFor(tasks, threads: threads) { t, _ in
             for r in (t * perTask)..<min(rows, (t + 1) * perTask) {
