@@ -25,8 +25,21 @@ public enum Quantize {
             try checkFinite(x, n)
             return try encode(x, n, dtype: dtype, mode: mode, weights: nil, into: dst)
         }
-        // Σx² in two running sums (one is a chain of dependent adds); it is NaN or ∞ if any
-        // x is, so it doubles as the finiteness check (the scan runs only then).
+        let importance = try rowImportance(x, n, columns: weights)
+        let (i, p) = try searchGroups(x, n, dtype: dtype, importance: importance, into: dst)
+        guard i < n else { return }
+        let rest = n - i
+        try withUnsafeTemporaryAllocation(of: Float.self, capacity: rest) { (w: UnsafeMutableBufferPointer<Float>) throws(TensorError) in
+            importance.advanced(by: i).weights(x + i, rest, into: w.baseAddress!)
+            try encode(x + i, rest, dtype: dtype, mode: mode, weights: w.baseAddress!, into: p)
+        }
+    }
+
+    /// The row's weighting: s2 = 4σ² from Σx², which is NaN or ∞ if any x is, so it doubles as
+    /// the finiteness check (the scan runs only then). Two running sums (one is a chain of
+    /// dependent adds).
+    @inline(__always)
+    static func rowImportance(_ x: UnsafePointer<Float>, _ n: Int, columns: UnsafePointer<Float>?) throws(TensorError) -> RowImportance {
         var acc = SIMD8<Float>(), acc2 = SIMD8<Float>()
         var j = 0
         while j + 16 <= n {
@@ -38,9 +51,14 @@ public enum Quantize {
         var s2 = (acc + acc2).sum()
         while j < n { s2 += x[j] * x[j]; j += 1 }
         if !s2.isFinite { try checkFinite(x, n) }
-        let importance = RowImportance(s2: s2 * (4 / Float(max(1, n))), columns: weights)
-        // Eight blocks at a time where the format has that search (it weighs them itself),
-        // then the rest with an explicit weight vector.
+        return RowImportance(s2: s2 * (4 / Float(max(1, n))), columns: columns)
+    }
+
+    /// The row's whole groups of 8 blocks, where the format has that search (it weighs them
+    /// itself); returns the column and the output position after them.
+    @inline(__always)
+    static func searchGroups(_ x: UnsafePointer<Float>, _ n: Int, dtype: DType, importance: RowImportance,
+                             into dst: UnsafeMutableRawPointer) throws(TensorError) -> (Int, UnsafeMutableRawPointer) {
         var i = 0
         var p = dst
         if let main = try format(dtype) as? any EightBlockSearch.Type {
@@ -51,12 +69,7 @@ public enum Quantize {
                 i += span
             }
         }
-        guard i < n else { return }
-        let rest = n - i
-        try withUnsafeTemporaryAllocation(of: Float.self, capacity: rest) { (w: UnsafeMutableBufferPointer<Float>) throws(TensorError) in
-            importance.advanced(by: i).weights(x + i, rest, into: w.baseAddress!)
-            try encode(x + i, rest, dtype: dtype, mode: mode, weights: w.baseAddress!, into: p)
-        }
+        return (i, p)
     }
 
     /// A NaN or infinity has no level in any format (and would trap a float → int
@@ -113,14 +126,32 @@ public enum Quantize {
         // 1536-row matrices were one task each, so all but its embedding ran on one core.
         let perTask = max(1, min(4096 / max(1, columns / 256), rows / (4 * max(1, threads))))
         let tasks = (rows + perTask - 1) / perTask
+        let main = try format(dtype)
+        let span = 8 * dtype.blockSize
+        // Rows ending in < 8 blocks of an 8-block-search format: those blocks are searched
+        // eight at a time across rows (`TailGather`) instead of one by one.
+        let gather = mode == .search && main is any EightBlockSearch.Type && columns % dtype.blockSize == 0 && columns % span != 0
         try parallelFor(tasks, threads: threads) { t, _ in
+            let tails = gather ? (main as? any EightBlockSearch.Type).map { TailGather(format: $0, imatrix: weights != nil) } : nil
             for r in (t * perTask)..<min(rows, (t + 1) * perTask) {
+                let x = xs + r * columns, out = d + r * rowBytes
                 do {
-                    try row(xs + r * columns, columns, dtype: dtype, mode: mode, weights: weights?.baseAddress, into: d + r * rowBytes)
+                    if let tails {
+                        let importance = try rowImportance(x, columns, columns: weights?.baseAddress)
+                        var (i, p) = try searchGroups(x, columns, dtype: dtype, importance: importance, into: out)
+                        while i < columns {
+                            tails.add(x + i, columns: weights.map { $0.baseAddress! + i }, s2: importance.s2[0], into: p)
+                            i += dtype.blockSize
+                            p += dtype.blockBytes
+                        }
+                    } else {
+                        try row(x, columns, dtype: dtype, mode: mode, weights: weights?.baseAddress, into: out)
+                    }
                 } catch TensorError.nonFinite(let name, let i, let v) {
                     throw TensorError.nonFinite(tensor: name, index: r * columns + i, value: v)
                 }
             }
+            tails?.flush()
         }
     }
 }

@@ -6,26 +6,36 @@
 /// from their transposed lanes (`ScaleSearch8.withLanes`), so a row's weight vector is never
 /// written, read back and transposed (those were a sixth of a Q4_1 quantization); as a plain
 /// vector only for a row's last < 8 blocks and for the K-quants.
+///
+/// For eight blocks searched side by side, `s2` is per lane: the blocks may come from
+/// different rows (a row's last < 8 blocks are searched with other rows', `TailGather`).
 public struct RowImportance {
-    public let s2: Float
+    public let s2: SIMD8<Float>
     public let columns: UnsafePointer<Float>?
 
+    /// One row's weighting.
     public init(s2: Float, columns: UnsafePointer<Float>?) {
-        self.s2 = s2
+        self.init(laneS2: SIMD8(repeating: s2), columns: columns)
+    }
+
+    /// Eight blocks', block b with `laneS2[b]`; `columns` laid out like the blocks' values.
+    public init(laneS2: SIMD8<Float>, columns: UnsafePointer<Float>?) {
+        self.s2 = laneS2
         self.columns = columns
     }
 
     /// The same weighting from column `k` on.
     @inline(__always) func advanced(by k: Int) -> RowImportance {
-        RowImportance(s2: s2, columns: columns.map { $0 + k })
+        RowImportance(laneS2: s2, columns: columns.map { $0 + k })
     }
 
-    /// √(s2 + x²) for 8 weights, before the column factor.
+    /// √(s2 + x²) for 8 weights, before the column factor (lane b with block b's s2 when the
+    /// values are transposed; for a row's own values every lane has the row's s2).
     @inline(__always) func base(_ x: SIMD8<Float>) -> SIMD8<Float> {
-        Self.squareRoot(SIMD8(repeating: s2) + x * x)
+        Self.squareRoot(s2 + x * x)
     }
 
-    /// The weights of `n` consecutive values `x` (from this row position on) into `w`.
+    /// The weights of `n` consecutive values `x` of one row (from this position on) into `w`.
     func weights(_ x: UnsafePointer<Float>, _ n: Int, into w: UnsafeMutablePointer<Float>) {
         var j = 0
         while j + 8 <= n {
@@ -34,7 +44,7 @@ public struct RowImportance {
             UnsafeMutableRawPointer(w + j).storeBytes(of: r, as: SIMD8<Float>.self)
             j += 8
         }
-        while j < n { w[j] = (s2 + x[j] * x[j]).squareRoot() * (columns?[j] ?? 1); j += 1 }
+        while j < n { w[j] = (s2[0] + x[j] * x[j]).squareRoot() * (columns?[j] ?? 1); j += 1 }
     }
 
     /// √y lane-wise to ~1e-6 relative (y ≥ 0): the inverse-root bit estimate and two Newton
