@@ -122,9 +122,10 @@ public enum Quantize {
             throw TensorError.invalidShape("importance vector has \(weights.count) entries for rows of \(columns)")
         }
         guard let xs = x.baseAddress, let d = dst.baseAddress else { return }
-        // Tasks of about a million weights, but at least 4 per thread: SmolLM2's 576- and
-        // 1536-row matrices were one task each, so all but its embedding ran on one core.
-        let perTask = max(1, min(4096 / max(1, columns / 256), rows / (4 * max(1, threads))))
+        // Tasks of about a million weights, but at least 16 per thread: SmolLM2's 576- and
+        // 1536-row matrices were one task each, so all but its embedding ran on one core; with
+        // 4 per thread a worker still waited at the end of each matrix for the other's last.
+        let perTask = max(1, min(4096 / max(1, columns / 256), rows / (16 * max(1, threads))))
         let tasks = (rows + perTask - 1) / perTask
         let main = try format(dtype)
         let span = 8 * dtype.blockSize
