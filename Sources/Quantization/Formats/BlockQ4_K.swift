@@ -71,10 +71,10 @@ public enum BlockQ4_K: BlockFormat {
     }
 
     /// Packs d, dmin, the 8 (scale, min) pairs and 256 levels (ggml's layout).
-    static func pack(d: Float, dmin: Float, ls: [UInt8], lm: [UInt8], levels L: UnsafePointer<UInt8>, into block: UnsafeMutableRawPointer) {
+    static func pack(d: Float, dmin: Float, ls: SIMD8<UInt8>, lm: SIMD8<UInt8>, levels L: UnsafePointer<UInt8>, into block: UnsafeMutableRawPointer) {
         storeHalf(block, 0, d)
         storeHalf(block, 2, dmin)
-        var sc = [UInt8](repeating: 0, count: 12)
+        var sc = SIMD16<UInt8>()
         for j in 0..<8 {
             if j < 4 {
                 sc[j] = ls[j]
@@ -98,14 +98,18 @@ public enum BlockQ4_K: BlockFormat {
     /// quantized scales.
     static func quantize(_ x: UnsafePointer<Float>, weights: UnsafePointer<Float>?, into block: UnsafeMutableRawPointer,
                          refine: Bool, fits: () -> (d: SIMD8<Float>, m: SIMD8<Float>)) {
-        let (fd, fm) = fits()
-        let scales = (0..<8).map { fd[$0] }
-        let mins = (0..<8).map { -fm[$0] }      // ggml stores the (non-negative) amount subtracted
-        var L = [UInt8](repeating: 0, count: 256)
-        let maxScale = scales.max() ?? 0, maxMin = mins.max() ?? 0
+        // Vectors and stack memory, not arrays: three to six small arrays per super-block cost a
+        // heap allocation and a generic-metadata lookup each (~8% of a SmolLM2 run).
+        let (scales, fm) = fits()
+        let mins = -fm      // ggml stores the (non-negative) amount subtracted
+        var maxScale = scales[0], maxMin = mins[0]
+        for j in 1..<8 { maxScale = max(maxScale, scales[j]); maxMin = max(maxMin, mins[j]) }
         let d = ScaleSearch.f16(maxScale / 63), dmin = ScaleSearch.f16(maxMin / 63)
-        var ls = scales.map { d > 0 ? UInt8(min(63, max(0, Int(($0 / d).rounded())))) : 0 }
-        var lm = mins.map { dmin > 0 ? UInt8(min(63, max(0, Int(($0 / dmin).rounded())))) : 0 }
+        var ls = SIMD8<UInt8>(), lm = SIMD8<UInt8>()
+        for j in 0..<8 {
+            ls[j] = d > 0 ? UInt8(min(63, max(0, Int((scales[j] / d).rounded())))) : 0
+            lm[j] = dmin > 0 ? UInt8(min(63, max(0, Int((mins[j] / dmin).rounded())))) : 0
+        }
         // Levels of sub-block j for 6-bit scale s and min m (nearest, ties to even, in 0…15) and
         // their weighted error, four vectors of 8 (a scalar `rounded()` is a libm call).
         func levels(_ j: Int, _ s: UInt8, _ m: UInt8, into out: UnsafeMutablePointer<UInt8>) -> Float {
@@ -123,7 +127,7 @@ public enum BlockQ4_K: BlockFormat {
             }
             return err.total
         }
-        L.withUnsafeMutableBufferPointer { Lp in
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 256) { Lp in
             for j in 0..<8 {
                 let best = levels(j, ls[j], lm[j], into: Lp.baseAddress! + 32 * j)
                 guard refine else { continue }

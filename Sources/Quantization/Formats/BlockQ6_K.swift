@@ -60,7 +60,7 @@ public enum BlockQ6_K: BlockFormat {
     }
 
     /// Packs 256 levels in 0…63, 16 int8 scales and d (ggml's layout).
-    static func pack(d: Float, scales: [Int8], levels L: [UInt8], into block: UnsafeMutableRawPointer) {
+    static func pack(d: Float, scales: SIMD16<Int8>, levels L: UnsafePointer<UInt8>, into block: UnsafeMutableRawPointer) {
         for half in 0..<2 {
             let j = 128 * half
             for l in 0..<32 {
@@ -76,7 +76,9 @@ public enum BlockQ6_K: BlockFormat {
     }
 
     static func quantize(_ x: UnsafePointer<Float>, weights: UnsafePointer<Float>?, into block: UnsafeMutableRawPointer, search: Bool) {
-        var sub = [Float](repeating: 0, count: 16)
+        // Vectors and stack memory, not arrays: small arrays per super-block cost a heap
+        // allocation and a generic-metadata lookup each (~8% of a SmolLM2 run).
+        var sub = SIMD16<Float>()
         if search {
             // The 16 sub-blocks searched 8 at a time, one per lane.
             for h in 0..<2 {
@@ -87,10 +89,21 @@ public enum BlockQ6_K: BlockFormat {
             for j in 0..<16 { sub[j] = BlockExtremes.signedMax(x + 16 * j, 16).vmax / -32 }
         }
         var maxAbs: Float = 0, maxScale: Float = 0
-        for s in sub where abs(s) > maxAbs { maxAbs = abs(s); maxScale = s }
-        var scales = [Int8](repeating: 0, count: 16)
-        var L = [UInt8](repeating: 32, count: 256)
-        guard maxAbs > 0 else { return pack(d: 0, scales: scales, levels: L, into: block) }
+        for j in 0..<16 where abs(sub[j]) > maxAbs { maxAbs = abs(sub[j]); maxScale = sub[j] }
+        var scales = SIMD16<Int8>()
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 256) { Lb in
+            let Lp = Lb.baseAddress!
+            Lp.initialize(repeating: 32, count: 256)
+            guard maxAbs > 0 else { return pack(d: 0, scales: scales, levels: Lp, into: block) }
+            quantize(x, weights: weights, sub: sub, maxScale: maxScale, search: search, scales: &scales, levels: Lp, into: block)
+        }
+    }
+
+    /// The rest of `quantize`: sub-scales as int8 against the super-block scale, levels, the
+    /// ±1 trials, packing.
+    @inline(__always)
+    static func quantize(_ x: UnsafePointer<Float>, weights: UnsafePointer<Float>?, sub: SIMD16<Float>, maxScale: Float, search: Bool,
+                         scales: inout SIMD16<Int8>, levels Lp: UnsafeMutablePointer<UInt8>, into block: UnsafeMutableRawPointer) {
         let iscale = -128 / maxScale
         let d = ScaleSearch.f16(1 / iscale)
         for j in 0..<16 { scales[j] = Int8(clamping: Int((iscale * sub[j]).rounded())) }
@@ -112,8 +125,7 @@ public enum BlockQ6_K: BlockFormat {
             }
             return err.total
         }
-        L.withUnsafeMutableBytes { Lb in
-            let Lp = Lb.baseAddress!
+        do {
             for j in 0..<16 {
                 let best = levels(j, scales[j], into: Lp + 16 * j)
                 guard search else { continue }
@@ -129,7 +141,7 @@ public enum BlockQ6_K: BlockFormat {
                 }
             }
         }
-        pack(d: d, scales: scales, levels: L, into: block)
+        pack(d: d, scales: scales, levels: Lp, into: block)
     }
 
     /// Follows `quantize_row_q6_K_ref`'s structure with max-based sub-block scales.
