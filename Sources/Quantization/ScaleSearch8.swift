@@ -55,21 +55,25 @@ enum ScaleSearch8 {
     @inline(__always)
     static func withLanes<R>(_ x: UnsafePointer<Float>, _ weights: LaneWeights, _ n: Int,
                              _ body: (UnsafeMutablePointer<V>, UnsafeMutablePointer<V>) -> R) -> R {
-        withUnsafeTemporaryAllocation(of: V.self, capacity: 2 * n) { buf in
-            let xt = buf.baseAddress!, wt = xt + n
-            transpose(x, n, into: xt)
-            switch weights {
-            case .given(let w?): transpose(w, n, into: wt)
-            case .given(nil): wt.initialize(repeating: V(repeating: 1), count: n)
-            case .importance(let r):
-                if let c = r.columns {
-                    transpose(c, n, into: wt)
-                    for j in 0..<n { wt[j] = r.base(xt[j]) * wt[j] }
-                } else {
-                    for j in 0..<n { wt[j] = r.base(xt[j]) }
+        // Two allocations of n vectors, not one of 2n: on Linux a temporary allocation above
+        // 1 KiB comes from malloc (and this runs once per 8 blocks).
+        withUnsafeTemporaryAllocation(of: V.self, capacity: n) { xb in
+            withUnsafeTemporaryAllocation(of: V.self, capacity: n) { wb in
+                let xt = xb.baseAddress!, wt = wb.baseAddress!
+                transpose(x, n, into: xt)
+                switch weights {
+                case .given(let w?): transpose(w, n, into: wt)
+                case .given(nil): wt.initialize(repeating: V(repeating: 1), count: n)
+                case .importance(let r):
+                    if let c = r.columns {
+                        transpose(c, n, into: wt)
+                        for j in 0..<n { wt[j] = r.base(xt[j]) * wt[j] }
+                    } else {
+                        for j in 0..<n { wt[j] = r.base(xt[j]) }
+                    }
                 }
+                return body(xt, wt)
             }
-            return body(xt, wt)
         }
     }
 
