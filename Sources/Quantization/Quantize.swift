@@ -25,13 +25,20 @@ public enum Quantize {
             try checkFinite(x, n)
             return try encode(x, n, dtype: dtype, mode: mode, weights: nil, into: dst)
         }
+        try searchRow(x, n, dtype: dtype, format: try format(dtype) as? any EightBlockSearch.Type, weights: weights, into: dst)
+    }
+
+    /// `row` in search mode, with the format's 8-block search (if any) looked up by the caller.
+    @inline(__always)
+    static func searchRow(_ x: UnsafePointer<Float>, _ n: Int, dtype: DType, format main8: (any EightBlockSearch.Type)?,
+                          weights: UnsafePointer<Float>?, into dst: UnsafeMutableRawPointer) throws(TensorError) {
         let importance = try rowImportance(x, n, columns: weights)
-        let (i, p) = try searchGroups(x, n, dtype: dtype, importance: importance, into: dst)
+        let (i, p) = searchGroups(x, n, format: main8, importance: importance, into: dst)
         guard i < n else { return }
         let rest = n - i
         try withUnsafeTemporaryAllocation(of: Float.self, capacity: rest) { (w: UnsafeMutableBufferPointer<Float>) throws(TensorError) in
             importance.advanced(by: i).weights(x + i, rest, into: w.baseAddress!)
-            try encode(x + i, rest, dtype: dtype, mode: mode, weights: w.baseAddress!, into: p)
+            try encode(x + i, rest, dtype: dtype, mode: .search, weights: w.baseAddress!, into: p)
         }
     }
 
@@ -55,17 +62,18 @@ public enum Quantize {
     }
 
     /// The row's whole groups of 8 blocks, where the format has that search (it weighs them
-    /// itself); returns the column and the output position after them.
+    /// itself); returns the column and the output position after them. The format is looked up
+    /// once per matrix: a cast to the protocol per row showed as runtime conformance lookups.
     @inline(__always)
-    static func searchGroups(_ x: UnsafePointer<Float>, _ n: Int, dtype: DType, importance: RowImportance,
-                             into dst: UnsafeMutableRawPointer) throws(TensorError) -> (Int, UnsafeMutableRawPointer) {
+    static func searchGroups(_ x: UnsafePointer<Float>, _ n: Int, format main: (any EightBlockSearch.Type)?, importance: RowImportance,
+                             into dst: UnsafeMutableRawPointer) -> (Int, UnsafeMutableRawPointer) {
         var i = 0
         var p = dst
-        if let main = try format(dtype) as? any EightBlockSearch.Type {
-            let span = 8 * dtype.blockSize
+        if let main {
+            let span = 8 * main.dtype.blockSize, bytes = 8 * main.dtype.blockBytes
             while n - i >= span {
                 main.quantize8(x + i, importance: importance.advanced(by: i), into: p)
-                p += 8 * dtype.blockBytes
+                p += bytes
                 i += span
             }
         }
@@ -127,26 +135,30 @@ public enum Quantize {
         // 4 per thread a worker still waited at the end of each matrix for the other's last.
         let perTask = max(1, min(4096 / max(1, columns / 256), rows / (16 * max(1, threads))))
         let tasks = (rows + perTask - 1) / perTask
-        let main = try format(dtype)
+        let main8 = try format(dtype) as? any EightBlockSearch.Type
         let span = 8 * dtype.blockSize
         // Rows ending in < 8 blocks of an 8-block-search format: those blocks are searched
         // eight at a time across rows (`TailGather`) instead of one by one.
-        let gather = mode == .search && main is any EightBlockSearch.Type && columns % dtype.blockSize == 0 && columns % span != 0
+        let gather = mode == .search && main8 != nil && columns % dtype.blockSize == 0 && columns % span != 0
         try parallelFor(tasks, threads: threads) { t, _ in
-            let tails = gather ? (main as? any EightBlockSearch.Type).map { TailGather(format: $0, imatrix: weights != nil) } : nil
+            let tails = gather ? main8.map { TailGather(format: $0, imatrix: weights != nil) } : nil
             for r in (t * perTask)..<min(rows, (t + 1) * perTask) {
                 let x = xs + r * columns, out = d + r * rowBytes
                 do {
                     if let tails {
                         let importance = try rowImportance(x, columns, columns: weights?.baseAddress)
-                        var (i, p) = try searchGroups(x, columns, dtype: dtype, importance: importance, into: out)
+                        var (i, p) = searchGroups(x, columns, format: main8, importance: importance, into: out)
                         while i < columns {
                             tails.add(x + i, columns: weights.map { $0.baseAddress! + i }, s2: importance.s2[0], into: p)
                             i += dtype.blockSize
                             p += dtype.blockBytes
                         }
                     } else {
-                        try row(x, columns, dtype: dtype, mode: mode, weights: weights?.baseAddress, into: out)
+                        if mode == .search {
+                            try searchRow(x, columns, dtype: dtype, format: main8, weights: weights?.baseAddress, into: out)
+                        } else {
+                            try row(x, columns, dtype: dtype, mode: mode, weights: nil, into: out)
+                        }
                     }
                 } catch TensorError.nonFinite(let name, let i, let v) {
                     throw TensorError.nonFinite(tensor: name, index: r * columns + i, value: v)
