@@ -16,8 +16,9 @@
 /// 1e-6 of Σwx², a thousandth of the error at 4 bits but a sizeable part of it at 8 — Q8_0
 /// keeps ScaleSearch, which sums the errors themselves.
 ///
-/// This file: the candidate lists and the one-block search (for a row's last < 8 blocks and
-/// `BlockFormat.quantize`); `FittedSearch8` runs the same on eight blocks side by side.
+/// This file: the candidate lists and the one-block search (`BlockFormat.quantize`, and a
+/// row's last < 8 blocks through `Quantize.row`; `Quantize.matrix` gathers those across rows,
+/// `TailGather`); `FittedSearch8` runs the same on eight blocks side by side.
 enum FittedSearch {
     typealias V = SIMD8<Float>
 
@@ -49,13 +50,13 @@ enum FittedSearch {
         return sxx + a + m * b
     }
 
-    /// Least-squares (d, m) for levels with sums Σw, Σwx, Σwl, Σwl², Σwxl; nil when the
-    /// levels do not determine them (fewer than two distinct levels carry weight).
+    /// Least-squares (d, m) for levels with sums Σw, Σwx, Σwl, Σwl², Σwxl, and the system's
+    /// determinant: the levels determine (d, m) only where it is > 0 (two distinct levels
+    /// carrying weight). One block or eight lanes (`ScaleSearch8`'s refit uses it too).
     @inline(__always)
-    static func asymmetricFit(sw: Float, sx: Float, sl: Float, sll: Float, sxl: Float) -> (d: Float, m: Float)? {
+    static func leastSquares<T: SIMDOrScalar>(sw: T, sx: T, sl: T, sll: T, sxl: T) -> (det: T, d: T, m: T) {
         let det = sw * sll - sl * sl
-        guard det > 0 else { return nil }
-        return ((sw * sxl - sl * sx) / det, (sll * sx - sl * sxl) / det)
+        return (det, (sw * sxl - sl * sx) / det, (sll * sx - sl * sxl) / det)
     }
 
     /// Symmetric levels q ∈ [qmin, qmax], x̂ = d·q, for one block of `n` (a multiple of 8).
@@ -136,7 +137,8 @@ enum FittedSearch {
                     asymmetricError(d, m - lo, sw: sw, sx: sx, sxx: sxx, sl: l1, sll: l2, sxl: xl)
                 }
                 offer(dc, mc, score(dc, mc), &bestErr, &best)
-                guard let fit = asymmetricFit(sw: sw, sx: sx, sl: l1, sll: l2, sxl: xl) else { return }
+                let fit = leastSquares(sw: sw, sx: sx, sl: l1, sll: l2, sxl: xl)
+                guard fit.det > 0 else { return }
                 let d = ScaleSearch.f16(fit.d), m = ScaleSearch.f16(lo + fit.m)
                 offer(d, m, score(d, m), &bestErr, &best)
             }
@@ -156,6 +158,7 @@ protocol SIMDOrScalar {
     static func - (a: Self, b: Self) -> Self
     static func * (a: Self, b: Self) -> Self
     static func * (a: Float, b: Self) -> Self
+    static func / (a: Self, b: Self) -> Self
 }
 extension Float: SIMDOrScalar {}
 extension SIMD8: SIMDOrScalar where Scalar == Float {}

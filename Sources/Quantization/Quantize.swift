@@ -29,11 +29,20 @@ public enum Quantize {
     }
 
     /// `row` in search mode, with the format's 8-block search (if any) looked up by the caller.
+    /// What is left after the groups of 8 goes to `tails` when given (searched later with other
+    /// rows' last blocks), else is quantized here with an explicit weight vector.
     @inline(__always)
     static func searchRow(_ x: UnsafePointer<Float>, _ n: Int, dtype: DType, format main8: (any EightBlockSearch.Type)?,
-                          weights: UnsafePointer<Float>?, into dst: UnsafeMutableRawPointer) throws(TensorError) {
+                          weights: UnsafePointer<Float>?, tails: TailGather? = nil, into dst: UnsafeMutableRawPointer) throws(TensorError) {
         let importance = try rowImportance(x, n, columns: weights)
-        let (i, p) = searchGroups(x, n, format: main8, importance: importance, into: dst)
+        var (i, p) = searchGroups(x, n, format: main8, importance: importance, into: dst)
+        if let tails {
+            while i < n {
+                tails.add(x + i, columns: weights.map { $0 + i }, s2: importance.s2[0], into: p)
+                i += dtype.blockSize
+                p += dtype.blockBytes
+            }
+        }
         guard i < n else { return }
         let rest = n - i
         try withUnsafeTemporaryAllocation(of: Float.self, capacity: rest) { (w: UnsafeMutableBufferPointer<Float>) throws(TensorError) in
@@ -145,20 +154,10 @@ public enum Quantize {
             for r in (t * perTask)..<min(rows, (t + 1) * perTask) {
                 let x = xs + r * columns, out = d + r * rowBytes
                 do {
-                    if let tails {
-                        let importance = try rowImportance(x, columns, columns: weights?.baseAddress)
-                        var (i, p) = searchGroups(x, columns, format: main8, importance: importance, into: out)
-                        while i < columns {
-                            tails.add(x + i, columns: weights.map { $0.baseAddress! + i }, s2: importance.s2[0], into: p)
-                            i += dtype.blockSize
-                            p += dtype.blockBytes
-                        }
+                    if mode == .search {
+                        try searchRow(x, columns, dtype: dtype, format: main8, weights: weights?.baseAddress, tails: tails, into: out)
                     } else {
-                        if mode == .search {
-                            try searchRow(x, columns, dtype: dtype, format: main8, weights: weights?.baseAddress, into: out)
-                        } else {
-                            try row(x, columns, dtype: dtype, mode: mode, weights: nil, into: out)
-                        }
+                        try row(x, columns, dtype: dtype, mode: mode, weights: nil, into: out)
                     }
                 } catch TensorError.nonFinite(let name, let i, let v) {
                     throw TensorError.nonFinite(tensor: name, index: r * columns + i, value: v)

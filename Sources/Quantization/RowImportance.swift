@@ -5,7 +5,7 @@
 /// The weights are computed where a search uses them: for eight blocks side by side straight
 /// from their transposed lanes (`ScaleSearch8.withLanes`), so a row's weight vector is never
 /// written, read back and transposed (those were a sixth of a Q4_1 quantization); as a plain
-/// vector only for a row's last < 8 blocks and for the K-quants.
+/// vector only for the K-quants and for what `Quantize.row` leaves after its groups of 8.
 ///
 /// For eight blocks searched side by side, `s2` is per lane: the blocks may come from
 /// different rows (a row's last < 8 blocks are searched with other rows', `TailGather`).

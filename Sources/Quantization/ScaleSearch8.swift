@@ -219,11 +219,10 @@ enum ScaleSearch8 {
                     let w = wt[j], wl = w * l
                     sw += w; sq += wl; sqq.addProduct(wl, l); sx.addProduct(w, xt[j]); sqx.addProduct(wl, xt[j])
                 }
-                let det = sw * sqq - sq * sq
-                let ok = (bestD .> 0) .& (det .> 0)
+                let fit = FittedSearch.leastSquares(sw: sw, sx: sx, sl: sq, sll: sqq, sxl: sqx)
+                let ok = (bestD .> 0) .& (fit.det .> 0)
                 guard anyLane(ok) else { break }
-                var d = (sw * sqx - sq * sx) / det
-                var m = (sqq * sx - sq * sqx) / det
+                var d = fit.d, m = fit.m
                 if let c = maxMin {
                     let over = m .> V(repeating: c)
                     m.replace(with: V(repeating: c), where: over)
