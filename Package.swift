@@ -26,7 +26,6 @@ let package = Package(
     ],
     targets: [
         .systemLibrary(name: "CZstd", path: "Sources/CZstd", providers: [.apt(["libzstd-dev"])]),
-        .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS", providers: [.apt(["libopenblas-dev"])]),
         // Header-only: C constants Swift's Glibc module does not export (O_DIRECT).
         .systemLibrary(name: "CShims", path: "Sources/CShims"),
         .target(name: "TensorCore", dependencies: ["CShims"], swiftSettings: kernelFlags),
@@ -42,7 +41,8 @@ let package = Package(
         .target(name: "Tokenizers", dependencies: ["TensorCore"]),
         .target(
             name: "Inference",
-            dependencies: ["TensorCore", "Quantization", "Checkpoints", "COpenBLAS"],
+            // OpenBLAS is loaded at run time (Inference/BLAS.swift), not linked.
+            dependencies: ["TensorCore", "Quantization", "Checkpoints"],
             swiftSettings: kernelFlags
         ),
         .target(

@@ -1,4 +1,3 @@
-import COpenBLAS
 import TensorCore
 
 /// Grouped-query attention with a causal sliding window, as matrix products: query head j
@@ -69,8 +68,8 @@ struct Attention {
                             }
                         } else {
                             Self.withF32(run.k, run, offset: kvOffset, stride: kvw, headDim: hd) { kp, ld in
-                                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(run.count), Int32(hd), scale,
-                                            qp, Int32(qw), kp, Int32(ld), 0, s + run.column, Int32(n))
+                                BLAS.sgemm(transposeB: true, m, run.count, hd, alpha: scale, qp, lda: qw, kp, ldb: ld, beta: 0,
+                                           s + run.column, ldc: n)
                             }
                         }
                     }
@@ -92,8 +91,8 @@ struct Attention {
                             }
                         } else {
                             Self.withF32(run.v, run, offset: kvOffset, stride: kvw, headDim: hd) { vp, ld in
-                                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(hd), Int32(run.count), 1,
-                                            s + run.column, Int32(n), vp, Int32(ld), i == 0 ? 0 : 1, op, Int32(qw))
+                                BLAS.sgemm(transposeB: false, m, hd, run.count, alpha: 1, s + run.column, lda: n, vp, ldb: ld,
+                                           beta: i == 0 ? 0 : 1, op, ldc: qw)
                             }
                         }
                     }

@@ -1,14 +1,12 @@
-import COpenBLAS
 import Foundation
 
 /// The small numeric operations of the forward pass, on row-major Float buffers.
 public enum Ops {
     /// y[T, out] = x[T, in] · W[out, in]ᵀ (PyTorch Linear layout), through OpenBLAS; y's rows
     /// are `outputStride` apart (default: `output`), so a panel of W fills a band of columns.
-    public static func linear(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, rows t: Int,
-                              input: Int, output: Int, outputStride: Int? = nil) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(t), Int32(output), Int32(input), 1, x, Int32(input), w, Int32(input),
-                    0, y, Int32(outputStride ?? output))
+    static func linear(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, rows t: Int,
+                       input: Int, output: Int, outputStride: Int? = nil) {
+        BLAS.sgemm(transposeB: true, t, output, input, alpha: 1, x, lda: input, w, ldb: input, beta: 0, y, ldc: outputStride ?? output)
     }
 
     /// y = x / sqrt(mean(x²) + eps) · g, row by row; 8 lanes at a time (four partial sums:
@@ -132,7 +130,4 @@ public enum Ops {
         }
         for k in i..<n { x[k] *= inv[0] }
     }
-
-    /// Sets OpenBLAS's thread count.
-    public static func setBLASThreads(_ n: Int) { openblas_set_num_threads(Int32(n)) }
 }

@@ -28,15 +28,15 @@ public final class Transformer {
     /// importance matrices; nil in normal runs.
     public var observer: ((String, UnsafeBufferPointer<Float>, Int) -> Void)?
 
-    public init(weights: ModelWeights, threads: Int = availableCores) {
+    /// Throws if OpenBLAS (for the batched f32 products) cannot be loaded.
+    public init(weights: ModelWeights, threads: Int = availableCores) throws {
+        try BLAS.require()
         self.weights = weights
         self.threads = threads
         pool = WorkerPool(threads: threads)
         invFreq = Ops.ropeFrequencies(headDim: weights.config.headDim, theta: weights.config.ropeTheta)
         attention = Attention(heads: weights.config.nHeads, kvHeads: weights.config.nKVHeads,
                               headDim: weights.config.headDim, pool: pool)
-        // Every BLAS call runs inside one of our workers, on its own part of the work.
-        Ops.setBLASThreads(1)
     }
 
     deinit { pool.shutdown() }

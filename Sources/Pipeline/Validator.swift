@@ -8,7 +8,7 @@ import TensorCore
 public enum Validator {
     /// Loads any readable model file for the reference forward pass.
     public static func load(_ path: String, threads: Int) throws -> Transformer {
-        Transformer(weights: try ModelWeights(try Checkpoint.open(path).native()), threads: threads)
+        try Transformer(weights: try ModelWeights(try Checkpoint.open(path).native()), threads: threads)
     }
 
     /// llama-perplexity's protocol: chunks of `ctx` tokens, BOS first, score the second half.

@@ -13,7 +13,7 @@ final class MixtureOfExpertsTests: XCTestCase {
     let gguf = Fixtures.root.appendingPathComponent("tiny-mixtral/gguf-stacked/tiny-mixtral.gguf").path
 
     func load(_ source: String? = nil) throws -> (Transformer, [String: (shape: [Int], floats: [Float], ints: [Int])]) {
-        let m = Transformer(weights: try ModelWeights(try Checkpoint.open(source ?? path).native()), threads: 2)
+        let m = try Transformer(weights: try ModelWeights(try Checkpoint.open(source ?? path).native()), threads: 2)
         let ref = try ReferenceLogitsTests.reference(Fixtures.root.appendingPathComponent("tiny-mixtral/reference-logits.safetensors").path)
         return (m, ref)
     }
@@ -47,7 +47,7 @@ final class MixtureOfExpertsTests: XCTestCase {
     func testRoutingMatters() throws {
         var native = try Checkpoint.open(path).native()
         native.config.moe?.numExpertsPerToken = 1
-        let m = Transformer(weights: try ModelWeights(native), threads: 2)
+        let m = try Transformer(weights: try ModelWeights(native), threads: 2)
         let ref = try ReferenceLogitsTests.reference(Fixtures.root.appendingPathComponent("tiny-mixtral/reference-logits.safetensors").path)
         let ids = try XCTUnwrap(ref["random.input_ids"]).ints
         let logits = try m.forward(ids, cache: m.makeCache())

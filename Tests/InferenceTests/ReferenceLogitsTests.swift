@@ -41,7 +41,7 @@ final class ReferenceLogitsTests: XCTestCase {
     lazy var tiny = try? Self.reference(Fixtures.root.appendingPathComponent("tiny-mistral/reference-logits.safetensors").path)
 
     func model(_ layout: String) throws -> Transformer {
-        Transformer(weights: try ModelWeights(try Checkpoint.open(Fixtures.tinyMistral(layout)).native()), threads: 2)
+        try Transformer(weights: try ModelWeights(try Checkpoint.open(Fixtures.tinyMistral(layout)).native()), threads: 2)
     }
 
     func testEveryLayoutReproducesTransformersLogits() throws {
@@ -118,7 +118,7 @@ final class ReferenceLogitsTests: XCTestCase {
         let ref = try XCTUnwrap(tiny)
         var native = try Checkpoint.open(Fixtures.tinyMistral("native-safetensors-bf16")).native()
         native.config.slidingWindow = nil
-        let m = Transformer(weights: try ModelWeights(native), threads: 1)
+        let m = try Transformer(weights: try ModelWeights(native), threads: 1)
         let ids = try XCTUnwrap(ref["random.input_ids"]).ints
         let cache = m.makeCache(capacity: 20)
         XCTAssertThrowsError(try m.forward(ids, cache: cache)) { e in
@@ -133,7 +133,7 @@ final class ReferenceLogitsTests: XCTestCase {
 
     func testSmolLM2FromItsGGUF() throws {
         let ref = try Self.reference(Fixtures.root.appendingPathComponent("smollm2/reference-logits.safetensors").path)
-        let m = Transformer(weights: try ModelWeights(try Checkpoint.open(Fixtures.smolLM2()).native()), threads: 2)
+        let m = try Transformer(weights: try ModelWeights(try Checkpoint.open(Fixtures.smolLM2()).native()), threads: 2)
         // Exact f32 activations: transformers' greedy ids are the f32 model's; the default Q8
         // activations of decoding agree on most tokens but may flip a late near-tie.
         m.quantizedActivations = false
