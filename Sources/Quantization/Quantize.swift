@@ -128,42 +128,9 @@ public enum Quantize {
         }
     }
 
-    /// Quantizes a whole [rows, columns] matrix of floats.
+    /// Quantizes a whole [rows, columns] matrix of floats (`matrices` with one job).
     public static func matrix(_ x: UnsafeBufferPointer<Float>, columns: Int, dtype: DType, mode: Mode,
                               weights: UnsafeBufferPointer<Float>?, threads: Int, into dst: UnsafeMutableRawBufferPointer) throws {
-        guard columns > 0 else { return }
-        let rows = x.count / columns
-        let rowBytes = try dtype.rowBytes(columns)
-        guard dst.count >= rows * rowBytes else { throw TensorError.invalidShape("destination too small") }
-        if let weights, weights.count != columns {
-            throw TensorError.invalidShape("importance vector has \(weights.count) entries for rows of \(columns)")
-        }
-        guard let xs = x.baseAddress, let d = dst.baseAddress else { return }
-        // Tasks of about a million weights, but at least 16 per thread: SmolLM2's 576- and
-        // 1536-row matrices were one task each, so all but its embedding ran on one core; with
-        // 4 per thread a worker still waited at the end of each matrix for the other's last.
-        let perTask = max(1, min(4096 / max(1, columns / 256), rows / (16 * max(1, threads))))
-        let tasks = (rows + perTask - 1) / perTask
-        let main8 = try format(dtype) as? any EightBlockSearch.Type
-        let span = 8 * dtype.blockSize
-        // Rows ending in < 8 blocks of an 8-block-search format: those blocks are searched
-        // eight at a time across rows (`TailGather`) instead of one by one.
-        let gather = mode == .search && main8 != nil && columns % dtype.blockSize == 0 && columns % span != 0
-        try parallelFor(tasks, threads: threads) { t, _ in
-            let tails = gather ? main8.map { TailGather(format: $0, imatrix: weights != nil) } : nil
-            for r in (t * perTask)..<min(rows, (t + 1) * perTask) {
-                let x = xs + r * columns, out = d + r * rowBytes
-                do {
-                    if mode == .search {
-                        try searchRow(x, columns, dtype: dtype, format: main8, weights: weights?.baseAddress, tails: tails, into: out)
-                    } else {
-                        try row(x, columns, dtype: dtype, mode: mode, weights: nil, into: out)
-                    }
-                } catch TensorError.nonFinite(let name, let i, let v) {
-                    throw TensorError.nonFinite(tensor: name, index: r * columns + i, value: v)
-                }
-            }
-            tails?.flush()
-        }
+        try matrices([MatrixJob(x, columns: columns, dtype: dtype, weights: weights, into: dst)], mode: mode, threads: threads)
     }
 }
