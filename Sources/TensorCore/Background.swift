@@ -1,0 +1,24 @@
+import Foundation
+
+/// A value computed on a thread of its own while the caller goes on; `wait()` joins it. For
+/// work that is not on the critical path but would otherwise be a serial step of it (a
+/// source's SHA-256, a tokenizer's JSON text).
+public final class Background<T>: @unchecked Sendable {
+    private var result: Result<T, Error>?
+    private let done = DispatchSemaphore(value: 0)
+
+    public init(_ work: @escaping @Sendable () throws -> T) {
+        Thread.detachNewThread { [self] in
+            result = Result { try work() }
+            done.signal()
+        }
+    }
+
+    /// The value, or the error `work` threw; waits for it the first time.
+    public func wait() throws -> T {
+        done.wait()
+        done.signal()   // later calls return at once
+        guard let result else { throw CancellationError() }
+        return try result.get()
+    }
+}
