@@ -11,28 +11,45 @@ struct OutputMetadata {
     let model: NativeModel
     let command: [String]
     /// Source hashes, computed on a thread of their own beside the tensor work.
-    let hashes: SourceHashes
+    let hashes: Background<[JSONValue]>
+    /// The tokenizer blobs, config and creation time, prepared likewise: for a GGUF source the
+    /// tokenizer is its metadata written as JSON (SmolLM2: 49k tokens and merges, ~10 ms), which
+    /// was a serial step at the end of every quantization, with the other cores idle.
+    let prepared: Background<Prepared>
+
+    struct Prepared {
+        var blobs: [(name: String, kind: String, bytes: ByteRegion)]
+        var config: JSONValue
+        var created: String
+    }
 
     init(checkpoint: Checkpoint, model: NativeModel, command: [String], hashSources: Bool, hashCache: HashCache? = nil) {
         self.checkpoint = checkpoint
         self.model = model
         self.command = command
-        hashes = SourceHashes(checkpoint.files, hash: hashSources, cache: hashCache)
+        let files = checkpoint.files
+        hashes = Background { try OutputMetadata.sources(files, hash: hashSources, cache: hashCache) }
+        let (tokenizers, config) = (checkpoint.tokenizers, model.config)
+        prepared = Background {
+            Prepared(blobs: try tokenizers.map { ($0.name, $0.kind, try $0.load()) },
+                     config: try JSONDecoder().decode(JSONValue.self, from: JSONEncoder().encode(config)),
+                     created: ISO8601DateFormatter().string(from: Date()))
+        }
     }
 
     /// Adds the tokenizer files as blobs and finishes the file with config and provenance;
     /// `extra` adds command-specific provenance keys.
     func finish(_ writer: TMTWriter, extra: [String: JSONValue]) throws {
+        let ready = try prepared.wait()
         var kinds: [String: JSONValue] = [:]
-        for tok in checkpoint.tokenizers {
-            let bytes = try tok.load()
-            try bytes.withBytes { try writer.addBlob(name: "tokenizer/\(tok.name)", bytes: $0) }
-            kinds[tok.name] = .string(tok.kind)
+        for blob in ready.blobs {
+            try blob.bytes.withBytes { try writer.addBlob(name: "tokenizer/\(blob.name)", bytes: $0) }
+            kinds[blob.name] = .string(blob.kind)
         }
         var provenance: [String: JSONValue] = [
             "tool": .string("tramontane \(Converter.toolVersion)"),
             "command": .array(command.map { .string($0) }),
-            "created": .string(ISO8601DateFormatter().string(from: Date())),
+            "created": .string(ready.created),
             "source_format": .string(checkpoint.format.rawValue),
             "source_layout": .string(model.sourceLayout),
             "sources": .array(try hashes.wait()),
@@ -40,46 +57,29 @@ struct OutputMetadata {
         ]
         provenance.merge(extra) { _, new in new }
         if let parent = checkpoint.tmt?.metadata["provenance"] { provenance["parent"] = parent }
-        let config = try JSONDecoder().decode(JSONValue.self, from: JSONEncoder().encode(model.config))
         try writer.finish(metadata: .object([
-            "config": config,
+            "config": ready.config,
             "provenance": .object(provenance),
             "tokenizer": .object(["kinds": .object(kinds)]),
         ]))
     }
-}
 
-/// SHA-256 of source files computed on a background thread; `wait()` joins it. With `hash`
-/// false (`--no-source-hash`) each source is recorded with `"sha256": null`: hashing costs one
-/// core about 1 s per 2 GB, as much as a whole Q4_0 quantization on two cores. With a `cache`,
-/// a file hashed before and unchanged since is not read again (recorded with
-/// `"sha256_cached": true`).
-final class SourceHashes: @unchecked Sendable {
-    private var result: Result<[JSONValue], Error> = .success([])
-    private let done = DispatchSemaphore(value: 0)
-
-    init(_ files: [String], hash: Bool = true, cache: HashCache? = nil) {
-        Thread.detachNewThread { [self] in
-            result = Result {
-                try files.map { f in
-                    let size = (try? FileManager.default.attributesOfItem(atPath: f)[.size] as? Int) ?? 0
-                    var entry: [String: JSONValue] = ["path": .string(f), "bytes": .int(Int64(size)), "sha256": .null]
-                    if hash, let cache {
-                        let (digest, cached) = try cache.sha256(file: f)
-                        entry["sha256"] = .string(digest)
-                        if cached { entry["sha256_cached"] = .bool(true) }
-                    } else if hash {
-                        entry["sha256"] = .string(try TensorValues.sha256(file: f))
-                    }
-                    return .object(entry)
-                }
+    /// Each source file with its size and SHA-256. With `hash` false (`--no-source-hash`) each
+    /// is recorded with `"sha256": null`: hashing costs one core about 1 s per 2 GB, as much as
+    /// a whole Q4_0 quantization on two cores. With a `cache`, a file hashed before and
+    /// unchanged since is not read again (recorded with `"sha256_cached": true`).
+    static func sources(_ files: [String], hash: Bool, cache: HashCache?) throws -> [JSONValue] {
+        try files.map { f in
+            let size = (try? FileManager.default.attributesOfItem(atPath: f)[.size] as? Int) ?? 0
+            var entry: [String: JSONValue] = ["path": .string(f), "bytes": .int(Int64(size)), "sha256": .null]
+            if hash, let cache {
+                let (digest, cached) = try cache.sha256(file: f)
+                entry["sha256"] = .string(digest)
+                if cached { entry["sha256_cached"] = .bool(true) }
+            } else if hash {
+                entry["sha256"] = .string(try TensorValues.sha256(file: f))
             }
-            done.signal()
+            return .object(entry)
         }
-    }
-
-    func wait() throws -> [JSONValue] {
-        done.wait()
-        return try result.get()
     }
 }

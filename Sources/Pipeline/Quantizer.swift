@@ -84,7 +84,14 @@ public struct Quantizer {
     public static func quantize(_ source: String, to output: String, options: Options, progress: ProgressReporter = SilentProgress()) throws -> Plan {
         let start = Date()
         let checkpoint = try Checkpoint.open(source)
-        let model = try checkpoint.native()
+        return try quantize(checkpoint, try checkpoint.native(), source: source, to: output, options: options, progress: progress, start: start)
+    }
+
+    /// The same for a checkpoint the caller has opened and remapped already (the command needs
+    /// the layer count for its recipe; opening SmolLM2's GGUF and remapping it costs ~15 ms,
+    /// which was paid twice).
+    public static func quantize(_ checkpoint: Checkpoint, _ model: NativeModel, source: String, to output: String, options: Options,
+                                progress: ProgressReporter = SilentProgress(), start: Date = Date()) throws -> Plan {
         var plan = try plan(model, source: source, options: options)
         let byName = Dictionary(uniqueKeysWithValues: model.tensors.map { ($0.name, $0) })
         let writer = try TMTWriter(path: output, options: TMTWriterOptions(codec: options.codec, threads: options.threads))
@@ -93,26 +100,45 @@ public struct Quantizer {
                                       hashCache: options.hashCache)
         var done = 0
         let writes = WriteBehind()
+        // Two outputs live at a time (one being filled, one being written), recycled; decoded
+        // values (sources that are not f32) live for one batch.
+        let buffers = BufferPool(keep: 2), decodedValues = BufferPool(keep: 1)
         do {
-            for i in plan.tensors.indices {
-                let e = plan.tensors[i]
-                guard let t = byName[e.name], let type = DType(rawValue: e.type) else { continue }
-                progress.update(done: done, total: inputBytes, label: "\(e.name) → \(e.type)")
-                let src = try t.load()
-                let columns = t.shape.last ?? 1
-                try withValues(t, src, columns: columns, threads: options.threads) { values in
-                    let encoded = try encode(values, name: t.name, shape: t.shape, columns: columns, type: type, options: options)
-                    let (name, shape) = (t.name, t.shape)
-                    try writes.submit { try encoded.withBytes { try writer.addTensor(name: name, dtype: type, shape: shape, bytes: $0) } }
-                    if options.report {
-                        let stats = try compare(values, encoded, type: type, columns: columns)
-                        plan.tensors[i].rmse = stats.rmse
-                        plan.tensors[i].relativeError = stats.relative
-                        plan.tensors[i].cosine = stats.cosine
+            for batch in try TensorBatch.batches(plan.tensors, byName: byName) {
+                let first = batch.members[0]
+                progress.update(done: done, total: inputBytes, label: "\(first.tensor.name) → \(first.type.rawValue)")
+                let (sources, values, decoded) = try batch.load(threads: options.threads, pool: decodedValues)
+                let encoded = try buffers.region(count: batch.outputBytes) { dst in
+                    let jobs = EncodeJobs(options: options)
+                    for (k, m) in batch.members.enumerated() {
+                        try jobs.add(values[k], name: m.tensor.name, shape: m.tensor.shape, columns: m.columns, type: m.type,
+                                     into: UnsafeMutableRawBufferPointer(rebasing: dst[m.offset..<(m.offset + m.bytes)]))
+                    }
+                    try jobs.run()
+                }
+                // The sources' pages are dropped after the write, off this thread: unmapping them
+                // (madvise) was a serial step between tensors, ~5% of SmolLM2's wall time.
+                let members = batch.members
+                try writes.submit {
+                    try encoded.withBytes { b in
+                        for m in members {
+                            try writer.addTensor(name: m.tensor.name, dtype: m.type, shape: m.tensor.shape,
+                                                 bytes: UnsafeRawBufferPointer(rebasing: b[m.offset..<(m.offset + m.bytes)]))
+                        }
+                    }
+                    for s in sources { s.dropPages() }
+                }
+                if options.report {
+                    for (k, m) in batch.members.enumerated() {
+                        let slice = ByteRegion(owner: encoded.owner, bytes: UnsafeRawBufferPointer(rebasing: encoded.bytes[m.offset..<(m.offset + m.bytes)]))
+                        let stats = try compare(values[k], slice, type: m.type, columns: m.columns)
+                        plan.tensors[m.entry].rmse = stats.rmse
+                        plan.tensors[m.entry].relativeError = stats.relative
+                        plan.tensors[m.entry].cosine = stats.cosine
                     }
                 }
-                src.dropPages()
-                done += t.byteCount
+                withExtendedLifetime(decoded) {}
+                done += batch.inputBytes
             }
             try writes.drain()
             try metadata.finish(writer, extra: ["quantization": .object([
@@ -141,52 +167,20 @@ public struct Quantizer {
         return plan
     }
 
-    /// Calls `body` with the tensor's values as f32: the mapped bytes themselves for an aligned
-    /// f32 tensor (no copy, no fresh pages to zero), else decoded by `floats`.
-    static func withValues(_ t: SourceTensor, _ src: ByteRegion, columns: Int, threads: Int,
-                           _ body: (UnsafeBufferPointer<Float>) throws -> Void) throws {
-        if t.dtype == .f32 {
-            let done: Bool = try src.withBytes { b in
-                guard let p = b.baseAddress, Int(bitPattern: p) % 4 == 0, b.count >= 4 * t.elementCount else { return false }
-                try b.withMemoryRebound(to: Float.self) { try body(UnsafeBufferPointer(rebasing: $0[0..<t.elementCount])) }
-                return true
-            }
-            if done { return }
-        }
-        let values = try floats(t, src, columns: columns, threads: threads)
-        try values.withUnsafeBufferPointer { try body($0) }
-    }
-
-    /// The tensor's values as f32, decoded in parallel row slices.
+    /// The tensor's values as f32 (what `quantize` reads, for tests).
     static func floats(_ t: SourceTensor, _ src: ByteRegion, columns: Int, threads: Int = availableCores) throws -> [Float] {
-        var values = [Float](repeating: 0, count: t.elementCount)
-        let rowBytes = try t.dtype.rowBytes(columns)
-        let rows = t.elementCount / max(columns, 1)
-        let perTask = max(1, (1 << 18) / max(columns, 1))
-        try values.withUnsafeMutableBufferPointer { out in
-            try src.withBytes { b in
-                try parallelFor((rows + perTask - 1) / perTask, threads: threads) { k, _ in
-                    let r0 = k * perTask, r1 = min(rows, r0 + perTask)
-                    try Dequantize.toFloat(UnsafeRawBufferPointer(rebasing: b[(r0 * rowBytes)..<(r1 * rowBytes)]), dtype: t.dtype,
-                                           into: UnsafeMutableBufferPointer(rebasing: out[(r0 * columns)..<(r1 * columns)]), columns: columns)
-                }
-            }
-        }
-        return values
+        let batch = TensorBatch(members: [.init(entry: 0, tensor: t, type: .f32, offset: 0, bytes: 4 * t.elementCount)])
+        let (_, values, decoded) = try batch.load(threads: threads, pool: BufferPool(keep: 0))
+        return withExtendedLifetime((src, decoded)) { Array(values[0]) }
     }
 
+    /// One tensor's values in `type`, as `quantize` encodes it (for tests).
     static func encode(_ values: UnsafeBufferPointer<Float>, name: String, shape: [Int] = [], columns: Int, type: DType, options: Options) throws -> ByteRegion {
-        let shapeBytes = try type.byteCount(shape: [values.count / max(columns, 1), columns])
-        // Importance weights apply to the search quantizer; tensors without an entry get none.
-        // A stacked expert tensor [experts, rows, columns] takes each expert's own entry.
-        let importance: [[Float]]? = options.mode == .search ? options.imatrix.flatMap { m in
-            if let w = m.weights(for: name), w.count == columns { return [w] }
-            return shape.count == 3 ? stackedExpertImportance(m, name: name, experts: shape[0], columns: columns) : nil
-        } : nil
-        do {
-            return try encodeValues(values, name: name, columns: columns, type: type, importance: importance, options: options, bytes: shapeBytes)
-        } catch TensorError.nonFinite(_, let i, let v) {
-            throw TensorError.nonFinite(tensor: name, index: i, value: v)
+        let bytes = try type.byteCount(shape: [values.count / max(columns, 1), columns])
+        return try BufferPool(keep: 0).region(count: bytes) { dst in
+            let jobs = EncodeJobs(options: options)
+            try jobs.add(values, name: name, shape: shape, columns: columns, type: type, into: dst)
+            try jobs.run()
         }
     }
 
@@ -200,35 +194,6 @@ public struct Quantizer {
         let found = (0..<experts).map { e in m.weights(for: "\(prefix).\(e).\(w).weight").flatMap { $0.count == columns ? $0 : nil } }
         guard found.contains(where: { $0 != nil }) else { return nil }
         return found.map { $0 ?? [Float](repeating: 1, count: columns) }
-    }
-
-    static func encodeValues(_ v: UnsafeBufferPointer<Float>, name: String, columns: Int, type: DType, importance: [[Float]]?, options: Options,
-                             bytes shapeBytes: Int) throws -> ByteRegion {
-        try ByteRegion.allocate(count: shapeBytes) { dst in
-            if type.isBlockQuantized {
-                if let importance, !importance.isEmpty {
-                    // One slice of rows per importance vector (one slice unless experts are stacked).
-                    let rows = v.count / max(columns, 1), per = rows / importance.count
-                    let sliceBytes = per * (try type.rowBytes(columns))
-                    for (e, imp) in importance.enumerated() {
-                        do {
-                            try imp.withUnsafeBufferPointer { w in
-                                try Quantize.matrix(UnsafeBufferPointer(rebasing: v[(e * per * columns)..<((e + 1) * per * columns)]), columns: columns,
-                                                    dtype: type, mode: options.mode, weights: w, threads: options.threads,
-                                                    into: UnsafeMutableRawBufferPointer(rebasing: dst[(e * sliceBytes)..<((e + 1) * sliceBytes)]))
-                            }
-                        } catch TensorError.nonFinite(let t, let i, let x) {
-                            // The slice's position, made the tensor's.
-                            throw TensorError.nonFinite(tensor: t, index: e * per * columns + i, value: x)
-                        }
-                    }
-                } else {
-                    try Quantize.matrix(v, columns: columns, dtype: type, mode: options.mode, weights: nil, threads: options.threads, into: dst)
-                }
-            } else {
-                try FloatConversion.fromFloat(v, to: type, into: dst, tensor: name)
-            }
-        }
     }
 
     /// RMSE, relative error (RMSE / RMS of the source) and cosine similarity.

@@ -52,6 +52,7 @@ struct QuantizeTensors: ParsableCommand {
     }
 
     func run() throws {
+        let start = Date()
         let checkpoint = try Checkpoint.open(source)
         let model = try checkpoint.native()
         var recipe = try Recipe.preset(type.lowercased(), layers: model.config.nLayers)
@@ -71,7 +72,8 @@ struct QuantizeTensors: ParsableCommand {
         if dryRun {
             plan = try Quantizer.plan(model, source: source, options: options)
         } else {
-            plan = try Quantizer.quantize(source, to: output ?? "", options: options, progress: TerminalProgress(title: "quantize", quiet: out.json))
+            plan = try Quantizer.quantize(checkpoint, model, source: source, to: output ?? "", options: options,
+                                          progress: TerminalProgress(title: "quantize", quiet: out.json), start: start)
         }
         if out.json { return try out.printJSON(plan) }
         let width = min(44, plan.tensors.map(\.name.count).max() ?? 4)

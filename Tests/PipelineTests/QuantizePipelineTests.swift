@@ -61,4 +61,38 @@ final class QuantizePipelineTests: XCTestCase {
         XCTAssertEqual(wq.bytes, 576 * (2 * 144 + 2 * 20))
         XCTAssertLessThan(plan.bitsPerWeight, 4.6)
     }
+
+    /// Tensors are quantized in batches (one parallel region and one write per batch): a batch
+    /// stops before it would pass the limit, keeps the plan's order, and the file holds exactly
+    /// what quantizing each tensor alone gives — here from BF16, so values are decoded per batch.
+    func testBatchedFileEqualsTensorByTensor() throws {
+        let source = Fixtures.tinyMistral("native-safetensors-bf16")
+        let checkpoint = try Checkpoint.open(source)
+        let model = try checkpoint.native()
+        var o = Quantizer.Options(recipe: try Recipe.preset("q4_k_m", layers: 2))
+        o.threads = 2
+        let plan = try Quantizer.plan(model, source: source, options: o)
+        let byName = Dictionary(uniqueKeysWithValues: model.tensors.map { ($0.name, $0) })
+        let limit = 40_000
+        let batches = try TensorBatch.batches(plan.tensors, byName: byName, limit: limit)
+        XCTAssertGreaterThan(batches.count, 2, "the tiny model makes several batches at this limit")
+        XCTAssertEqual(batches.flatMap { $0.members.map(\.entry) }, Array(plan.tensors.indices), "every tensor once, in order")
+        for b in batches {
+            XCTAssertTrue(b.members.count == 1 || b.weights <= limit, "only a lone tensor may pass the limit")
+            for (m, next) in zip(b.members, b.members.dropFirst()) { XCTAssertLessThanOrEqual(m.offset + m.bytes, next.offset) }
+        }
+        let dir = TempDir()
+        let out = dir.file("batched.tmt")
+        _ = try Quantizer.quantize(checkpoint, model, source: source, to: out, options: o)
+        let written = try Checkpoint.open(out)
+        for e in plan.tensors {
+            let t = try XCTUnwrap(byName[e.name]), type = try XCTUnwrap(DType(rawValue: e.type))
+            let values = try Quantizer.floats(t, try t.load(), columns: t.shape.last ?? 1)
+            let alone = try values.withUnsafeBufferPointer {
+                try Quantizer.encode($0, name: t.name, shape: t.shape, columns: t.shape.last ?? 1, type: type, options: o)
+            }
+            let stored = try XCTUnwrap(written.tensors.first { $0.name == e.name }).load()
+            XCTAssertEqual(stored.array, alone.array, e.name)
+        }
+    }
 }
