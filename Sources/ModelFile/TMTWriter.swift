@@ -27,6 +27,8 @@ public final class TMTWriter {
     private var names = Set<String>()
     private var blobNames = Set<String>()
     private let contexts: ZstdContexts
+    /// The tensor being written piece by piece, if any.
+    private var current: ItemStream?
 
     public init(path: String, options: TMTWriterOptions = .init(),
                 write: @escaping (Int32, UnsafeRawPointer, Int) -> Int = Syscalls.systemWrite) throws {
@@ -48,72 +50,63 @@ public final class TMTWriter {
         guard bytes.count == expected else {
             throw TMTError.invalidEntry(path: path, item: name, detail: "\(bytes.count) bytes given, \(dtype.rawValue)\(shape) needs \(expected)")
         }
+        try beginTensor(name: name, dtype: dtype, shape: shape, codec: codec)
+        try appendTensorBytes(bytes)
+        try endTensor()
+    }
+
+    /// Starts a tensor whose bytes come in pieces, in order (`appendTensorBytes`), until
+    /// `endTensor`: a quantizer can then write a large tensor from a small recycled buffer. The
+    /// file is the same as with `addTensor` (chunks are cut at the same places).
+    public func beginTensor(name: String, dtype: DType, shape: [Int], codec: TMTCodec? = nil) throws {
+        guard current == nil else { throw TMTError.invalidEntry(path: path, item: name, detail: "tensor \(current?.name ?? "") is still open") }
+        let expected = try dtype.byteCount(shape: shape)
         guard names.insert(name).inserted else { throw TMTError.invalidEntry(path: path, item: name, detail: "duplicate tensor name") }
-        var item = try writeItem(name: name, bytes: bytes, codec: codec ?? options.codec, elementSize: dtype.isFloat && dtype != .f64 ? dtype.blockBytes : 1)
-        item.dtype = dtype
-        item.shape = shape
-        tensors.append(item)
+        current = try startItem(name: name, size: expected, codec: codec ?? options.codec,
+                                elementSize: dtype.isFloat && dtype != .f64 ? dtype.blockBytes : 1)
+        current?.dtype = dtype
+        current?.shape = shape
+    }
+
+    /// The next bytes of the open tensor.
+    public func appendTensorBytes(_ bytes: UnsafeRawBufferPointer) throws {
+        guard let stream = current else { throw TMTError.invalidEntry(path: path, item: "-", detail: "no tensor is open") }
+        guard stream.received + bytes.count <= stream.size else {
+            let shape = stream.shape ?? []
+            throw TMTError.invalidEntry(path: path, item: stream.name,
+                                        detail: "\(stream.received + bytes.count) bytes given, \(stream.dtype?.rawValue ?? "")\(shape) needs \(stream.size)")
+        }
+        try stream.append(bytes)
+    }
+
+    /// Ends the open tensor; throws if it did not get exactly its byte count.
+    public func endTensor() throws {
+        guard let stream = current else { throw TMTError.invalidEntry(path: path, item: "-", detail: "no tensor is open") }
+        current = nil
+        guard stream.received == stream.size else {
+            throw TMTError.invalidEntry(path: path, item: stream.name,
+                                        detail: "\(stream.received) bytes given, \(stream.dtype?.rawValue ?? "")\(stream.shape ?? []) needs \(stream.size)")
+        }
+        tensors.append(try stream.finish())
     }
 
     /// Adds a named blob (tokenizer file, …), compressed with zstd unless `codec` says otherwise.
     public func addBlob(name: String, bytes: UnsafeRawBufferPointer, codec: TMTCodec = .zstd) throws {
+        guard current == nil else { throw TMTError.invalidEntry(path: path, item: name, detail: "a tensor is still open") }
         guard blobNames.insert(name).inserted else { throw TMTError.invalidEntry(path: path, item: name, detail: "duplicate blob name") }
-        blobs.append(try writeItem(name: name, bytes: bytes, codec: codec == .shuffleZstd ? .zstd : codec, elementSize: 1))
+        let stream = try startItem(name: name, size: bytes.count, codec: codec == .shuffleZstd ? .zstd : codec, elementSize: 1)
+        try stream.append(bytes)
+        blobs.append(try stream.finish())
     }
 
-    private func writeItem(name: String, bytes: UnsafeRawBufferPointer, codec requested: TMTCodec, elementSize: Int) throws -> TMTItem {
+    private func startItem(name: String, size: Int, codec requested: TMTCodec, elementSize: Int) throws -> ItemStream {
         // Shuffle only makes sense for 2- and 4-byte floats.
         let codec: TMTCodec = (requested == .shuffleZstd && elementSize == 1) ? .zstd : requested
         let pad = (TMTLayout.alignment - file.bytesWritten % TMTLayout.alignment) % TMTLayout.alignment
         try file.writeZeros(pad)
-        let offset = file.bytesWritten
         let chunkSize = options.chunkSize - options.chunkSize % max(elementSize, 1)
-        let chunkCount = bytes.count == 0 ? 0 : (bytes.count + chunkSize - 1) / chunkSize
-        var chunks: [TMTChunk] = []
-        chunks.reserveCapacity(chunkCount)
-        let decodedHash = XXH64.hash(bytes)
-
-        if codec == .raw {
-            for i in 0..<chunkCount {
-                let c = UnsafeRawBufferPointer(rebasing: bytes[(i * chunkSize)..<min(bytes.count, (i + 1) * chunkSize)])
-                chunks.append(TMTChunk(storedLength: c.count, checksum: XXH64.hash(c)))
-            }
-            try file.write(bytes)
-        } else {
-            let threads = contexts.compression.count
-            let batch = max(1, threads * 2)
-            let planes = codec == .shuffleZstd ? (0..<threads).map { _ in OwnedBytes(count: chunkSize) } : []
-            var start = 0
-            while start < chunkCount {
-                let end = min(chunkCount, start + batch)
-                var encoded = [[UInt8]](repeating: [], count: end - start)
-                try encoded.withUnsafeMutableBufferPointer { out in
-                    try parallelFor(end - start, threads: threads) { j, worker in
-                        let i = start + j
-                        let c = UnsafeRawBufferPointer(rebasing: bytes[(i * chunkSize)..<min(bytes.count, (i + 1) * chunkSize)])
-                        if codec == .shuffleZstd {
-                            let plane = UnsafeMutableRawBufferPointer(rebasing: planes[worker].mutableBytes[0..<c.count])
-                            ChunkCodec.shuffle(c, elementSize: elementSize, into: plane)
-                            out[j] = try ChunkCodec.compress(UnsafeRawBufferPointer(plane), level: options.level, context: contexts.compression[worker])
-                        } else {
-                            out[j] = try ChunkCodec.compress(c, level: options.level, context: contexts.compression[worker])
-                        }
-                    }
-                }
-                for e in encoded {
-                    try e.withUnsafeBytes { b in
-                        chunks.append(TMTChunk(storedLength: b.count, checksum: XXH64.hash(b)))
-                        try file.write(b)
-                    }
-                }
-                start = end
-            }
-        }
-        return TMTItem(
-            name: name, dtype: nil, shape: nil, codec: codec,
-            elementSize: codec == .shuffleZstd ? elementSize : nil,
-            offset: offset, storedSize: file.bytesWritten - offset, size: bytes.count,
-            chunkSize: chunkSize, chunks: chunks, xxh64: decodedHash.hex16)
+        return ItemStream(name: name, size: size, codec: codec, elementSize: elementSize, offset: file.bytesWritten, chunkSize: chunkSize,
+                          file: file, contexts: contexts, level: options.level)
     }
 
     /// Writes directory and trailer, flushes and renames into place.

@@ -60,6 +60,45 @@ final class TMTRoundTripTests: XCTestCase {
         }
     }
 
+    /// A tensor written in pieces (`beginTensor` / `appendTensorBytes` / `endTensor`) gives the
+    /// same file, byte for byte, as the same tensor given whole: chunks are cut at the same
+    /// places and partial chunks wait for the next piece. Pieces of 1 byte up to several chunks.
+    func testPiecewiseTensorsWriteTheSameFile() throws {
+        let dir = TempDir()
+        let big = syntheticBF16(300_001, seed: 9)
+        let tensors: [(String, DType, [Int], [UInt8])] = [
+            ("a", .bf16, [300_001], big), ("q", .q4_0, [100, 64], Array(big[0..<3600])), ("empty", .f16, [0, 4], []),
+        ]
+        var rng = SeededRandom(seed: 5)
+        for codec in TMTCodec.allCases {
+            let whole = dir.file("whole-\(codec.rawValue).tmt"), pieces = dir.file("pieces-\(codec.rawValue).tmt")
+            try write(whole, codec: codec, tensors: tensors)
+            let w = try TMTWriter(path: pieces, options: TMTWriterOptions(codec: codec, level: 3, chunkSize: TMTLayout.minChunkSize, threads: 2))
+            for (name, dtype, shape, bytes) in tensors {
+                try w.beginTensor(name: name, dtype: dtype, shape: shape)
+                var p = 0
+                while p < bytes.count {
+                    let n = min(bytes.count - p, [1, 7, 1000, 65_536, 65_537, 200_000].randomElement(using: &rng) ?? 1)
+                    try bytes.withUnsafeBytes { try w.appendTensorBytes(UnsafeRawBufferPointer(rebasing: $0[p..<(p + n)])) }
+                    p += n
+                }
+                try w.endTensor()
+            }
+            try w.finish(metadata: .object(["config": .object(["dim": .int(64)])]))
+            XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: pieces)), try Data(contentsOf: URL(fileURLWithPath: whole)), "\(codec)")
+            XCTAssertNoThrow(try TMTFile(path: pieces).verify())
+        }
+        // Too many bytes, too few, and a second tensor while one is open are refused.
+        let w = try TMTWriter(path: dir.file("bad.tmt"))
+        try w.beginTensor(name: "t", dtype: .f32, shape: [2])
+        XCTAssertThrowsError(try w.beginTensor(name: "u", dtype: .f32, shape: [2]))
+        XCTAssertThrowsError(try [UInt8](repeating: 0, count: 12).withUnsafeBytes { try w.appendTensorBytes($0) })
+        try [UInt8](repeating: 0, count: 4).withUnsafeBytes { try w.appendTensorBytes($0) }
+        XCTAssertThrowsError(try w.endTensor(), "4 of 8 bytes")
+        XCTAssertThrowsError(try [UInt8](repeating: 0, count: 4).withUnsafeBytes { try w.appendTensorBytes($0) }, "no tensor is open")
+        w.abandon()
+    }
+
     func testShuffleCompressesGaussianBF16BetterThanPlainZstd() throws {
         let dir = TempDir()
         let data = syntheticBF16(1 << 19)
