@@ -21,6 +21,9 @@ public struct Quantizer {
         public var hashSources = true
         /// Where source digests are remembered between runs (nil: hash every time).
         public var hashCache: HashCache?
+        /// Weights per unit of work (`TensorBatch`): small tensors are batched up to it, larger
+        /// ones cut into slices of it. The file does not depend on it.
+        public var batchWeights = TensorBatch.limit
         public init(recipe: Recipe) { self.recipe = recipe }
     }
 
@@ -103,42 +106,56 @@ public struct Quantizer {
         // Two outputs live at a time (one being filled, one being written), recycled; decoded
         // values (sources that are not f32) live for one batch.
         let buffers = BufferPool(keep: 2), decodedValues = BufferPool(keep: 1)
+        // A tensor's loaded bytes while its slices are in flight; --report's sums per tensor.
+        var loaded: [Int: ByteRegion] = [:]
+        var sums: [Int: ErrorSums] = [:]
         do {
-            for batch in try TensorBatch.batches(plan.tensors, byName: byName) {
-                let first = batch.members[0]
+            for batch in try TensorBatch.batches(plan.tensors, byName: byName, limit: options.batchWeights) {
+                let first = batch.pieces[0]
                 progress.update(done: done, total: inputBytes, label: "\(first.tensor.name) → \(first.type.rawValue)")
-                let (sources, values, decoded) = try batch.load(threads: options.threads, pool: decodedValues)
+                let sources = try batch.pieces.map { p -> ByteRegion in
+                    if let s = loaded[p.entry] { return s }
+                    let s = try p.tensor.load()
+                    loaded[p.entry] = s
+                    return s
+                }
+                for p in batch.pieces where p.isLast { loaded[p.entry] = nil }
+                let (values, decoded) = try batch.values(sources: sources, threads: options.threads, pool: decodedValues)
                 let encoded = try buffers.region(count: batch.outputBytes) { dst in
                     let jobs = EncodeJobs(options: options)
-                    for (k, m) in batch.members.enumerated() {
-                        try jobs.add(values[k], name: m.tensor.name, shape: m.tensor.shape, columns: m.columns, type: m.type,
-                                     into: UnsafeMutableRawBufferPointer(rebasing: dst[m.offset..<(m.offset + m.bytes)]))
+                    for (k, p) in batch.pieces.enumerated() {
+                        try jobs.add(values[k], name: p.tensor.name, shape: p.tensor.shape, columns: p.columns, rows: p.rows, type: p.type,
+                                     into: UnsafeMutableRawBufferPointer(rebasing: dst[p.offset..<(p.offset + p.bytes)]))
                     }
                     try jobs.run()
                 }
                 // The sources' pages are dropped after the write, off this thread: unmapping them
                 // (madvise) was a serial step between tensors, ~5% of SmolLM2's wall time.
-                let members = batch.members
+                let pieces = batch.pieces
                 try writes.submit {
                     try encoded.withBytes { b in
-                        for m in members {
-                            try writer.addTensor(name: m.tensor.name, dtype: m.type, shape: m.tensor.shape,
-                                                 bytes: UnsafeRawBufferPointer(rebasing: b[m.offset..<(m.offset + m.bytes)]))
+                        for p in pieces {
+                            if p.isFirst { try writer.beginTensor(name: p.tensor.name, dtype: p.type, shape: p.tensor.shape) }
+                            try writer.appendTensorBytes(UnsafeRawBufferPointer(rebasing: b[p.offset..<(p.offset + p.bytes)]))
+                            if p.isLast { try writer.endTensor() }
                         }
                     }
-                    for s in sources { s.dropPages() }
+                    for (k, p) in pieces.enumerated() { sources[k].rows(p.rows, of: p.totalRows).dropPages() }
                 }
                 if options.report {
-                    for (k, m) in batch.members.enumerated() {
-                        let slice = ByteRegion(owner: encoded.owner, bytes: UnsafeRawBufferPointer(rebasing: encoded.bytes[m.offset..<(m.offset + m.bytes)]))
-                        let stats = try compare(values[k], slice, type: m.type, columns: m.columns)
-                        plan.tensors[m.entry].rmse = stats.rmse
-                        plan.tensors[m.entry].relativeError = stats.relative
-                        plan.tensors[m.entry].cosine = stats.cosine
+                    for (k, p) in batch.pieces.enumerated() {
+                        var s = sums[p.entry] ?? ErrorSums()
+                        try s.add(values[k], UnsafeRawBufferPointer(rebasing: encoded.bytes[p.offset..<(p.offset + p.bytes)]), type: p.type, columns: p.columns)
+                        sums[p.entry] = p.isLast ? nil : s
+                        if p.isLast {
+                            plan.tensors[p.entry].rmse = s.rmse
+                            plan.tensors[p.entry].relativeError = s.relative
+                            plan.tensors[p.entry].cosine = s.cosine
+                        }
                     }
                 }
                 withExtendedLifetime(decoded) {}
-                done += batch.inputBytes
+                done += batch.pieces.reduce(0) { $0 + $1.inputBytes }
             }
             try writes.drain()
             try metadata.finish(writer, extra: ["quantization": .object([
@@ -169,8 +186,9 @@ public struct Quantizer {
 
     /// The tensor's values as f32 (what `quantize` reads, for tests).
     static func floats(_ t: SourceTensor, _ src: ByteRegion, columns: Int, threads: Int = availableCores) throws -> [Float] {
-        let batch = TensorBatch(members: [.init(entry: 0, tensor: t, type: .f32, offset: 0, bytes: 4 * t.elementCount)])
-        let (_, values, decoded) = try batch.load(threads: threads, pool: BufferPool(keep: 0))
+        let rows = t.elementCount / max(columns, 1)
+        let batch = TensorBatch(pieces: [.init(entry: 0, tensor: t, type: .f32, rows: 0..<rows, offset: 0, bytes: 4 * t.elementCount)])
+        let (values, decoded) = try batch.values(sources: [src], threads: threads, pool: BufferPool(keep: 0))
         return withExtendedLifetime((src, decoded)) { Array(values[0]) }
     }
 
@@ -196,18 +214,25 @@ public struct Quantizer {
         return found.map { $0 ?? [Float](repeating: 1, count: columns) }
     }
 
-    /// RMSE, relative error (RMSE / RMS of the source) and cosine similarity.
-    static func compare(_ x: UnsafeBufferPointer<Float>, _ encoded: ByteRegion, type: DType, columns: Int) throws -> (rmse: Double, relative: Double, cosine: Double) {
+}
+
+/// Sums for --report over a tensor's pieces: RMSE, relative error (RMSE / RMS of the source)
+/// and cosine similarity of the decoded values against the source.
+struct ErrorSums {
+    var se = 0.0, sx = 0.0, sy = 0.0, sxy = 0.0, n = 0
+
+    /// Adds `x` against `encoded` (its encoding as `type`, rows of `columns`).
+    mutating func add(_ x: UnsafeBufferPointer<Float>, _ encoded: UnsafeRawBufferPointer, type: DType, columns: Int) throws {
         var y = [Float](repeating: 0, count: x.count)
-        try encoded.withBytes { b in try y.withUnsafeMutableBufferPointer { try Dequantize.toFloat(b, dtype: type, into: $0, columns: columns) } }
-        var se = 0.0, sx = 0.0, sy = 0.0, sxy = 0.0
+        try y.withUnsafeMutableBufferPointer { try Dequantize.toFloat(encoded, dtype: type, into: $0, columns: columns) }
         for i in 0..<x.count {
             let a = Double(x[i]), b = Double(y[i])
             se += (a - b) * (a - b); sx += a * a; sy += b * b; sxy += a * b
         }
-        let n = Double(max(1, x.count))
-        let rmse = (se / n).squareRoot()
-        return (rmse, sx > 0 ? rmse / (sx / n).squareRoot() : 0, sx > 0 && sy > 0 ? sxy / (sx.squareRoot() * sy.squareRoot()) : 1)
+        n += x.count
     }
-}
 
+    var rmse: Double { (se / Double(max(1, n))).squareRoot() }
+    var relative: Double { sx > 0 ? rmse / (sx / Double(max(1, n))).squareRoot() : 0 }
+    var cosine: Double { sx > 0 && sy > 0 ? sxy / (sx.squareRoot() * sy.squareRoot()) : 1 }
+}

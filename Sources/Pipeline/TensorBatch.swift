@@ -2,96 +2,111 @@ import Checkpoints
 import Quantization
 import TensorCore
 
-/// Consecutive tensors of a quantization handled as one unit: their values are read (decoded in
-/// one parallel region if they are not f32), quantized in one parallel region into one output
-/// buffer, and written by one write-behind job. SmolLM2 has 272 tensors of 0.1–0.9M weights;
-/// one region and one write per tensor made every tensor pay two thread wake-ups (inter-processor
-/// interrupts, costly in a VM) and a wait for its slowest task. A batch stops before it would
-/// pass `limit` weights, so big tensors (Mistral-7B's) still go one by one and memory stays
-/// about one large tensor.
+/// A unit of a quantization's work: pieces of consecutive tensors — whole small tensors, or a
+/// slice of rows of a large one — whose values are read (decoded in one parallel region if they
+/// are not f32), quantized in one parallel region into one recycled output buffer, and written
+/// by one write-behind job.
+///
+/// Why batches: SmolLM2 has 272 tensors of 0.1–0.9M weights, and one region and one write per
+/// tensor made each pay two thread wake-ups (inter-processor interrupts, costly in a VM) and a
+/// wait for its slowest task. Why slices: the output buffer of a whole large tensor (Mistral-7B's
+/// embedding: 82 MB as Q4_1) is fresh memory, and on this VM a fresh page costs ~0.6 ms per MB
+/// to fault in and clear; slices of at most `limit` weights keep two small buffers in use for
+/// any model (and peak memory with them). The file is the same either way.
 struct TensorBatch {
-    struct Member {
+    /// Rows `rows` of a tensor, encoded at `offset` in the batch's output (`bytes` long).
+    struct Piece {
         let entry: Int
         let tensor: SourceTensor
         let type: DType
-        /// Where its encoded bytes start in the batch's output, and how many.
+        let rows: Range<Int>
         let offset: Int
         let bytes: Int
-        var columns: Int { tensor.shape.last ?? 1 }
+        var columns: Int { max(tensor.shape.last ?? 1, 1) }
+        var totalRows: Int { tensor.elementCount / columns }
+        var isFirst: Bool { rows.lowerBound == 0 }
+        var isLast: Bool { rows.upperBound == totalRows }
+        var weights: Int { rows.count * columns }
+        /// The source bytes of these rows.
+        var inputBytes: Int { (try? tensor.dtype.rowBytes(columns)).map { $0 * rows.count } ?? 0 }
     }
 
-    var members: [Member] = []
+    var pieces: [Piece] = []
     var weights = 0
     var outputBytes = 0
-    var inputBytes: Int { members.reduce(0) { $0 + $1.tensor.byteCount } }
 
     static let limit = 8 << 20
 
-    /// The plan's tensors cut into batches, in order.
+    /// The plan's tensors cut into batches of at most `limit` weights (a tensor larger than that
+    /// is cut into slices of whole rows), in order.
     static func batches(_ entries: [Quantizer.Entry], byName: [String: SourceTensor], limit: Int = limit) throws -> [TensorBatch] {
         var out: [TensorBatch] = []
         var current = TensorBatch()
         for (i, e) in entries.enumerated() {
             guard let t = byName[e.name], let type = DType(rawValue: e.type) else { continue }
-            if !current.members.isEmpty && current.weights + t.elementCount > limit {
-                out.append(current)
-                current = TensorBatch()
-            }
-            let bytes = try type.byteCount(shape: [t.elementCount / max(t.shape.last ?? 1, 1), t.shape.last ?? 1])
-            current.members.append(Member(entry: i, tensor: t, type: type, offset: current.outputBytes, bytes: bytes))
-            current.weights += t.elementCount
-            // 64-byte aligned starts: every member's blocks begin on a cache line.
-            current.outputBytes += (bytes + 63) / 64 * 64
+            let columns = max(t.shape.last ?? 1, 1), rows = t.elementCount / columns
+            let rowBytes = try type.rowBytes(columns)
+            let slice = max(1, limit / columns)
+            var r = 0
+            repeat {
+                let range = r..<min(rows, r + slice)
+                if !current.pieces.isEmpty && current.weights + range.count * columns > limit {
+                    out.append(current)
+                    current = TensorBatch()
+                }
+                current.pieces.append(Piece(entry: i, tensor: t, type: type, rows: range, offset: current.outputBytes, bytes: range.count * rowBytes))
+                current.weights += range.count * columns
+                // 64-byte aligned starts: every piece's blocks begin on a cache line.
+                current.outputBytes += (range.count * rowBytes + 63) / 64 * 64
+                r = range.upperBound
+            } while r < rows
         }
-        if !current.members.isEmpty { out.append(current) }
+        if !current.pieces.isEmpty { out.append(current) }
         return out
     }
 
-    /// The members' source bytes (mapped), and their values as f32: an aligned f32 source
-    /// itself (no copy), else decoded into one buffer from `pool`, all members in one region.
-    func load(threads: Int, pool: BufferPool) throws -> (sources: [ByteRegion], values: [UnsafeBufferPointer<Float>], decoded: ByteRegion?) {
-        let sources = try members.map { try $0.tensor.load() }
-        var values = [UnsafeBufferPointer<Float>?](repeating: nil, count: members.count)
-        var toDecode: [(member: Int, offset: Int)] = []
+    /// Each piece's values as f32: its rows of an aligned f32 source themselves (no copy), else
+    /// decoded into one buffer from `pool`, every piece in one parallel region. `sources` holds
+    /// each piece's loaded tensor bytes; the result is valid while they and `decoded` live.
+    func values(sources: [ByteRegion], threads: Int, pool: BufferPool) throws -> (values: [UnsafeBufferPointer<Float>], decoded: ByteRegion?) {
+        var values = [UnsafeBufferPointer<Float>](repeating: UnsafeBufferPointer(start: nil, count: 0), count: pieces.count)
+        var toDecode: [(piece: Int, offset: Int)] = []
         var decodedCount = 0
-        for (k, m) in members.enumerated() {
-            let n = m.tensor.elementCount
-            if m.tensor.dtype == .f32, let p = sources[k].bytes.baseAddress, Int(bitPattern: p) % 4 == 0, sources[k].count >= 4 * n {
-                values[k] = UnsafeBufferPointer(start: p.assumingMemoryBound(to: Float.self), count: n)
+        for (k, p) in pieces.enumerated() {
+            let start = p.rows.lowerBound * p.columns
+            if p.tensor.dtype == .f32, let b = sources[k].bytes.baseAddress, Int(bitPattern: b) % 4 == 0, sources[k].count >= 4 * p.tensor.elementCount {
+                values[k] = UnsafeBufferPointer(start: b.assumingMemoryBound(to: Float.self) + start, count: p.weights)
             } else {
                 toDecode.append((k, decodedCount))
-                decodedCount += n
+                decodedCount += p.weights
             }
         }
-        var decoded: ByteRegion?
-        if !toDecode.isEmpty {
-            let region = try pool.region(count: 4 * decodedCount) { dst in
-                guard let base = dst.baseAddress?.assumingMemoryBound(to: Float.self) else { return }
-                // Slices of ~256K values from every member, one queue.
-                var slices: [(member: Int, out: Int, rows: Range<Int>)] = []
-                for (k, offset) in toDecode {
-                    let m = members[k], columns = max(m.columns, 1), rows = m.tensor.elementCount / columns
-                    let per = max(1, (1 << 18) / columns)
-                    for r in stride(from: 0, to: rows, by: per) { slices.append((k, offset, r..<min(rows, r + per))) }
-                }
-                try parallelFor(slices.count, threads: threads) { s, _ in
-                    let (k, offset, rows) = slices[s]
-                    let m = members[k], columns = max(m.columns, 1)
-                    let rowBytes = try m.tensor.dtype.rowBytes(columns)
-                    try sources[k].withBytes { b in
-                        try Dequantize.toFloat(UnsafeRawBufferPointer(rebasing: b[(rows.lowerBound * rowBytes)..<(rows.upperBound * rowBytes)]),
-                                               dtype: m.tensor.dtype,
-                                               into: UnsafeMutableBufferPointer(start: base + offset + rows.lowerBound * columns, count: rows.count * columns),
-                                               columns: columns)
-                    }
+        guard !toDecode.isEmpty else { return (values, nil) }
+        let region = try pool.region(count: 4 * decodedCount) { dst in
+            guard let base = dst.baseAddress?.assumingMemoryBound(to: Float.self) else { return }
+            // Slices of ~256K values from every piece, one queue.
+            var slices: [(piece: Int, out: Int, rows: Range<Int>)] = []
+            for (k, offset) in toDecode {
+                let p = pieces[k], per = max(1, (1 << 18) / p.columns)
+                for r in stride(from: p.rows.lowerBound, to: p.rows.upperBound, by: per) {
+                    slices.append((k, offset + (r - p.rows.lowerBound) * p.columns, r..<min(p.rows.upperBound, r + per)))
                 }
             }
-            if let base = region.bytes.baseAddress?.assumingMemoryBound(to: Float.self) {
-                for (k, offset) in toDecode { values[k] = UnsafeBufferPointer(start: base + offset, count: members[k].tensor.elementCount) }
+            try parallelFor(slices.count, threads: threads) { s, _ in
+                let (k, out, rows) = slices[s]
+                let p = pieces[k]
+                let rowBytes = try p.tensor.dtype.rowBytes(p.columns)
+                try sources[k].withBytes { b in
+                    try Dequantize.toFloat(UnsafeRawBufferPointer(rebasing: b[(rows.lowerBound * rowBytes)..<(rows.upperBound * rowBytes)]),
+                                           dtype: p.tensor.dtype, into: UnsafeMutableBufferPointer(start: base + out, count: rows.count * p.columns),
+                                           columns: p.columns)
+                }
             }
-            decoded = region
         }
-        return (sources, values.map { $0 ?? UnsafeBufferPointer(start: nil, count: 0) }, decoded)
+        if let base = region.bytes.baseAddress?.assumingMemoryBound(to: Float.self) {
+            for (k, offset) in toDecode { values[k] = UnsafeBufferPointer(start: base + offset, count: pieces[k].weights) }
+        }
+        return (values, region)
     }
 }
 
@@ -107,13 +122,14 @@ final class EncodeJobs {
 
     deinit { for w in importance { w.deallocate() } }
 
-    /// Adds tensor `name`'s values (rows of `columns`), to be written as `type` into `dst`
-    /// (every byte of it).
-    func add(_ values: UnsafeBufferPointer<Float>, name: String, shape: [Int], columns: Int, type: DType,
+    /// Adds rows `rows` (all when nil) of tensor `name` (rows of `columns`), their values in
+    /// `values`, to be written as `type` into `dst` (every byte of it).
+    func add(_ values: UnsafeBufferPointer<Float>, name: String, shape: [Int], columns: Int, rows: Range<Int>? = nil, type: DType,
              into dst: UnsafeMutableRawBufferPointer) throws {
         guard type.isBlockQuantized else {
             return try FloatConversion.fromFloat(values, to: type, into: dst, tensor: name)
         }
+        let rows = rows ?? 0..<(values.count / max(columns, 1))
         // Importance weights apply to the search quantizer; tensors without an entry get none.
         // A stacked expert tensor [experts, rows, columns] takes each expert's own entry.
         let vectors: [[Float]]? = options.mode == .search ? options.imatrix.flatMap { m in
@@ -121,20 +137,26 @@ final class EncodeJobs {
             return shape.count == 3 ? Quantizer.stackedExpertImportance(m, name: name, experts: shape[0], columns: columns) : nil
         } : nil
         guard let vectors, !vectors.isEmpty else {
-            jobs.append(MatrixJob(values, columns: columns, dtype: type, into: dst, tensor: name))
+            jobs.append(MatrixJob(values, columns: columns, dtype: type, into: dst, tensor: name, indexOffset: rows.lowerBound * columns))
             return
         }
-        // One slice of rows per importance vector (one slice unless experts are stacked).
-        let rows = values.count / max(columns, 1), per = rows / vectors.count
-        let sliceBytes = per * (try type.rowBytes(columns))
+        // One part of the rows per importance vector: all of them, or each stacked expert's
+        // (shape [experts, rows, columns]).
+        let rowBytes = try type.rowBytes(columns)
+        let per = shape.count == 3 ? shape[1] : rows.upperBound
         for (e, v) in vectors.enumerated() {
+            let lo = vectors.count == 1 ? rows.lowerBound : max(rows.lowerBound, e * per)
+            let hi = vectors.count == 1 ? rows.upperBound : min(rows.upperBound, (e + 1) * per)
+            guard lo < hi else { continue }
+            let part = lo..<hi
             let w = UnsafeMutableBufferPointer<Float>.allocate(capacity: v.count)
             _ = w.initialize(from: v)
             importance.append(w)
-            jobs.append(MatrixJob(UnsafeBufferPointer(rebasing: values[(e * per * columns)..<((e + 1) * per * columns)]), columns: columns,
+            let local = (part.lowerBound - rows.lowerBound)..<(part.upperBound - rows.lowerBound)
+            jobs.append(MatrixJob(UnsafeBufferPointer(rebasing: values[(local.lowerBound * columns)..<(local.upperBound * columns)]), columns: columns,
                                   dtype: type, weights: UnsafeBufferPointer(w),
-                                  into: UnsafeMutableRawBufferPointer(rebasing: dst[(e * sliceBytes)..<((e + 1) * sliceBytes)]),
-                                  tensor: name, indexOffset: e * per * columns))
+                                  into: UnsafeMutableRawBufferPointer(rebasing: dst[(local.lowerBound * rowBytes)..<(local.upperBound * rowBytes)]),
+                                  tensor: name, indexOffset: part.lowerBound * columns))
         }
     }
 

@@ -83,6 +83,13 @@ public struct ByteRegion: @unchecked Sendable {
         file.dropPages(offset: p - b, count: bytes.count)
     }
 
+    /// Rows `rows` of these bytes taken as `total` equal rows (same owner).
+    public func rows(_ rows: Range<Int>, of total: Int) -> ByteRegion {
+        guard total > 0 else { return self }
+        let per = bytes.count / total
+        return ByteRegion(owner: owner, bytes: UnsafeRawBufferPointer(rebasing: bytes[(rows.lowerBound * per)..<(rows.upperBound * per)]))
+    }
+
     /// A copy of the bytes as an array.
     public var array: [UInt8] { withBytes { Array($0) } }
 

@@ -36,17 +36,22 @@ final class MixtureQuantizeTests: XCTestCase {
             let dir = TempDir()
             let imatrix = try ImportanceMatrix.collect(model: try Validator.load(source, threads: 2), tokens: tokens, ctx: 20, chunks: 2, bos: 1)
             XCTAssertNotNil(imatrix.weights(for: "layers.1.feed_forward.experts.2.w1.weight"))
-            func quantized(_ m: ImportanceMatrix?) throws -> [UInt8] {
-                let out = dir.file(m == nil ? "plain.tmt" : "imatrix.tmt")
+            func quantized(_ m: ImportanceMatrix?, batchWeights: Int = TensorBatch.limit) throws -> [UInt8] {
+                let out = dir.file(m == nil ? "plain.tmt" : "imatrix-\(batchWeights).tmt")
                 var o = Quantizer.Options(recipe: try Recipe.preset("q4_0", layers: 2))
                 o.threads = 2
                 o.imatrix = m
+                o.batchWeights = batchWeights
                 _ = try Quantizer.quantize(source, to: out, options: o)
                 let t = try XCTUnwrap(Checkpoint.open(out).native().tensor(tensor))
                 return try t.load().withBytes { [UInt8]($0) }
             }
             let weighted = try quantized(imatrix), plain = try quantized(nil)
             XCTAssertTrue(weighted != plain, "importance did not reach \(tensor) of \(source)")
+            // Cut into slices of 5 rows (of 32 columns here) that straddle the stacked experts'
+            // boundaries: each part still takes its own expert's importance.
+            let columns = try XCTUnwrap(Checkpoint.open(source).native().tensor(tensor)?.shape.last)
+            XCTAssertEqual(try quantized(imatrix, batchWeights: 5 * columns), weighted, "sliced \(source)")
         }
     }
 }

@@ -76,15 +76,34 @@ final class QuantizePipelineTests: XCTestCase {
         let limit = 40_000
         let batches = try TensorBatch.batches(plan.tensors, byName: byName, limit: limit)
         XCTAssertGreaterThan(batches.count, 2, "the tiny model makes several batches at this limit")
-        XCTAssertEqual(batches.flatMap { $0.members.map(\.entry) }, Array(plan.tensors.indices), "every tensor once, in order")
+        let entries = batches.flatMap { $0.pieces.map(\.entry) }
+        XCTAssertEqual(entries.enumerated().filter { $0.offset == 0 || entries[$0.offset - 1] != $0.element }.map(\.element),
+                       Array(plan.tensors.indices), "every tensor, in order (the 65K-weight embeddings in two slices)")
         for b in batches {
-            XCTAssertTrue(b.members.count == 1 || b.weights <= limit, "only a lone tensor may pass the limit")
-            for (m, next) in zip(b.members, b.members.dropFirst()) { XCTAssertLessThanOrEqual(m.offset + m.bytes, next.offset) }
+            XCTAssertLessThanOrEqual(b.weights, limit)
+            for (m, next) in zip(b.pieces, b.pieces.dropFirst()) { XCTAssertLessThanOrEqual(m.offset + m.bytes, next.offset) }
+        }
+        // At a limit below a tensor's size, its rows are cut into consecutive slices.
+        let cut = try TensorBatch.batches(plan.tensors, byName: byName, limit: 1000).flatMap(\.pieces)
+        for entry in plan.tensors.indices {
+            let parts = cut.filter { $0.entry == entry }
+            XCTAssertEqual(parts.first?.rows.lowerBound, 0)
+            XCTAssertEqual(parts.last?.rows.upperBound, parts.first?.totalRows)
+            for (a, b) in zip(parts, parts.dropFirst()) { XCTAssertEqual(a.rows.upperBound, b.rows.lowerBound) }
         }
         let dir = TempDir()
-        let out = dir.file("batched.tmt")
-        _ = try Quantizer.quantize(checkpoint, model, source: source, to: out, options: o)
-        let written = try Checkpoint.open(out)
+        let out = dir.file("batched.tmt"), sliced = dir.file("sliced.tmt")
+        o.report = true
+        let whole = try Quantizer.quantize(checkpoint, model, source: source, to: out, options: o)
+        // Slices of 3 rows of 64 (every matrix in pieces, batches mixing pieces of two tensors):
+        // the same tensors, and --report's sums over pieces give the same figures.
+        o.batchWeights = 3 * 64
+        let pieces = try Quantizer.quantize(checkpoint, model, source: source, to: sliced, options: o)
+        for (a, b) in zip(whole.tensors, pieces.tensors) {
+            XCTAssertEqual(try XCTUnwrap(a.rmse), try XCTUnwrap(b.rmse), accuracy: 1e-9 + 1e-6 * (a.rmse ?? 0), a.name)
+            XCTAssertEqual(try XCTUnwrap(a.cosine), try XCTUnwrap(b.cosine), accuracy: 1e-9, a.name)
+        }
+        let written = try Checkpoint.open(out), slicedFile = try Checkpoint.open(sliced)
         for e in plan.tensors {
             let t = try XCTUnwrap(byName[e.name]), type = try XCTUnwrap(DType(rawValue: e.type))
             let values = try Quantizer.floats(t, try t.load(), columns: t.shape.last ?? 1)
@@ -93,6 +112,7 @@ final class QuantizePipelineTests: XCTestCase {
             }
             let stored = try XCTUnwrap(written.tensors.first { $0.name == e.name }).load()
             XCTAssertEqual(stored.array, alone.array, e.name)
+            XCTAssertEqual(try XCTUnwrap(slicedFile.tensors.first { $0.name == e.name }).load().array, alone.array, "sliced \(e.name)")
         }
     }
 }
