@@ -12,7 +12,7 @@ work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 for r in $(seq "$runs"); do
     i=0
     for b in "$@"; do
-        /usr/bin/time -f "%U %e" -a -o "$work/times-$i" "$b" quantize "$input" -o "$work/out-$i.tmt" --type "$type" \
+        /usr/bin/time -f "%U %e %S" -a -o "$work/times-$i" "$b" quantize "$input" -o "$work/out-$i.tmt" --type "$type" \
             --no-source-hash --threads "${THREADS:-2}" --json > /dev/null 2>&1
         i=$((i + 1))
     done
@@ -23,8 +23,9 @@ for b in "$@"; do
 import sys
 rows = [tuple(map(float, l.split())) for l in open(sys.argv[1]) if l[:1].isdigit()]
 user, walls = min(r[0] for r in rows), sorted(r[1] for r in rows)
-print("%s: best user %.2f s, best wall %.2f s, median wall %.2f s, %.0f MB/s at best wall"
-      % (sys.argv[2], user, walls[0], walls[len(walls) // 2], int(sys.argv[3]) / 1e6 / walls[0]))
+cpu = sorted(r[0] + r[2] for r in rows)
+print("%s: best user %.2f s, best wall %.2f s, median wall %.2f s, median user+sys %.2f s, %.0f MB/s at best wall"
+      % (sys.argv[2], user, walls[0], walls[len(walls) // 2], cpu[len(cpu) // 2], int(sys.argv[3]) / 1e6 / walls[0]))
 PY
     i=$((i + 1))
 done
