@@ -52,20 +52,23 @@ public final class BufferPool: @unchecked Sendable {
     public var idleBytes: Int { lock.withLock { free.reduce(0) { $0 + $1.size } } }
 }
 
-/// One anonymous mapping, rounded up to 2 MiB and advised to use transparent huge pages (a
-/// tensor's output is written front to back: one fault per 2 MiB instead of per 4 KiB).
+/// One anonymous mapping: from 2 MiB up rounded to 2 MiB and advised to use transparent huge
+/// pages (a tensor's output is written front to back: one fault per 2 MiB instead of per 4 KiB),
+/// below that rounded to 4 KiB pages (small buffers that stay alive, like the un-permuted q/k
+/// weights of a small model, should not each take 2 MiB).
 final class PoolMapping: @unchecked Sendable {
     let base: UnsafeMutableRawPointer
     let size: Int
 
     init(bytes: Int) throws {
-        let huge = 1 << 21
-        let size = (max(bytes, 1) + huge - 1) / huge * huge
+        let huge = 1 << 21, page = 1 << 12
+        let unit = bytes >= huge ? huge : page
+        let size = (max(bytes, 1) + unit - 1) / unit * unit
         guard let p = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), p != MAP_FAILED else {
             throw IOError("cannot map \(size) bytes of memory for", path: "an output buffer", errno: errno)
         }
         #if os(Linux)
-        _ = madvise(p, size, MADV_HUGEPAGE)
+        if unit == huge { _ = madvise(p, size, MADV_HUGEPAGE) }
         #endif
         base = p
         self.size = size
