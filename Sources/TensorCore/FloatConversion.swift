@@ -25,13 +25,17 @@ public enum FloatConversion {
         switch dtype {
         case .f32:
             guard src.count >= n * 4 else { throw .invalidShape("short f32 buffer") }
+            #if _endian(little)
+            if let s = src.baseAddress, let d = out.baseAddress { UnsafeMutableRawPointer(d).copyMemory(from: s, byteCount: n * 4) }
+            #else
             for i in 0..<n { out[i] = Float(bitPattern: UInt32(littleEndian: src.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self))) }
+            #endif
         case .f16:
             guard src.count >= n * 2 else { throw .invalidShape("short f16 buffer") }
-            for i in 0..<n { out[i] = Float(Float16(bitPattern: src.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self))) }
+            f16ToFloat(src, into: out)
         case .bf16:
             guard src.count >= n * 2 else { throw .invalidShape("short bf16 buffer") }
-            for i in 0..<n { out[i] = Float(bitPattern: UInt32(src.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self)) << 16) }
+            bf16ToFloat(src, into: out)
         case .f64:
             guard src.count >= n * 8 else { throw .invalidShape("short f64 buffer") }
             for i in 0..<n { out[i] = Float(Double(bitPattern: src.loadUnaligned(fromByteOffset: i * 8, as: UInt64.self))) }
@@ -53,6 +57,43 @@ public enum FloatConversion {
         default:
             throw .unsupported("\(dtype.rawValue) is block-quantized; dequantize it with the Quantization module")
         }
+    }
+
+    /// BF16 → Float, 16 values a step: each 32-bit lane of a load holds two BF16 values, the
+    /// even one shifted up and the odd one masked give their Floats, and a shuffle puts them back
+    /// in order (the scalar loop ran at ~2 G values/s, a fifth of quantizing a BF16 checkpoint).
+    static func bf16ToFloat(_ src: UnsafeRawBufferPointer, into out: UnsafeMutableBufferPointer<Float>) {
+        guard let s = src.baseAddress, let d = out.baseAddress else { return }
+        let n = out.count
+        let dst = UnsafeMutableRawPointer(d)
+        var i = 0
+        #if _endian(little)
+        while i + 16 <= n {
+            let v = s.loadUnaligned(fromByteOffset: 2 * i, as: SIMD8<UInt32>.self)
+            let even = v &<< 16, odd = v & SIMD8(repeating: 0xFFFF_0000)
+            let lo = SIMD8<UInt32>(even[0], odd[0], even[1], odd[1], even[2], odd[2], even[3], odd[3])
+            let hi = SIMD8<UInt32>(even[4], odd[4], even[5], odd[5], even[6], odd[6], even[7], odd[7])
+            dst.storeBytes(of: lo, toByteOffset: 4 * i, as: SIMD8<UInt32>.self)
+            dst.storeBytes(of: hi, toByteOffset: 4 * i + 32, as: SIMD8<UInt32>.self)
+            i += 16
+        }
+        #endif
+        while i < n { d[i] = bf16ToFloat(UInt16(littleEndian: s.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))); i += 1 }
+    }
+
+    /// F16 → Float, 8 values a step (one `vcvtph2ps` with F16C).
+    static func f16ToFloat(_ src: UnsafeRawBufferPointer, into out: UnsafeMutableBufferPointer<Float>) {
+        guard let s = src.baseAddress, let d = out.baseAddress else { return }
+        let n = out.count
+        let dst = UnsafeMutableRawPointer(d)
+        var i = 0
+        #if _endian(little)
+        while i + 8 <= n {
+            dst.storeBytes(of: SIMD8<Float>(s.loadUnaligned(fromByteOffset: 2 * i, as: SIMD8<Float16>.self)), toByteOffset: 4 * i, as: SIMD8<Float>.self)
+            i += 8
+        }
+        #endif
+        while i < n { d[i] = Float(Float16(bitPattern: UInt16(littleEndian: s.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)))); i += 1 }
     }
 
     /// Encodes Floats as `dtype` (f32, f16 or bf16). F16 refuses values that would overflow to

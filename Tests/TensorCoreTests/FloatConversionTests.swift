@@ -34,6 +34,35 @@ final class FloatConversionTests: XCTestCase {
         }
     }
 
+    /// The SIMD decoders (16 BF16 or 8 F16 values a step) give exactly the scalar conversion for
+    /// every 16-bit pattern (NaNs, infinities, subnormals, ±0 included), at every length and
+    /// offset around the vector width.
+    func testVectorDecodersMatchScalarForEveryBitPattern() throws {
+        let all = (0...0xFFFF).map { UInt16($0) }
+        var bytes: [UInt8] = []
+        for b in all { bytes.append(UInt8(b & 0xFF)); bytes.append(UInt8(b >> 8)) }
+        for dtype in [DType.bf16, .f16] {
+            var out = [Float](repeating: 0, count: all.count)
+            try bytes.withUnsafeBytes { b in try out.withUnsafeMutableBufferPointer { try FloatConversion.toFloat(b, dtype: dtype, into: $0) } }
+            for (i, bits) in all.enumerated() {
+                let want = dtype == .bf16 ? FloatConversion.bf16ToFloat(bits) : FloatConversion.f16ToFloat(bits)
+                guard out[i].bitPattern == want.bitPattern else { return XCTFail("\(dtype) \(String(bits, radix: 16)): \(out[i]) vs \(want)") }
+            }
+            // Lengths and starts that leave a scalar tail.
+            for start in [0, 1, 7] {
+                for n in [0, 1, 7, 8, 15, 16, 17, 33] {
+                    var part = [Float](repeating: 0, count: n)
+                    try bytes.withUnsafeBytes { b in
+                        try part.withUnsafeMutableBufferPointer {
+                            try FloatConversion.toFloat(UnsafeRawBufferPointer(rebasing: b[(2 * start)..<(2 * (start + n))]), dtype: dtype, into: $0)
+                        }
+                    }
+                    XCTAssertEqual(part.map(\.bitPattern), out[start..<(start + n)].map(\.bitPattern), "\(dtype) from \(start), \(n) values")
+                }
+            }
+        }
+    }
+
     func testByteCountRefusesOverflowAndPartialBlocks() {
         XCTAssertThrowsError(try DType.f32.byteCount(elements: Int.max / 2))
         XCTAssertThrowsError(try DType.q4_0.byteCount(elements: 33))
