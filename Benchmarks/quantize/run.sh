@@ -50,8 +50,9 @@ ours_once() {
 
 # The RMSE of ours (untimed run with --report; llama.cpp's RMSE is measured outside its timing too)
 ours_rmse() {
-    local extra="--no-source-hash"; [ "$3" = reference ] && extra="--reference-quantizer --no-source-hash"
-    "$bin" quantize "$1" -o "$work/ours.tmt" --type "$2" --threads "$threads" $extra --report --json > "$work/ours.json"
+    local extra=(--no-source-hash); [ "$3" = reference ] && extra=(--reference-quantizer --no-source-hash)
+    [ "$3" = mix ] && extra=(--no-source-hash "${@:4}")
+    "$bin" quantize "$1" -o "$work/ours.tmt" --type "$2" --threads "$threads" "${extra[@]}" --report --json > "$work/ours.json"
     python3 - "$work/ours.json" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
@@ -90,6 +91,14 @@ for input in $inputs; do
         row "$input" "$t" "tramontane, digest cached" "$(tr ' ' '\n' <<< "${secs[cached]}" | grep . | best)" "$sr" "$sb" "$in_bytes"
         row "$input" "$t" "tramontane, no source hash" "$(tr ' ' '\n' <<< "${secs[nohash]}" | grep . | best)" "$sr" "$sb" "$in_bytes"
         row "$input" "$t" "tramontane reference, no source hash" "$(tr ' ' '\n' <<< "${secs[reference]}" | grep . | best)" "$rr" "$rb" "$in_bytes"
+        # SmolLM2's 576-wide rows: llama.cpp's Q6_K/Q4_K files fall back to Q8_0/Q5_0 there (all
+        # but feed_forward.w2, 1536 wide). The same type mix from our quantizer, for RMSE at equal
+        # size (untimed).
+        fallback=""; [ "$input" = smollm2-f32 ] && case "$t" in q6_k) fallback=q8_0 ;; q4_k) fallback=q5_0 ;; esac
+        if [ -n "$fallback" ]; then
+            read -r mr mb < <(ours_rmse "$src" "$t" mix --rule "feed_forward\.w2=$t" --rule ".=$fallback")
+            echo "| $input | $t | tramontane, llama.cpp's type mix ($t for w2, $fallback elsewhere) | - | - | $mr | $mb |"
+        fi
         unset secs
     done
 done
