@@ -143,14 +143,16 @@ public struct Quantizer {
                     for (k, p) in pieces.enumerated() { sources[k].rows(p.rows, of: p.totalRows).dropPages() }
                 }
                 if options.report {
-                    for (k, p) in batch.pieces.enumerated() {
-                        var s = sums[p.entry] ?? ErrorSums()
-                        try s.add(values[k], UnsafeRawBufferPointer(rebasing: encoded.bytes[p.offset..<(p.offset + p.bytes)]), type: p.type, columns: p.columns)
-                        sums[p.entry] = p.isLast ? nil : s
-                        if p.isLast {
-                            plan.tensors[p.entry].rmse = s.rmse
-                            plan.tensors[p.entry].relativeError = s.relative
-                            plan.tensors[p.entry].cosine = s.cosine
+                    try encoded.withBytes { b in
+                        for (k, p) in batch.pieces.enumerated() {
+                            var s = sums[p.entry] ?? ErrorSums()
+                            try s.add(values[k], UnsafeRawBufferPointer(rebasing: b[p.offset..<(p.offset + p.bytes)]), type: p.type, columns: p.columns)
+                            sums[p.entry] = p.isLast ? nil : s
+                            if p.isLast {
+                                plan.tensors[p.entry].rmse = s.rmse
+                                plan.tensors[p.entry].relativeError = s.relative
+                                plan.tensors[p.entry].cosine = s.cosine
+                            }
                         }
                     }
                 }

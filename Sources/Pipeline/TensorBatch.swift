@@ -44,6 +44,11 @@ struct TensorBatch {
         var current = TensorBatch()
         for (i, e) in entries.enumerated() {
             guard let t = byName[e.name], let type = DType(rawValue: e.type) else { continue }
+            guard t.elementCount > 0 else {
+                // An empty tensor is still written (no bytes, its shape in the directory).
+                current.pieces.append(Piece(entry: i, tensor: t, type: type, rows: 0..<0, offset: current.outputBytes, bytes: 0))
+                continue
+            }
             let columns = max(t.shape.last ?? 1, 1), rows = t.elementCount / columns
             let rowBytes = try type.rowBytes(columns)
             let slice = max(1, limit / columns)
@@ -126,6 +131,7 @@ final class EncodeJobs {
     /// `values`, to be written as `type` into `dst` (every byte of it).
     func add(_ values: UnsafeBufferPointer<Float>, name: String, shape: [Int], columns: Int, rows: Range<Int>? = nil, type: DType,
              into dst: UnsafeMutableRawBufferPointer) throws {
+        guard !values.isEmpty else { return }
         guard type.isBlockQuantized else {
             return try FloatConversion.fromFloat(values, to: type, into: dst, tensor: name)
         }

@@ -83,6 +83,14 @@ final class QuantizePipelineTests: XCTestCase {
             XCTAssertLessThanOrEqual(b.weights, limit)
             for (m, next) in zip(b.pieces, b.pieces.dropFirst()) { XCTAssertLessThanOrEqual(m.offset + m.bytes, next.offset) }
         }
+        // An empty tensor is one empty piece, and encoding it writes nothing and does not throw.
+        let empty = SourceTensor(name: "layers.0.attention.wq.weight", dtype: .f32, shape: [4, 0], origin: "test") { ByteRegion.copying(UnsafeRawBufferPointer(start: nil, count: 0)) }
+        let entry = Quantizer.Entry(name: empty.name, shape: empty.shape, source: "f32", type: "q4_0", reason: "test", bytes: 0, bitsPerWeight: 0)
+        let lone = try TensorBatch.batches([entry], byName: [empty.name: empty]).flatMap(\.pieces)
+        XCTAssertEqual(lone.map(\.bytes), [0])
+        XCTAssertTrue(lone[0].isFirst && lone[0].isLast)
+        XCTAssertNoThrow(try EncodeJobs(options: o).add(UnsafeBufferPointer(start: nil, count: 0), name: empty.name, shape: [4, 0], columns: 0,
+                                                        type: .q4_0, into: UnsafeMutableRawBufferPointer(start: nil, count: 0)))
         // At a limit below a tensor's size, its rows are cut into consecutive slices.
         let cut = try TensorBatch.batches(plan.tensors, byName: byName, limit: 1000).flatMap(\.pieces)
         for entry in plan.tensors.indices {
