@@ -64,6 +64,11 @@ public struct HashCache: Sendable {
         }
     }
 
+    /// The remembered SHA-256 of the file as it is now, if any (a stat and a small read).
+    public func cached(file path: String) -> String? {
+        Self.identity(path).flatMap { lookup($0.key) }
+    }
+
     /// The SHA-256 of the file and whether it came from the cache. A digest is stored only if
     /// the file's identity did not change while it was hashed and its last change is older
     /// than `racyWindow`.

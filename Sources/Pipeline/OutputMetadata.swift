@@ -29,6 +29,7 @@ struct OutputMetadata {
         self.command = command
         let files = checkpoint.files
         hashes = Background { try OutputMetadata.sources(files, hash: hashSources, cache: hashCache) }
+        willHash = hashSources && files.contains { f in hashCache?.cached(file: f) == nil }
         let (tokenizers, config) = (checkpoint.tokenizers, model.config)
         prepared = Background {
             Prepared(blobs: try tokenizers.map { ($0.name, $0.kind, try $0.load()) },
@@ -36,6 +37,11 @@ struct OutputMetadata {
                      created: ISO8601DateFormatter().string(from: Date()))
         }
     }
+
+    /// Whether some source is not in the digest cache, so a thread reads and hashes it.
+    let willHash: Bool
+    /// Whether that thread is still at it.
+    var hashing: Bool { willHash && !hashes.isDone }
 
     /// Adds the tokenizer files as blobs and finishes the file with config and provenance;
     /// `extra` adds command-specific provenance keys.

@@ -120,14 +120,18 @@ public struct Quantizer {
                     return s
                 }
                 for p in batch.pieces where p.isLast { loaded[p.entry] = nil }
-                let (values, decoded) = try batch.values(sources: sources, threads: options.threads, pool: decodedValues)
+                // While the sources are hashed, that thread gets a core of its own: the SHA-256 is
+                // one serial stream (~1 s per 1.75 GB here), and with every core also running a
+                // quantization worker it got ~2/3 of one and finished last.
+                let threads = options.threads > 1 && metadata.hashing ? options.threads - 1 : options.threads
+                let (values, decoded) = try batch.values(sources: sources, threads: threads, pool: decodedValues)
                 let encoded = try buffers.region(count: batch.outputBytes) { dst in
                     let jobs = EncodeJobs(options: options)
                     for (k, p) in batch.pieces.enumerated() {
                         try jobs.add(values[k], name: p.tensor.name, shape: p.tensor.shape, columns: p.columns, rows: p.rows, type: p.type,
                                      into: UnsafeMutableRawBufferPointer(rebasing: dst[p.offset..<(p.offset + p.bytes)]))
                     }
-                    try jobs.run()
+                    try jobs.run(threads: threads)
                 }
                 // The sources' pages are dropped after the write, off this thread: unmapping them
                 // (madvise) was a serial step between tensors, ~5% of SmolLM2's wall time.

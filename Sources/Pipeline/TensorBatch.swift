@@ -166,8 +166,8 @@ final class EncodeJobs {
         }
     }
 
-    /// Runs every job added, in one parallel region.
-    func run() throws {
-        try Quantize.matrices(jobs, mode: options.mode, threads: options.threads)
+    /// Runs every job added, in one parallel region on `threads` (default: the options').
+    func run(threads: Int? = nil) throws {
+        try Quantize.matrices(jobs, mode: options.mode, threads: threads ?? options.threads)
     }
 }
