@@ -53,6 +53,31 @@ public struct TMTDirectory: Codable, Sendable {
     public var tensors: [TMTItem]
 }
 
+extension TMTDirectory {
+    /// The directory as a JSON value, as its `Codable` form encodes it (keys, optional fields
+    /// left out), for `JSONWriter`: Foundation's `JSONEncoder` took ~3 ms for SmolLM2's 273 items,
+    /// a serial step at the end of every file.
+    var jsonValue: JSONValue {
+        .object(["format": .string(format), "version": .int(Int64(version)), "metadata": metadata,
+                 "blobs": .array(blobs.map(\.jsonValue)), "tensors": .array(tensors.map(\.jsonValue))])
+    }
+}
+
+extension TMTItem {
+    var jsonValue: JSONValue {
+        var o: [String: JSONValue] = [
+            "name": .string(name), "codec": .string(codec.rawValue), "offset": .int(Int64(offset)),
+            "stored_size": .int(Int64(storedSize)), "size": .int(Int64(size)), "chunk_size": .int(Int64(chunkSize)),
+            "chunks": .array(chunks.map { .array([.int(Int64($0.storedLength)), .string($0.checksum.hex16)]) }),
+            "xxh64": .string(xxh64),
+        ]
+        if let dtype { o["dtype"] = .string(dtype.rawValue) }
+        if let shape { o["shape"] = .array(shape.map { .int(Int64($0)) }) }
+        if let elementSize { o["element_size"] = .int(Int64(elementSize)) }
+        return .object(o)
+    }
+}
+
 /// How an item's bytes are stored.
 public enum TMTCodec: String, Codable, Sendable, CaseIterable {
     case raw

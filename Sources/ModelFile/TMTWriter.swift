@@ -92,11 +92,26 @@ public final class TMTWriter {
 
     /// Adds a named blob (tokenizer file, …), compressed with zstd unless `codec` says otherwise.
     public func addBlob(name: String, bytes: UnsafeRawBufferPointer, codec: TMTCodec = .zstd) throws {
+        try addBlob(name: name, encoded: try EncodedBlob(bytes, codec: codec, level: options.level, chunkSize: options.chunkSize))
+    }
+
+    /// Adds a named blob whose chunks were encoded beforehand (see `EncodedBlob`).
+    public func addBlob(name: String, encoded: EncodedBlob) throws {
         guard current == nil else { throw TMTError.invalidEntry(path: path, item: name, detail: "a tensor is still open") }
         guard blobNames.insert(name).inserted else { throw TMTError.invalidEntry(path: path, item: name, detail: "duplicate blob name") }
-        let stream = try startItem(name: name, size: bytes.count, codec: codec == .shuffleZstd ? .zstd : codec, elementSize: 1)
-        try stream.append(bytes)
-        blobs.append(try stream.finish())
+        let pad = (TMTLayout.alignment - file.bytesWritten % TMTLayout.alignment) % TMTLayout.alignment
+        try file.writeZeros(pad)
+        let offset = file.bytesWritten
+        var chunks: [TMTChunk] = []
+        for c in encoded.chunks {
+            try c.withUnsafeBytes { b in
+                chunks.append(TMTChunk(storedLength: b.count, checksum: XXH64.hash(b)))
+                try file.write(b)
+            }
+        }
+        blobs.append(TMTItem(name: name, dtype: nil, shape: nil, codec: encoded.codec, elementSize: nil, offset: offset,
+                             storedSize: file.bytesWritten - offset, size: encoded.size, chunkSize: encoded.chunkSize,
+                             chunks: chunks, xxh64: encoded.xxh64.hex16))
     }
 
     private func startItem(name: String, size: Int, codec requested: TMTCodec, elementSize: Int) throws -> ItemStream {
@@ -112,9 +127,7 @@ public final class TMTWriter {
     /// Writes directory and trailer, flushes and renames into place.
     public func finish(metadata: JSONValue) throws {
         let directory = TMTDirectory(metadata: metadata, blobs: blobs, tensors: tensors)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        let json = try encoder.encode(directory)
+        let json = JSONWriter.bytes(directory.jsonValue)
         guard json.count <= TMTLayout.maxDirectoryLength else {
             throw TMTError.invalidEntry(path: path, item: "directory", detail: "directory of \(json.count) bytes exceeds the 256 MiB limit")
         }

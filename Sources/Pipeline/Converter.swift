@@ -46,7 +46,7 @@ public struct Converter {
         let inputBytes = written.reduce(0) { $0 + $1.byteCount }
 
         let metadata = OutputMetadata(checkpoint: checkpoint, model: model, command: options.command, hashSources: options.hashSources,
-                                      hashCache: options.hashCache)
+                                      hashCache: options.hashCache, writer: options.writer)
         let writer = try TMTWriter(path: output, options: options.writer)
         var decoded = 0
         do {

@@ -18,12 +18,14 @@ struct OutputMetadata {
     let prepared: Background<Prepared>
 
     struct Prepared {
-        var blobs: [(name: String, kind: String, bytes: ByteRegion)]
+        /// Compressed as the writer would (its level and chunk size), off the critical path.
+        var blobs: [(name: String, kind: String, encoded: EncodedBlob)]
         var config: JSONValue
         var created: String
     }
 
-    init(checkpoint: Checkpoint, model: NativeModel, command: [String], hashSources: Bool, hashCache: HashCache? = nil) {
+    init(checkpoint: Checkpoint, model: NativeModel, command: [String], hashSources: Bool, hashCache: HashCache? = nil,
+         writer: TMTWriterOptions) {
         self.checkpoint = checkpoint
         self.model = model
         self.command = command
@@ -32,7 +34,9 @@ struct OutputMetadata {
         willHash = hashSources && files.contains { f in hashCache?.cached(file: f) == nil }
         let (tokenizers, config) = (checkpoint.tokenizers, model.config)
         prepared = Background {
-            Prepared(blobs: try tokenizers.map { ($0.name, $0.kind, try $0.load()) },
+            Prepared(blobs: try tokenizers.map { t in
+                         (t.name, t.kind, try t.load().withBytes { try EncodedBlob($0, codec: .zstd, level: writer.level, chunkSize: writer.chunkSize) })
+                     },
                      config: try JSONDecoder().decode(JSONValue.self, from: JSONEncoder().encode(config)),
                      created: ISO8601DateFormatter().string(from: Date()))
         }
@@ -49,7 +53,7 @@ struct OutputMetadata {
         let ready = try prepared.wait()
         var kinds: [String: JSONValue] = [:]
         for blob in ready.blobs {
-            try blob.bytes.withBytes { try writer.addBlob(name: "tokenizer/\(blob.name)", bytes: $0) }
+            try writer.addBlob(name: "tokenizer/\(blob.name)", encoded: blob.encoded)
             kinds[blob.name] = .string(blob.kind)
         }
         var provenance: [String: JSONValue] = [

@@ -100,7 +100,7 @@ public struct Quantizer {
         let writer = try TMTWriter(path: output, options: TMTWriterOptions(codec: options.codec, threads: options.threads))
         let inputBytes = plan.tensors.reduce(0) { $0 + (byName[$1.name]?.byteCount ?? 0) }
         let metadata = OutputMetadata(checkpoint: checkpoint, model: model, command: options.command, hashSources: options.hashSources,
-                                      hashCache: options.hashCache)
+                                      hashCache: options.hashCache, writer: writer.options)
         var done = 0
         let writes = WriteBehind()
         // Two outputs live at a time (one being filled, one being written), recycled; decoded

@@ -99,6 +99,23 @@ final class TMTRoundTripTests: XCTestCase {
         w.abandon()
     }
 
+    /// The directory is written with `JSONWriter` from `TMTDirectory.jsonValue`: the same JSON
+    /// value as its `Codable` form gives (JSONEncoder), so readers of either see one directory.
+    func testDirectoryJSONEqualsItsCodableForm() throws {
+        let item = TMTItem(name: "t \"q\"\n", dtype: .q4_0, shape: [2, 32], codec: .zstd, elementSize: nil, offset: 64, storedSize: 40, size: 36,
+                           chunkSize: 65536, chunks: [TMTChunk(storedLength: 40, checksum: 0xDEAD_BEEF_0123_4567)], xxh64: "0123456789abcdef")
+        var blob = item
+        blob.dtype = nil; blob.shape = nil; blob.codec = .shuffleZstd; blob.elementSize = 2; blob.name = "tokenizer/é"
+        let d = TMTDirectory(metadata: .object(["config": .object(["dim": .int(64), "eps": .double(1e-5), "tied": .bool(true), "x": .null]),
+                                                "path": .string("a/b\\c\u{1}")]), blobs: [blob], tensors: [item])
+        let ours = try JSONWriter.bytes(d.jsonValue).withUnsafeBytes { try JSONParser.parse($0) }
+        let codable = try Array(JSONEncoder().encode(d)).withUnsafeBytes { try JSONParser.parse($0) }
+        XCTAssertEqual(ours, codable)
+        let back = try JSONDecoder().decode(TMTDirectory.self, from: Data(JSONWriter.bytes(d.jsonValue)))
+        XCTAssertEqual(back.tensors[0].chunks, item.chunks)
+        XCTAssertEqual(back.blobs[0].elementSize, 2)
+    }
+
     func testShuffleCompressesGaussianBF16BetterThanPlainZstd() throws {
         let dir = TempDir()
         let data = syntheticBF16(1 << 19)
