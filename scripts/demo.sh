@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup-debian.sh
 gguf="$(scripts/fetch-models.sh)"
-swift build -c release --product tramontane
+scripts/build-release.sh
 bin=.build/release/tramontane
 out=.cache/demo
 mkdir -p "$out"

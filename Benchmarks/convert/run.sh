@@ -9,7 +9,7 @@ root="$(cd "$(dirname "$0")/../.." && pwd)"
 work="${1:-/tmp/tramontane-bench}"
 mkdir -p "$work"
 command -v /usr/bin/time >/dev/null || apt-get install -y -qq time
-(cd "$root" && swift build -c release --product tramontane >/dev/null)
+"$root/scripts/build-release.sh" >/dev/null
 bin="$root/.build/release/tramontane"
 
 printf "| layers | input GB | codec | convert MB/s | peak RSS MiB | ratio | decode+verify MB/s (1 core) |\n|---|---|---|---|---|---|---|\n"

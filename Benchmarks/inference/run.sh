@@ -14,7 +14,7 @@ venv="$work/venv"
 py="$venv/bin/python"
 gguf="$("$root/scripts/fetch-models.sh")"
 "$py" "$root/Benchmarks/quantize/make_inputs.py" "$gguf" "$work"
-(cd "$root" && swift build -c release --product tramontane >/dev/null)
+"$root/scripts/build-release.sh" >/dev/null
 bin="$root/.build/release/tramontane"
 f32="$work/smollm2-f32.gguf"
 

@@ -28,7 +28,7 @@ fi
 py="$venv/bin/python"
 gguf="$("$root/scripts/fetch-models.sh")"
 "$py" "$root/Benchmarks/quantize/make_inputs.py" "$gguf" "$work"
-(cd "$root" && swift build -c release --product tramontane >/dev/null)
+"$root/scripts/build-release.sh" >/dev/null
 bin="$root/.build/release/tramontane"
 caches="$work/digest-caches"
 rm -rf "$caches"; mkdir -p "$caches"

@@ -12,7 +12,7 @@ venv="$work/venv"
 gguf="$("$root/scripts/fetch-models.sh")"
 cp "$root/Tests/Fixtures/tokenizers/"*.model* "$root/.cache/models/tekken_240911.json" "$work/tok/"
 for i in 1 2 3 4 5 6 7 8; do cat "$root/formats/eval/default.txt"; done > "$work/text.txt"
-(cd "$root" && swift build -c release --product tramontane >/dev/null)
+"$root/scripts/build-release.sh" >/dev/null
 bin="$root/.build/release/tramontane"
 "$venv/bin/python" "$root/Benchmarks/tokenizers/python_side.py" "$work/text.txt" "$work/tok" "$gguf" 2>/dev/null > "$work/python.jsonl"
 echo "| tokenizer | Tramontane MB/s | peer MB/s | peer | same ids |"
