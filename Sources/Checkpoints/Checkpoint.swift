@@ -174,16 +174,18 @@ extension Checkpoint {
     static func openGGUF(_ file: MappedFile) throws -> Checkpoint {
         let gguf = try GGUFFile(file)
         var meta: [String: JSONValue] = [:]
-        var tok: [String: JSONValue] = [:]
-        for (k, v) in gguf.metadata {
-            if k.hasPrefix("tokenizer.") { tok[k] = v } else { meta[k] = v }
+        var tok: [String] = []
+        for k in gguf.keys {
+            if k.hasPrefix("tokenizer.") { tok.append(k) } else { meta[k] = gguf.value(k) }
         }
         meta["gguf.version"] = .int(Int64(gguf.version))
         var tokenizers: [TokenizerFile] = []
         if !tok.isEmpty {
-            let object = JSONValue.object(tok)
+            // Converted when the tokenizer is wanted (GGUF defers its long arrays).
             tokenizers.append(TokenizerFile(name: "gguf-tokenizer.json", kind: "gguf-metadata") {
-                JSONWriter.bytes(object).withUnsafeBytes { ByteRegion.copying($0) }
+                var object: [String: JSONValue] = [:]
+                for k in tok { object[k] = gguf.value(k) }
+                return JSONWriter.bytes(.object(object)).withUnsafeBytes { ByteRegion.copying($0) }
             })
         }
         return Checkpoint(path: file.path, format: .gguf, tensors: gguf.tensors, config: try ModelConfig.fromGGUF(gguf),

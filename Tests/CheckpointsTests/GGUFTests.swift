@@ -53,4 +53,39 @@ final class GGUFTests: XCTestCase {
         }
         XCTAssertThrowsError(try read(gguf(dims: [UInt64(1) << 40, 1 << 40]))) { e in XCTAssertNotNil(e as? CheckpointError, "\(e)") }
     }
+
+    /// Long arrays (a tokenizer's tokens, types and merges) are walked and checked with the
+    /// header but converted only when asked for: the values are those of an eager read, the
+    /// count needs no conversion, and a long array cut short or lying about a string's length is
+    /// refused when the file is opened, not later.
+    func testLongArraysAreDeferredButCheckedAtOpen() throws {
+        let n = GGUFFile.deferAt + 5
+        let tokens = (0..<n).map { "tok\($0)é" }
+        func file(cutLastString: Bool = false, lieAboutLength: Bool = false) -> [UInt8] {
+            var b: [UInt8] = Array("GGUF".utf8)
+            b.appendLE(UInt32(3)); b.appendLE(UInt64(0)); b.appendLE(UInt64(3))
+            func str(_ s: String) { b.appendLE(UInt64(s.utf8.count)); b += Array(s.utf8) }
+            str("general.architecture"); b.appendLE(UInt32(8)); str("llama")
+            str("tokenizer.ggml.scores"); b.appendLE(UInt32(9)); b.appendLE(UInt32(6)); b.appendLE(UInt64(n))
+            for i in 0..<n { b.appendLE((Float(i) * 0.5).bitPattern) }
+            str("tokenizer.ggml.tokens"); b.appendLE(UInt32(9)); b.appendLE(UInt32(8)); b.appendLE(UInt64(n))
+            for (i, t) in tokens.enumerated() {
+                if i == n - 1 && lieAboutLength { b.appendLE(UInt64(1 << 40)); continue }
+                str(t)
+            }
+            if cutLastString { b.removeLast(2) }
+            return b
+        }
+        let g = try read(file())
+        XCTAssertEqual(g.keys, ["general.architecture", "tokenizer.ggml.scores", "tokenizer.ggml.tokens"])
+        XCTAssertEqual(g.arrayCount("tokenizer.ggml.tokens"), n)
+        XCTAssertEqual(g.value("tokenizer.ggml.tokens")?.arrayValue?.compactMap(\.stringValue), tokens)
+        XCTAssertEqual(g.value("tokenizer.ggml.scores")?.arrayValue?[7].doubleValue, 3.5)
+        XCTAssertEqual(g.metadata.map(\.key), g.keys)
+        for bad in [file(cutLastString: true), file(lieAboutLength: true)] {
+            XCTAssertThrowsError(try read(bad)) { e in
+                guard case .some(.truncated) = e as? CheckpointError else { return XCTFail("\(e)") }
+            }
+        }
+    }
 }

@@ -84,7 +84,7 @@ extension ModelConfig {
         let dim = try int("embedding_length")
         let nHeads = try int("attention.head_count")
         let vocab = gguf.value("\(arch).vocab_size")?.intValue
-            ?? gguf.value("tokenizer.ggml.tokens")?.arrayValue?.count
+            ?? gguf.arrayCount("tokenizer.ggml.tokens")
             ?? gguf.tensors.first { $0.name == "token_embd.weight" }?.shape.first ?? 0
         var moe: MoE?
         if let n = gguf.value("\(arch).expert_count")?.intValue, n > 0 {

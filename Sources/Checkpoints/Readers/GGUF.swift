@@ -5,10 +5,29 @@ import TensorCore
 public struct GGUFFile {
     public let path: String
     public let version: UInt32
-    /// Metadata in file order, values converted to JSON.
-    public let metadata: [(key: String, value: JSONValue)]
+    /// Every metadata key, in file order.
+    public let keys: [String]
     public let tensors: [SourceTensor]
     public let alignment: Int
+    /// Values converted to JSON when the header was read.
+    private let parsed: [String: JSONValue]
+    /// Arrays of at least `deferAt` scalars or strings (a tokenizer's tokens, types and merges:
+    /// ~150k values in SmolLM2, whose conversion was half of opening the file, serially before
+    /// any command's work), walked and bounds-checked with the header but converted only when
+    /// asked for.
+    private let deferred: [String: DeferredArray]
+    private let file: MappedFile
+    static let deferAt = 1024
+
+    struct DeferredArray {
+        let elementType: UInt32
+        let count: Int
+        /// The elements' bytes in the file.
+        let range: Range<Int>
+    }
+
+    /// Metadata in file order, values converted to JSON (deferred arrays included).
+    public var metadata: [(key: String, value: JSONValue)] { keys.compactMap { k in value(k).map { (k, $0) } } }
 
     public static func hasMagic(_ b: UnsafeRawBufferPointer) -> Bool { b.le(UInt32.self, at: 0) == 0x4655_4747 }
 
@@ -20,7 +39,23 @@ public struct GGUFFile {
     ]
     public static func typeID(_ d: DType) -> UInt32? { types.first { $0.value == d }?.key }
 
-    public func value(_ key: String) -> JSONValue? { metadata.first { $0.key == key }?.value }
+    /// A metadata value; a deferred array is converted now (it was checked when the header was
+    /// read, so the conversion cannot fail).
+    public func value(_ key: String) -> JSONValue? {
+        if let v = parsed[key] { return v }
+        guard let d = deferred[key] else { return nil }
+        var r = ByteReader(UnsafeRawBufferPointer(rebasing: file.bytes[d.range]), baseOffset: d.range.lowerBound)
+        var a: [JSONValue] = []
+        a.reserveCapacity(d.count)
+        for _ in 0..<d.count {
+            guard let v = try? GGUFFile.value(&r, type: d.elementType, depth: 1, path: path) else { return nil }
+            a.append(v)
+        }
+        return .array(a)
+    }
+
+    /// The element count of an array value, without converting a deferred one.
+    public func arrayCount(_ key: String) -> Int? { deferred[key]?.count ?? parsed[key]?.arrayValue?.count }
 
     public init(_ file: MappedFile) throws {
         path = file.path
@@ -37,18 +72,26 @@ public struct GGUFFile {
             guard kvCount <= UInt64(r.remaining / 12), tensorCount <= UInt64(r.remaining / 24) else {
                 throw bad("\(kvCount) metadata entries and \(tensorCount) tensors cannot fit in \(b.count) bytes")
             }
-            var metadata: [(String, JSONValue)] = []
-            var keys = Set<String>()
+            var keys: [String] = []
+            var parsed: [String: JSONValue] = [:]
+            var deferred: [String: DeferredArray] = [:]
             for _ in 0..<kvCount {
                 let key = try GGUFFile.string(&r)
                 let type = try r.readU32()
-                let v = try GGUFFile.value(&r, type: type, depth: 0, path: path)
-                guard keys.insert(key).inserted else { throw bad("duplicate metadata key \(key)") }
-                metadata.append((key, v))
+                guard parsed[key] == nil, deferred[key] == nil else { throw bad("duplicate metadata key \(key)") }
+                if type == 9, let d = try GGUFFile.deferredArray(&r, path: path) {
+                    deferred[key] = d
+                } else {
+                    parsed[key] = try GGUFFile.value(&r, type: type, depth: 0, path: path)
+                }
+                keys.append(key)
             }
-            self.metadata = metadata
+            self.keys = keys
+            self.parsed = parsed
+            self.deferred = deferred
+            self.file = file
             var align = 32
-            if let a = metadata.first(where: { $0.0 == "general.alignment" })?.1.intValue {
+            if let a = parsed["general.alignment"]?.intValue {
                 guard a > 0, a <= 1 << 20, a & (a - 1) == 0 else { throw bad("general.alignment \(a) is not a power of two") }
                 align = a
             }
@@ -103,6 +146,31 @@ public struct GGUFFile {
         } catch let e as TruncatedInput {
             throw CheckpointError.truncated(path: path, detail: "GGUF header: \(e)")
         }
+    }
+
+    /// At an array's element type: if it is a long array of scalars or strings, walks over its
+    /// elements (every length checked against the bytes left, as `value` does) and returns where
+    /// they are; otherwise leaves `r` where it was and returns nil.
+    static func deferredArray(_ r: inout ByteReader, path: String) throws -> DeferredArray? {
+        let start = r.offset
+        let elementType = try r.readU32()
+        let count = try r.readU64()
+        let sizes: [UInt32: Int] = [0: 1, 1: 1, 7: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 10: 8, 11: 8, 12: 8]
+        guard count >= UInt64(deferAt), count <= UInt64(r.remaining), elementType == 8 || sizes[elementType] != nil else {
+            r.offset = start
+            return nil
+        }
+        let first = r.offset
+        if let size = sizes[elementType] {
+            try r.skip(Int(count) * size)
+        } else {
+            for _ in 0..<count {
+                let n = try r.readU64()
+                guard n <= UInt64(r.remaining) else { throw TruncatedInput(offset: r.offset, needed: Int(clamping: n), available: r.remaining) }
+                try r.skip(Int(n))
+            }
+        }
+        return DeferredArray(elementType: elementType, count: Int(count), range: (r.baseOffset + first)..<(r.baseOffset + r.offset))
     }
 
     static func string(_ r: inout ByteReader) throws -> String {
