@@ -15,9 +15,7 @@ public struct EncodedBlob: Sendable {
     /// Shuffling makes no sense for bytes: `.shuffleZstd` is stored as `.zstd`.
     public init(_ bytes: UnsafeRawBufferPointer, codec requested: TMTCodec = .zstd, level: Int32 = 1,
                 chunkSize: Int = TMTLayout.defaultChunkSize) throws {
-        guard chunkSize >= TMTLayout.minChunkSize, chunkSize <= TMTLayout.maxChunkSize else {
-            throw TMTError.invalidEntry(path: "-", item: "-", detail: "chunk size \(chunkSize) outside 64 KiB…64 MiB")
-        }
+        try TMTLayout.checkChunkSize(chunkSize, path: "-")
         let codec: TMTCodec = requested == .shuffleZstd ? .zstd : requested
         let context = codec == .raw ? nil : ZstdContexts(threads: 1, compress: true)
         var chunks: [[UInt8]] = []

@@ -11,6 +11,13 @@ public enum TMTLayout {
     public static let maxDirectoryLength = 256 << 20
     public static let minChunkSize = 64 << 10
     public static let maxChunkSize = 64 << 20
+
+    /// Refuses a chunk size a writer may not use (`path`: the file being written, for the error).
+    static func checkChunkSize(_ size: Int, path: String) throws(TMTError) {
+        guard size >= minChunkSize, size <= maxChunkSize else {
+            throw .invalidEntry(path: path, item: "-", detail: "chunk size \(size) outside 64 KiB…64 MiB")
+        }
+    }
     public static let defaultChunkSize = 4 << 20
 
     static func header() -> [UInt8] {

@@ -32,9 +32,7 @@ public final class TMTWriter {
 
     public init(path: String, options: TMTWriterOptions = .init(),
                 write: @escaping (Int32, UnsafeRawPointer, Int) -> Int = Syscalls.systemWrite) throws {
-        guard options.chunkSize >= TMTLayout.minChunkSize, options.chunkSize <= TMTLayout.maxChunkSize else {
-            throw TMTError.invalidEntry(path: path, item: "-", detail: "chunk size \(options.chunkSize) outside 64 KiB…64 MiB")
-        }
+        try TMTLayout.checkChunkSize(options.chunkSize, path: path)
         self.options = options
         file = try AtomicOutputFile(destination: path, write: write)
         contexts = ZstdContexts(threads: max(1, options.threads), compress: true)
@@ -99,9 +97,7 @@ public final class TMTWriter {
     public func addBlob(name: String, encoded: EncodedBlob) throws {
         guard current == nil else { throw TMTError.invalidEntry(path: path, item: name, detail: "a tensor is still open") }
         guard blobNames.insert(name).inserted else { throw TMTError.invalidEntry(path: path, item: name, detail: "duplicate blob name") }
-        let pad = (TMTLayout.alignment - file.bytesWritten % TMTLayout.alignment) % TMTLayout.alignment
-        try file.writeZeros(pad)
-        let offset = file.bytesWritten
+        let offset = try alignedItemStart()
         var chunks: [TMTChunk] = []
         for c in encoded.chunks {
             try c.withUnsafeBytes { b in
@@ -114,13 +110,18 @@ public final class TMTWriter {
                              chunks: chunks, xxh64: encoded.xxh64.hex16))
     }
 
+    /// Pads the file to the item alignment; returns where the next item starts.
+    private func alignedItemStart() throws -> Int {
+        try file.writeZeros((TMTLayout.alignment - file.bytesWritten % TMTLayout.alignment) % TMTLayout.alignment)
+        return file.bytesWritten
+    }
+
     private func startItem(name: String, size: Int, codec requested: TMTCodec, elementSize: Int) throws -> ItemStream {
         // Shuffle only makes sense for 2- and 4-byte floats.
         let codec: TMTCodec = (requested == .shuffleZstd && elementSize == 1) ? .zstd : requested
-        let pad = (TMTLayout.alignment - file.bytesWritten % TMTLayout.alignment) % TMTLayout.alignment
-        try file.writeZeros(pad)
+        let offset = try alignedItemStart()
         let chunkSize = options.chunkSize - options.chunkSize % max(elementSize, 1)
-        return ItemStream(name: name, size: size, codec: codec, elementSize: elementSize, offset: file.bytesWritten, chunkSize: chunkSize,
+        return ItemStream(name: name, size: size, codec: codec, elementSize: elementSize, offset: offset, chunkSize: chunkSize,
                           file: file, contexts: contexts, level: options.level)
     }
 

@@ -12,6 +12,8 @@ struct OutputMetadata {
     let command: [String]
     /// Source hashes, computed on a thread of their own beside the tensor work.
     let hashes: Background<[JSONValue]>
+    /// Whether some source is not in the digest cache, so that thread reads and hashes it.
+    let willHash: Bool
     /// The tokenizer blobs, config and creation time, prepared likewise: for a GGUF source the
     /// tokenizer is its metadata written as JSON (SmolLM2: 49k tokens and merges, ~10 ms), which
     /// was a serial step at the end of every quantization, with the other cores idle.
@@ -42,8 +44,6 @@ struct OutputMetadata {
         }
     }
 
-    /// Whether some source is not in the digest cache, so a thread reads and hashes it.
-    let willHash: Bool
     /// Whether that thread is still at it.
     var hashing: Bool { willHash && !hashes.isDone }
 

@@ -149,10 +149,9 @@ final class EncodeJobs {
         // One part of the rows per importance vector: all of them, or each stacked expert's
         // (shape [experts, rows, columns]).
         let rowBytes = try type.rowBytes(columns)
-        let per = shape.count == 3 ? shape[1] : rows.upperBound
+        let per = vectors.count > 1 && shape.count == 3 ? shape[1] : rows.upperBound
         for (e, v) in vectors.enumerated() {
-            let lo = vectors.count == 1 ? rows.lowerBound : max(rows.lowerBound, e * per)
-            let hi = vectors.count == 1 ? rows.upperBound : min(rows.upperBound, (e + 1) * per)
+            let lo = max(rows.lowerBound, e * per), hi = min(rows.upperBound, (e + 1) * per)
             guard lo < hi else { continue }
             let part = lo..<hi
             let w = UnsafeMutableBufferPointer<Float>.allocate(capacity: v.count)
