@@ -4,7 +4,8 @@
 # this is how kernel changes were compared (Benchmarks/README.md, "What changed").
 # Usage: Benchmarks/quantize/cpu_time.sh RUNS TYPE INPUT.gguf BINARY BINARY...
 #   e.g. cpu_time.sh 5 q4_0 /tmp/tramontane-qbench/mistral7b-layer-f32.gguf old/tramontane .build/release/tramontane
-# (make the input with quantize/run.sh; THREADS=N to change the default of 2)
+# (make the input with quantize/run.sh; THREADS=N to change the default of 2; FIRST_RUN=1 times
+# the first run over the file instead: the source hashed, with an empty digest cache each run)
 set -euo pipefail
 [ $# -ge 4 ] || { sed -n '2,7p' "$0"; exit 2; }
 runs=$1; type=$2; input=$3; shift 3
@@ -12,8 +13,11 @@ work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 for r in $(seq "$runs"); do
     i=0
     for b in "$@"; do
-        /usr/bin/time -f "%U %e %S" -a -o "$work/times-$i" "$b" quantize "$input" -o "$work/out-$i.tmt" --type "$type" \
-            --no-source-hash --threads "${THREADS:-2}" --json > /dev/null 2>&1
+        hash=(--no-source-hash); cache=""
+        if [ -n "${FIRST_RUN:-}" ]; then hash=(); cache=$(mktemp -d "$work/cache.XXXX"); fi
+        TRAMONTANE_CACHE_DIR="$cache" /usr/bin/time -f "%U %e %S" -a -o "$work/times-$i" "$b" quantize "$input" -o "$work/out-$i.tmt" --type "$type" \
+            "${hash[@]}" --threads "${THREADS:-2}" --json > /dev/null 2>&1
+        [ -z "$cache" ] || rm -rf "$cache"
         i=$((i + 1))
     done
 done
