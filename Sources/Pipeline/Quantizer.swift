@@ -160,7 +160,9 @@ public struct Quantizer {
                         }
                     }
                 }
-                withExtendedLifetime(decoded) {}
+                // `values` point into `sources` (a recycled un-permuted copy, say) or `decoded`: both
+                // must outlive the report, whatever the write job has released by then.
+                withExtendedLifetime((sources, decoded)) {}
                 done += batch.pieces.reduce(0) { $0 + $1.inputBytes }
             }
             try writes.drain()
