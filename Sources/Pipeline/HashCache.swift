@@ -47,8 +47,7 @@ public struct HashCache: Sendable {
     }
 
     func lookup(_ key: String) -> String? {
-        guard let data = FileManager.default.contents(atPath: directory + "/" + key),
-              let text = String(data: data, encoding: .utf8)?.trimmingCharacters(in: .whitespacesAndNewlines),
+        guard let text = (try? TextFile.read(directory + "/" + key))?.trimmingCharacters(in: .whitespacesAndNewlines),
               text.count == 64, text.allSatisfy({ $0.isHexDigit && !$0.isUppercase }) else { return nil }
         return text
     }

@@ -98,7 +98,7 @@ public enum Validator {
 
     /// Token ids from a text file: integers separated by commas, spaces or newlines.
     public static func readTokenFile(_ path: String) throws -> [Int] {
-        let text = try String(contentsOfFile: path, encoding: .utf8)
+        let text = try TextFile.read(path)
         return try text.split(whereSeparator: { $0 == "," || $0.isWhitespace }).map { s in
             guard let v = Int(s), v >= 0 else { throw ValidationFailure.invalid("\(path): \"\(s)\" is not a token id") }
             return v

@@ -58,7 +58,7 @@ struct EvaluationTokens: ParsableArguments {
     func load(tokenizerOf model: String) throws -> (ids: [Int], source: String) {
         if let tokens { return (try Validator.readTokenFile(tokens), tokens) }
         let tokenizer = try TokenizerLoader.load(path: model)
-        let body = try text.map { try String(contentsOfFile: $0, encoding: .utf8) } ?? TokenizerLoader.defaultEvaluationText
+        let body = try text.map { try TextFile.read($0) } ?? TokenizerLoader.defaultEvaluationText
         return (tokenizer.encode(body), text ?? "default evaluation text")
     }
 }
