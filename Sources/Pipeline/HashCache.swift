@@ -55,7 +55,7 @@ public struct HashCache: Sendable {
     func store(_ key: String, _ digest: String) {
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            let out = try AtomicOutputFile(destination: directory + "/" + key, direct: false)
+            let out = try AtomicOutputFile(destination: directory + "/" + key, replacing: true, direct: false)
             try Array((digest + "\n").utf8).withUnsafeBytes { try out.write($0) }
             try out.commit()
         } catch {

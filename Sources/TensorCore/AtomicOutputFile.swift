@@ -5,9 +5,12 @@ import Darwin
 #endif
 
 /// An output file that appears at its destination only when complete: bytes go to a temporary
-/// file beside it, `commit()` flushes it to disk and renames it over the destination. On any
-/// error (or if `commit()` is never called) the temporary is removed and an existing file at the
-/// destination is untouched.
+/// file beside it (`NAME.tmp-PID-N`), `commit()` flushes it to disk and renames it over the
+/// destination. On any error (or if `commit()` is never called) the temporary is removed and an
+/// existing file at the destination is untouched.
+///
+/// The destination is an `OutputTarget`, checked when the file is made and again just before
+/// the rename (an input, a FIFO or a device is never replaced).
 ///
 /// On Linux the bytes go to the disk directly (`O_DIRECT`), gathered in an aligned
 /// `DirectStaging` buffer, instead of being copied into the page cache: allocating and filling
@@ -15,7 +18,8 @@ import Darwin
 /// direct (`dd` both ways). Where the file system refuses direct I/O, or a direct write comes
 /// back short, the rest goes through plain `write(2)`.
 public final class AtomicOutputFile {
-    public let destination: String
+    public let target: OutputTarget
+    public var destination: String { target.path }
     public let temporaryPath: String
     public private(set) var bytesWritten = 0
     private var fd: Int32
@@ -26,13 +30,14 @@ public final class AtomicOutputFile {
     /// - Parameters:
     ///   - write: the `write(2)` to use; tests inject a failing one to simulate a full disk.
     ///   - direct: write around the page cache where the system allows it.
-    public init(destination: String, write: @escaping (Int32, UnsafeRawPointer, Int) -> Int = Syscalls.systemWrite,
-                direct: Bool = true) throws(IOError) {
-        self.destination = destination
+    public init(target: OutputTarget, write: @escaping (Int32, UnsafeRawPointer, Int) -> Int = Syscalls.systemWrite,
+                direct: Bool = true) throws {
+        try target.check()
+        self.target = target
         self.write = write
         var attempt = 0
         while true {
-            let tmp = "\(destination).tmp-\(getpid())-\(attempt)"
+            let tmp = Self.temporaryName(target.path, pid: getpid(), attempt: attempt)
             do {
                 fd = try Syscalls.createExclusive(tmp)
                 temporaryPath = tmp
@@ -43,6 +48,19 @@ public final class AtomicOutputFile {
             }
         }
         if direct, let s = DirectStaging(), Syscalls.setDirect(fd, true) { staging = s }
+    }
+
+    /// A destination with no inputs to protect; an existing regular file there is replaced only
+    /// if `replacing`.
+    public convenience init(destination: String, replacing: Bool = false,
+                            write: @escaping (Int32, UnsafeRawPointer, Int) -> Int = Syscalls.systemWrite,
+                            direct: Bool = true) throws {
+        try self.init(target: OutputTarget(destination, replacing: replacing), write: write, direct: direct)
+    }
+
+    /// `NAME.tmp-PID-N`, beside the destination.
+    static func temporaryName(_ destination: String, pid: pid_t, attempt: Int) -> String {
+        "\(destination).tmp-\(pid)-\(attempt)"
     }
 
     deinit {
@@ -78,8 +96,9 @@ public final class AtomicOutputFile {
         try zeros.withUnsafeBytes { try write($0) }
     }
 
-    /// Flushes, closes and renames the temporary over the destination.
-    public func commit() throws(IOError) {
+    /// Flushes, closes and renames the temporary over the destination (checked once more:
+    /// something may have appeared there since the file was made).
+    public func commit() throws {
         precondition(!done, "commit after commit or abandon")
         do {
             if let staging, staging.count > 0 {
@@ -90,6 +109,17 @@ public final class AtomicOutputFile {
             try Syscalls.sync(fd, path: temporaryPath)
             Syscalls.closeQuietly(fd)
             fd = -1
+        } catch {
+            abandon()
+            throw IOError(error.operation, path: destination, errno: error.errno)
+        }
+        do {
+            try target.check()
+        } catch {
+            abandon()
+            throw error
+        }
+        do {
             try Syscalls.rename(temporaryPath, to: destination)
             done = true
         } catch {

@@ -16,6 +16,12 @@ struct OutputOptions: ParsableArguments {
     }
 }
 
+/// `--force` of every command that writes a file.
+struct OverwriteOptions: ParsableArguments {
+    @Flag(name: .long, help: "Replace the output file if it exists (never an input of the command, a FIFO or a device).")
+    var force = false
+}
+
 struct ThreadOptions: ParsableArguments {
     @Option(name: .long, help: "Worker threads (default: all cores).")
     var threads: Int = availableCores
