@@ -10,7 +10,10 @@ import Darwin
 /// existing file at the destination is untouched.
 ///
 /// The destination is an `OutputTarget`, checked when the file is made and again just before
-/// the rename (an input, a FIFO or a device is never replaced).
+/// the rename (an input, a FIFO or a device is never replaced). The temporary is also removed
+/// if SIGINT or SIGTERM stops the process (`Syscalls.removeOnSignal`). A SIGKILL leaves it
+/// behind, so making a file first removes stale temporaries of the same destination: those
+/// whose process id names no live process.
 ///
 /// On Linux the bytes go to the disk directly (`O_DIRECT`), gathered in an aligned
 /// `DirectStaging` buffer, instead of being copied into the page cache: allocating and filling
@@ -26,6 +29,8 @@ public final class AtomicOutputFile {
     private let write: (Int32, UnsafeRawPointer, Int) -> Int
     private var done = false
     private var staging: DirectStaging?
+    /// The temporary's registration for removal on SIGINT/SIGTERM.
+    private var signalSlot: Int32 = -1
 
     /// - Parameters:
     ///   - write: the `write(2)` to use; tests inject a failing one to simulate a full disk.
@@ -35,14 +40,19 @@ public final class AtomicOutputFile {
         try target.check()
         self.target = target
         self.write = write
+        Self.removeStaleTemporaries(of: target.path)
         var attempt = 0
         while true {
             let tmp = Self.temporaryName(target.path, pid: getpid(), attempt: attempt)
+            // Registered before it exists, so no moment has the file on disk and unregistered.
+            let slot = Syscalls.removeOnSignal(tmp)
             do {
                 fd = try Syscalls.createExclusive(tmp)
                 temporaryPath = tmp
+                signalSlot = slot
                 break
             } catch {
+                Syscalls.forgetOnSignal(slot)
                 if error.errno == EEXIST && attempt < 100 { attempt += 1; continue }
                 throw error
             }
@@ -61,6 +71,24 @@ public final class AtomicOutputFile {
     /// `NAME.tmp-PID-N`, beside the destination.
     static func temporaryName(_ destination: String, pid: pid_t, attempt: Int) -> String {
         "\(destination).tmp-\(pid)-\(attempt)"
+    }
+
+    /// Removes `NAME.tmp-PID-N` files beside `destination` left by a process that no longer
+    /// runs (killed with SIGKILL, or by a power cut). Best effort: a folder that cannot be
+    /// listed is left as it is. A temporary of a live process, this one included, is kept.
+    static func removeStaleTemporaries(of destination: String) {
+        let slash = destination.lastIndex(of: "/")
+        let folder = slash.map { $0 == destination.startIndex ? "/" : String(destination[..<$0]) } ?? "."
+        let prefix = (slash.map { String(destination[destination.index(after: $0)...]) } ?? destination) + ".tmp-"
+        guard let names = try? Syscalls.directoryEntries(folder) else { return }
+        let me = getpid()
+        for name in names where name.hasPrefix(prefix) {
+            let parts = name.dropFirst(prefix.count).split(separator: "-", omittingEmptySubsequences: false)
+            guard parts.count == 2, parts.allSatisfy({ !$0.isEmpty && $0.allSatisfy { $0 >= "0" && $0 <= "9" } }),
+                  let pid = pid_t(parts[0]), pid > 0 else { continue }
+            if pid == me || Syscalls.processExists(pid) { continue }
+            Syscalls.removeQuietly(folder == "/" ? "/" + name : folder + "/" + name)
+        }
     }
 
     deinit {
@@ -122,6 +150,7 @@ public final class AtomicOutputFile {
         do {
             try Syscalls.rename(temporaryPath, to: destination)
             done = true
+            Syscalls.forgetOnSignal(signalSlot)
         } catch {
             abandon()
             throw IOError(error.operation, path: destination, errno: error.errno)
@@ -135,6 +164,7 @@ public final class AtomicOutputFile {
         if fd >= 0 { Syscalls.closeQuietly(fd) }
         fd = -1
         Syscalls.removeQuietly(temporaryPath)
+        Syscalls.forgetOnSignal(signalSlot)
     }
 
     /// Writes the staged bytes (rounded up to the alignment with zeros when `padded`). A direct

@@ -1,4 +1,5 @@
 import CShims
+import CSignalCleanup
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -53,6 +54,26 @@ public enum Syscalls {
             throw IOError("cannot stat", path: path, errno: errno)
         }
         return FileStatus(st)
+    }
+
+    /// The names in a folder (`opendir(3)`/`readdir(3)`), without "." and "..".
+    public static func directoryEntries(_ path: String) throws(IOError) -> [String] {
+        guard let dir = opendir(path) else { throw IOError("cannot list", path: path, errno: errno) }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+
+    /// Whether a process with this id exists (`kill(pid, 0)`): true unless the system says there
+    /// is none (ESRCH); a process of another user (EPERM) exists.
+    public static func processExists(_ pid: pid_t) -> Bool {
+        kill(pid, 0) == 0 || errno != ESRCH
     }
 
     /// `write(2)` until every byte is written, retrying short writes and EINTR.
@@ -123,6 +144,14 @@ public enum Syscalls {
 
     /// `unlink(2)`, ignoring failure (used to clean up temporaries).
     public static func removeQuietly(_ path: String) { _ = unlink(path) }
+
+    /// Registers `path` to be unlinked if SIGINT or SIGTERM stops the process
+    /// (`Sources/CSignalCleanup`: the handler then restores the default action and re-raises).
+    /// Returns the slot for `forgetOnSignal`, or -1 if none was free.
+    public static func removeOnSignal(_ path: String) -> Int32 { tramontane_cleanup_register(path) }
+
+    /// Undoes `removeOnSignal`.
+    public static func forgetOnSignal(_ slot: Int32) { tramontane_cleanup_unregister(slot) }
 
     /// `close(2)`.
     public static func closeQuietly(_ fd: Int32) { _ = close(fd) }

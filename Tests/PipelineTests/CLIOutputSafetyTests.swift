@@ -2,8 +2,8 @@ import Foundation
 import TestSupport
 import XCTest
 
-/// What the commands that write files may write over (`OutputTarget`), through the built
-/// binary, each run with a bounded wait.
+/// What the commands that write files may write over (`OutputTarget`) and what a signal leaves
+/// behind (`AtomicOutputFile`), through the built binary, each run with a bounded wait.
 final class CLIOutputSafetyTests: XCTestCase {
     let cacheDir = TempDir()
 
@@ -109,5 +109,110 @@ final class CLIOutputSafetyTests: XCTestCase {
             XCTAssertGreaterThan(readBytes(out).count, 1000)
         }
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.contains(".tmp-") }, [])
+    }
+
+    /// SIGTERM and SIGINT while the output is being written: the process dies of the signal,
+    /// the temporary is gone, and the existing target is untouched.
+    func testSignalMidWriteRemovesTheTemporary() throws {
+        let source = try slowSource()
+        for sig in [SIGTERM, SIGINT] {
+            let dir = TempDir()
+            let out = dir.write("out.tmt", Array("previous model".utf8))
+            let p = try startSlowConvert(source, to: out)
+            try waitForTemporary(of: out, in: dir, written: p)
+            XCTAssertEqual(kill(p.pid, sig), 0)
+            let ended = try p.wait()
+            XCTAssertEqual(ended.signal, sig, "died of the signal: \(ended.stderr)")
+            XCTAssertEqual(dir.contents(), ["out.tmt"], "signal \(sig): no temporary left")
+            XCTAssertEqual(readBytes(out), Array("previous model".utf8), "signal \(sig): the target is untouched")
+        }
+    }
+
+    /// SIGKILL cannot be caught: the temporary stays, the target is untouched, and the next run
+    /// writing that target removes the stale temporary (its process is gone).
+    func testSIGKILLLeavesTheTargetAndTheNextRunCleansUp() throws {
+        let source = try slowSource()
+        let dir = TempDir()
+        let out = dir.write("out.tmt", Array("previous model".utf8))
+        let p = try startSlowConvert(source, to: out)
+        let temporary = try waitForTemporary(of: out, in: dir, written: p)
+        XCTAssertEqual(kill(p.pid, SIGKILL), 0)
+        XCTAssertEqual(try p.wait().signal, SIGKILL)
+        XCTAssertEqual(dir.contents(), ["out.tmt", temporary])
+        XCTAssertEqual(readBytes(out), Array("previous model".utf8))
+
+        let next = try run(["convert", source, "-o", out, "--force", "--codec", "raw", "--no-source-hash"])
+        XCTAssertEqual(next.status, 0, next.stderr)
+        XCTAssertEqual(dir.contents(), ["out.tmt"], "the stale temporary is removed")
+        XCTAssertEqual(try run(["verify", out]).status, 0)
+    }
+
+    // MARK: - A write slow enough to interrupt
+
+    /// A synthetic tiny-mistral with a 16384-token vocabulary (8 MiB of f32 embeddings and
+    /// output), made once: compressing it with zstd level 19 on one thread takes seconds,
+    /// while the tests signal it a few milliseconds after its temporary appears.
+    nonisolated(unsafe) static var slow: TempDir?
+
+    override class func tearDown() {
+        slow = nil
+        super.tearDown()
+    }
+
+    func slowSource() throws -> String {
+        let dir = Self.slow ?? TempDir()
+        Self.slow = dir
+        let folder = dir.file("slow")
+        if FileManager.default.fileExists(atPath: folder + "/model.safetensors") { return folder }
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let vocab = 16384, dim = 64, ffn = 192, kv = 16
+        let config = try String(contentsOfFile: Fixtures.tinyMistral("hf-safetensors-f32") + "/config.json", encoding: .utf8)
+            .replacingOccurrences(of: "\"vocab_size\": 1024", with: "\"vocab_size\": \(vocab)")
+            .replacingOccurrences(of: "\"num_hidden_layers\": 2", with: "\"num_hidden_layers\": 1")
+        XCTAssertTrue(config.contains("\(vocab)"))
+        try config.write(toFile: folder + "/config.json", atomically: false, encoding: .utf8)
+        var rng = SeededRandom(seed: 7)
+        func values(_ n: Int) -> [Float] { (0..<n).map { _ in Float(Int32(truncatingIfNeeded: rng.next())) / Float(Int32.max) } }
+        var tensors: [(String, [Int], [Float])] = [
+            ("model.embed_tokens.weight", [vocab, dim], values(vocab * dim)),
+            ("lm_head.weight", [vocab, dim], values(vocab * dim)),
+            ("model.norm.weight", [dim], values(dim)),
+        ]
+        let layer = "model.layers.0."
+        for (name, shape) in [("input_layernorm", [dim]), ("post_attention_layernorm", [dim]),
+                              ("self_attn.q_proj", [dim, dim]), ("self_attn.k_proj", [kv, dim]), ("self_attn.v_proj", [kv, dim]),
+                              ("self_attn.o_proj", [dim, dim]),
+                              ("mlp.gate_proj", [ffn, dim]), ("mlp.up_proj", [ffn, dim]), ("mlp.down_proj", [dim, ffn])] {
+            tensors.append((layer + name + ".weight", shape, values(shape.reduce(1, *))))
+        }
+        _ = dir.write("slow/model.safetensors", SafetensorsBuilder.valid(tensors))
+        return folder
+    }
+
+    func startSlowConvert(_ source: String, to out: String) throws -> CLIProcess {
+        try CLIProcess(["convert", source, "-o", out, "--force", "--codec", "zstd", "--level", "19", "--threads", "1", "--no-source-hash"],
+                       cacheDir: cacheDir.path)
+    }
+
+    /// Polls (up to 60 s) until `NAME.tmp-PID-N` of the running process exists; returns its name.
+    @discardableResult
+    func waitForTemporary(of out: String, in dir: TempDir, written p: CLIProcess) throws -> String {
+        let name = (out as NSString).lastPathComponent + ".tmp-\(p.pid)-"
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline {
+            if let t = dir.contents().first(where: { $0.hasPrefix(name) }) {
+                XCTAssertTrue(p.process.isRunning, "the conversion is still writing when signalled")
+                return t
+            }
+            if !p.process.isRunning {
+                let ended = try p.wait()
+                XCTFail("convert ended (status \(ended.status)) before its temporary was seen: \(ended.stderr)")
+                throw CLIProcess.TimedOut(args: p.args)
+            }
+            usleep(2_000)
+        }
+        kill(p.pid, SIGKILL)
+        _ = try? p.wait()
+        throw CLIProcess.TimedOut(args: p.args)
     }
 }

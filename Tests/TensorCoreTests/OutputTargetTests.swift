@@ -67,4 +67,33 @@ final class OutputTargetTests: XCTestCase {
         XCTAssertEqual(try Syscalls.status(dest)?.kind, .fifo)
         XCTAssertEqual(dir.contents(), ["out.tmt"])
     }
+
+    /// Temporaries of this naming left by a dead process are removed when the next file for
+    /// the same destination is made; those of live processes, other names and other
+    /// destinations are kept.
+    func testStaleTemporariesOfDeadProcessesAreRemoved() throws {
+        let dir = TempDir()
+        let dead = try deadProcessID()
+        let live = getppid()
+        let stale = dir.write("out.tmt.tmp-\(dead)-0", [1])
+        let stale2 = dir.write("out.tmt.tmp-\(dead)-3", [1])
+        let kept = ["out.tmt.tmp-\(live)-0", "out.tmt.tmp-\(getpid())-7", "other.tmt.tmp-\(dead)-0",
+                    "out.tmt.tmp-\(dead)-x", "out.tmt.tmp-\(dead)", "out.tmt.tmp-+\(dead)-0"]
+        for k in kept { _ = dir.write(k, [2]) }
+        let f = try AtomicOutputFile(destination: dir.file("out.tmt"))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: stale))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: stale2))
+        f.abandon()
+        XCTAssertEqual(dir.contents(), kept.sorted())
+    }
+
+    /// The id of a process that has ended (and been reaped).
+    private func deadProcessID() throws -> pid_t {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/true")
+        try p.run()
+        p.waitUntilExit()
+        XCTAssertFalse(Syscalls.processExists(p.processIdentifier))
+        return p.processIdentifier
+    }
 }
