@@ -28,7 +28,9 @@ let package = Package(
         .systemLibrary(name: "CZstd", path: "Sources/CZstd", providers: [.apt(["libzstd-dev"])]),
         // Header-only: C constants Swift's Glibc module does not export (O_DIRECT).
         .systemLibrary(name: "CShims", path: "Sources/CShims"),
-        .target(name: "TensorCore", dependencies: ["CShims"], swiftSettings: kernelFlags),
+        // The SIGINT/SIGTERM handler that removes temporary outputs: C, as a signal handler must be.
+        .target(name: "CSignalCleanup", path: "Sources/CSignalCleanup"),
+        .target(name: "TensorCore", dependencies: ["CShims", "CSignalCleanup"], swiftSettings: kernelFlags),
         .target(name: "Quantization", dependencies: ["TensorCore"], swiftSettings: kernelFlags),
         .target(name: "ModelFile", dependencies: ["TensorCore", "CZstd"], swiftSettings: kernelFlags),
         .executableTarget(name: "EmbedFormatsTool", path: "Sources/EmbedFormatsTool"),

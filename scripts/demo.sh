@@ -16,19 +16,19 @@ echo "== inspect the GGUF"
 $bin inspect "$gguf" | sed -n '1,4p;$p'
 
 echo "== convert: GGUF → native-layout .tmt (f32 base, lossless from the Q4_1/Q8_0 source)"
-$bin convert "$gguf" -o "$out/base-f32.tmt" --dtype f32 --codec raw
+$bin convert "$gguf" -o "$out/base-f32.tmt" --force --dtype f32 --codec raw
 $bin verify "$out/base-f32.tmt"
 
 echo "== imatrix: calibrate on the second half of the evaluation text (validation uses the first 8 chunks)"
 $bin tokenize "$out/base-f32.tmt" --file formats/eval/default.txt | tr ',' '\n' | tail -n +4609 > "$out/calibration.tokens"
-$bin imatrix "$out/base-f32.tmt" -o "$out/smollm2.imatrix" --tokens "$out/calibration.tokens"
+$bin imatrix "$out/base-f32.tmt" -o "$out/smollm2.imatrix" --force --tokens "$out/calibration.tokens"
 
 types="q8_0 q6_k q4_k_m q4_k q4_1 q4_0 q4_0+imatrix q4_k_m+imatrix"
 for t in $types; do
     preset="${t%+imatrix}"; extra=""
     [ "$t" != "$preset" ] && extra="--imatrix $out/smollm2.imatrix"
     echo "== quantize $t"
-    $bin quantize "$out/base-f32.tmt" -o "$out/$t.tmt" --type "$preset" $extra --report --json > "$out/$t.quantize.json"
+    $bin quantize "$out/base-f32.tmt" -o "$out/$t.tmt" --force --type "$preset" $extra --report --json > "$out/$t.quantize.json"
     $bin verify "$out/$t.tmt"
     echo "== validate $t against the f32 base"
     $bin validate "$out/$t.tmt" --reference "$out/base-f32.tmt" --ctx 512 --chunks 8 --json > "$out/$t.validate.json"

@@ -22,7 +22,7 @@ for layers in 2 6; do
         # Every conversion hashes its sources (an empty digest cache each time), as a first
         # conversion of a download does.
         cache=$(mktemp -d)
-        json=$(TRAMONTANE_CACHE_DIR="$cache" /usr/bin/time -v -o "$work/time.txt" "$bin" convert "$src" -o "$out" --codec "$codec" --json)
+        json=$(TRAMONTANE_CACHE_DIR="$cache" /usr/bin/time -v -o "$work/time.txt" "$bin" convert "$src" -o "$out" --force --codec "$codec" --json)
         rm -rf "$cache"
         rss=$(awk -F: '/Maximum resident/ {printf "%.0f", $2/1024}' "$work/time.txt")
         mbs=$(echo "$json" | python3 -c 'import json,sys; print("%.0f" % json.load(sys.stdin)["mb_per_second"])')

@@ -31,8 +31,8 @@ assert llama_cpp.llama_model_quantize(sys.argv[1].encode(), sys.argv[2].encode()
 PY
     true
 done
-"$bin" convert "$f32" -o "$work/ours-f16.tmt" --dtype f16 --codec raw >/dev/null
-for t in q8_0 q4_0 q4_k_m; do "$bin" quantize "$f32" -o "$work/ours-$t.tmt" --type "$t" >/dev/null; done
+"$bin" convert "$f32" -o "$work/ours-f16.tmt" --force --dtype f16 --codec raw >/dev/null
+for t in q8_0 q4_0 q4_k_m; do "$bin" quantize "$f32" -o "$work/ours-$t.tmt" --force --type "$t" >/dev/null; done
 # Both engines start from the page cache: ours are written around it (O_DIRECT), and F16 weights
 # stay mapped, so without this the first F16 prompt also read 257 MB from the disk (~460 tok/s
 # in run.sh against ~650 by hand).

@@ -15,6 +15,8 @@ for r in $(seq "$runs"); do
     for b in "$@"; do
         hash=(--no-source-hash); cache=""
         if [ -n "${FIRST_RUN:-}" ]; then hash=(); cache=$(mktemp -d "$work/cache.XXXX"); fi
+        # Removed rather than replaced with --force, which builds before it do not know.
+        rm -f "$work/out-$i.tmt"
         TRAMONTANE_CACHE_DIR="$cache" /usr/bin/time -f "%U %e %S" -a -o "$work/times-$i" "$b" quantize "$input" -o "$work/out-$i.tmt" --type "$type" \
             "${hash[@]}" --threads "${THREADS:-2}" --json > /dev/null 2>&1
         [ -z "$cache" ] || rm -rf "$cache"

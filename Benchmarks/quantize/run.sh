@@ -43,7 +43,7 @@ ours_once() {
         reference) extra="--reference-quantizer --no-source-hash" ;;
     esac
     local t0 t1; t0=$(date +%s.%N)
-    TRAMONTANE_CACHE_DIR="$cache" "$bin" quantize "$1" -o "$work/ours.tmt" --type "$2" --threads "$threads" $extra --json > /dev/null
+    TRAMONTANE_CACHE_DIR="$cache" "$bin" quantize "$1" -o "$work/ours.tmt" --force --type "$2" --threads "$threads" $extra --json > /dev/null
     t1=$(date +%s.%N)
     python3 -c "print($t1 - $t0)"
 }
@@ -52,7 +52,7 @@ ours_once() {
 ours_rmse() {
     local extra=(--no-source-hash); [ "$3" = reference ] && extra=(--reference-quantizer --no-source-hash)
     [ "$3" = mix ] && extra=(--no-source-hash "${@:4}")
-    "$bin" quantize "$1" -o "$work/ours.tmt" --type "$2" --threads "$threads" "${extra[@]}" --report --json > "$work/ours.json"
+    "$bin" quantize "$1" -o "$work/ours.tmt" --force --type "$2" --threads "$threads" "${extra[@]}" --report --json > "$work/ours.json"
     python3 - "$work/ours.json" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
@@ -74,7 +74,7 @@ for input in $inputs; do
     in_bytes=$(stat -c %s "$src")
     for t in $types; do
         # The digest cache for "cached" runs: filled once, untimed.
-        TRAMONTANE_CACHE_DIR="$caches/warm" "$bin" quantize "$src" -o "$work/ours.tmt" --type "$t" --threads "$threads" --json > /dev/null
+        TRAMONTANE_CACHE_DIR="$caches/warm" "$bin" quantize "$src" -o "$work/ours.tmt" --force --type "$t" --threads "$threads" --json > /dev/null
         declare -A secs=()
         for r in $(seq "$repeat"); do
             s=$("$py" "$root/Benchmarks/quantize/llama_quantize.py" "$src" "$work/llama.gguf" "$t" "$threads" --no-rmse 2>/dev/null \

@@ -27,6 +27,12 @@ public struct Checkpoint {
     public var files: [String]
     /// For `.tmt`: the open file (blobs, codecs, provenance).
     public var tmt: TMTFile?
+    /// Files read while opening that `files` does not list (a `params.json` passed over for the
+    /// `config.json` beside it).
+    var alsoRead: [String] = []
+
+    /// Every file this checkpoint was or will be read from: an output must not be one of them.
+    public var inputs: [String] { files + alsoRead }
 
     public var layout: String { format == .tmt ? "native" : Layout.detect(tensors.map(\.name)) }
 
@@ -159,7 +165,7 @@ extension Checkpoint {
             do { json = try JSONParser.parse(file.bytes) } catch { throw CheckpointError.invalidConfig(path: path, detail: "\(error)") }
             // A folder may hold both; the one matching the tensor names wins.
             let wantHF = Layout.detect(tensors.map(\.name)) == "hf"
-            if (name == "params.json" && wantHF) && fm.fileExists(atPath: p("config.json")) { continue }
+            if (name == "params.json" && wantHF) && fm.fileExists(atPath: p("config.json")) { alsoRead.append(path); continue }
             config = try reader(json, path)
             configPath = path
             files.append(path)

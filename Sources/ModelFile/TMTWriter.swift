@@ -30,13 +30,21 @@ public final class TMTWriter {
     /// The tensor being written piece by piece, if any.
     private var current: ItemStream?
 
-    public init(path: String, options: TMTWriterOptions = .init(),
+    /// Writes to `target`, checked first (see `OutputTarget`: never an input, a FIFO or a device).
+    public init(target: OutputTarget, options: TMTWriterOptions = .init(),
                 write: @escaping (Int32, UnsafeRawPointer, Int) -> Int = Syscalls.systemWrite) throws {
-        try TMTLayout.checkChunkSize(options.chunkSize, path: path)
+        try TMTLayout.checkChunkSize(options.chunkSize, path: target.path)
         self.options = options
-        file = try AtomicOutputFile(destination: path, write: write)
+        file = try AtomicOutputFile(target: target, write: write)
         contexts = ZstdContexts(threads: max(1, options.threads), compress: true)
         try TMTLayout.header().withUnsafeBytes { try file.write($0) }
+    }
+
+    /// Writes to `path`, which has no inputs to protect; an existing regular file there is
+    /// replaced only if `replacing`.
+    public convenience init(path: String, replacing: Bool = false, options: TMTWriterOptions = .init(),
+                            write: @escaping (Int32, UnsafeRawPointer, Int) -> Int = Syscalls.systemWrite) throws {
+        try self.init(target: OutputTarget(path, replacing: replacing), options: options, write: write)
     }
 
     public var path: String { file.destination }

@@ -17,6 +17,8 @@ public struct Converter {
         public var hashSources = true
         /// Where source digests are remembered between runs (nil: hash every time).
         public var hashCache: HashCache?
+        /// Replace an existing output file (`--force`); an input, a FIFO or a device never is.
+        public var replacing = false
         public init() {}
     }
 
@@ -41,13 +43,14 @@ public struct Converter {
     public static func convert(_ source: String, to output: String, options: Options, progress: ProgressReporter = SilentProgress()) throws -> Report {
         let start = Date()
         let checkpoint = try Checkpoint.open(source)
+        let target = try OutputTarget(output, inputs: checkpoint.inputs, replacing: options.replacing)
         let model = try checkpoint.native()
         let written = model.tensors.filter { model.aliases[$0.name] == nil }
         let inputBytes = written.reduce(0) { $0 + $1.byteCount }
 
         let metadata = OutputMetadata(checkpoint: checkpoint, model: model, command: options.command, hashSources: options.hashSources,
                                       hashCache: options.hashCache, writer: options.writer)
-        let writer = try TMTWriter(path: output, options: options.writer)
+        let writer = try TMTWriter(target: target, options: options.writer)
         var decoded = 0
         do {
             for t in written {

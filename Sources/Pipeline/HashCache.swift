@@ -47,8 +47,7 @@ public struct HashCache: Sendable {
     }
 
     func lookup(_ key: String) -> String? {
-        guard let data = FileManager.default.contents(atPath: directory + "/" + key),
-              let text = String(data: data, encoding: .utf8)?.trimmingCharacters(in: .whitespacesAndNewlines),
+        guard let text = (try? TextFile.read(directory + "/" + key))?.trimmingCharacters(in: .whitespacesAndNewlines),
               text.count == 64, text.allSatisfy({ $0.isHexDigit && !$0.isUppercase }) else { return nil }
         return text
     }
@@ -56,7 +55,7 @@ public struct HashCache: Sendable {
     func store(_ key: String, _ digest: String) {
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            let out = try AtomicOutputFile(destination: directory + "/" + key, direct: false)
+            let out = try AtomicOutputFile(destination: directory + "/" + key, replacing: true, direct: false)
             try Array((digest + "\n").utf8).withUnsafeBytes { try out.write($0) }
             try out.commit()
         } catch {

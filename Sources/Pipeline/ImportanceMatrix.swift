@@ -40,8 +40,8 @@ public struct ImportanceMatrix: Sendable {
                                 metadata: ["tokens": String(rows), "chunks": String(n), "ctx": String(ctx)])
     }
 
-    /// Writes the safetensors file (atomically).
-    public func write(to path: String) throws {
+    /// Writes the safetensors file (atomically) to `target`, checked as every output is.
+    public func write(to target: OutputTarget) throws {
         var header: [String: JSONValue] = ["__metadata__": .object(metadata.mapValues { .string($0) })]
         var offset = 0
         let names = columns.keys.sorted()
@@ -55,7 +55,7 @@ public struct ImportanceMatrix: Sendable {
         enc.outputFormatting = [.sortedKeys]
         var json = [UInt8](try enc.encode(JSONValue.object(header)))
         while (json.count + 8) % 8 != 0 { json.append(0x20) }
-        let out = try AtomicOutputFile(destination: path)
+        let out = try AtomicOutputFile(target: target)
         var prefix: [UInt8] = []
         withUnsafeBytes(of: UInt64(json.count).littleEndian) { prefix += $0 }
         try prefix.withUnsafeBytes { try out.write($0) }

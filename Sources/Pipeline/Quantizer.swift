@@ -21,6 +21,8 @@ public struct Quantizer {
         public var hashSources = true
         /// Where source digests are remembered between runs (nil: hash every time).
         public var hashCache: HashCache?
+        /// Replace an existing output file (`--force`); an input, a FIFO or a device never is.
+        public var replacing = false
         /// Weights per unit of work (`TensorBatch`): small tensors are batched up to it, larger
         /// ones cut into slices of it. The file does not depend on it.
         public var batchWeights = TensorBatch.limit
@@ -97,7 +99,8 @@ public struct Quantizer {
                                 progress: ProgressReporter = SilentProgress(), start: Date = Date()) throws -> Plan {
         var plan = try plan(model, source: source, options: options)
         let byName = Dictionary(uniqueKeysWithValues: model.tensors.map { ($0.name, $0) })
-        let writer = try TMTWriter(path: output, options: TMTWriterOptions(codec: options.codec, threads: options.threads))
+        let target = try OutputTarget(output, inputs: checkpoint.inputs + [options.imatrixPath].compactMap { $0 }, replacing: options.replacing)
+        let writer = try TMTWriter(target: target, options: TMTWriterOptions(codec: options.codec, threads: options.threads))
         let inputBytes = plan.tensors.reduce(0) { $0 + (byName[$1.name]?.byteCount ?? 0) }
         let metadata = OutputMetadata(checkpoint: checkpoint, model: model, command: options.command, hashSources: options.hashSources,
                                       hashCache: options.hashCache, writer: writer.options)

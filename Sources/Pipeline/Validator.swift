@@ -8,7 +8,12 @@ import TensorCore
 public enum Validator {
     /// Loads any readable model file for the reference forward pass.
     public static func load(_ path: String, threads: Int) throws -> Transformer {
-        try Transformer(weights: try ModelWeights(try Checkpoint.open(path).native()), threads: threads)
+        try load(try Checkpoint.open(path), threads: threads)
+    }
+
+    /// The same for a checkpoint the caller has opened.
+    public static func load(_ checkpoint: Checkpoint, threads: Int) throws -> Transformer {
+        try Transformer(weights: try ModelWeights(try checkpoint.native()), threads: threads)
     }
 
     /// llama-perplexity's protocol: chunks of `ctx` tokens, BOS first, score the second half.
@@ -98,7 +103,7 @@ public enum Validator {
 
     /// Token ids from a text file: integers separated by commas, spaces or newlines.
     public static func readTokenFile(_ path: String) throws -> [Int] {
-        let text = try String(contentsOfFile: path, encoding: .utf8)
+        let text = try TextFile.read(path)
         return try text.split(whereSeparator: { $0 == "," || $0.isWhitespace }).map { s in
             guard let v = Int(s), v >= 0 else { throw ValidationFailure.invalid("\(path): \"\(s)\" is not a token id") }
             return v

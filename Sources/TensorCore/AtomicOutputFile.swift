@@ -5,9 +5,15 @@ import Darwin
 #endif
 
 /// An output file that appears at its destination only when complete: bytes go to a temporary
-/// file beside it, `commit()` flushes it to disk and renames it over the destination. On any
-/// error (or if `commit()` is never called) the temporary is removed and an existing file at the
-/// destination is untouched.
+/// file beside it (`NAME.tmp-PID-N`), `commit()` flushes it to disk and renames it over the
+/// destination. On any error (or if `commit()` is never called) the temporary is removed and an
+/// existing file at the destination is untouched.
+///
+/// The destination is an `OutputTarget`, checked when the file is made and again just before
+/// the rename (an input, a FIFO or a device is never replaced). The temporary is also removed
+/// if SIGINT or SIGTERM stops the process (`Syscalls.removeOnSignal`). A SIGKILL leaves it
+/// behind, so making a file first removes stale temporaries of the same destination: those
+/// whose process id names no live process.
 ///
 /// On Linux the bytes go to the disk directly (`O_DIRECT`), gathered in an aligned
 /// `DirectStaging` buffer, instead of being copied into the page cache: allocating and filling
@@ -15,34 +21,74 @@ import Darwin
 /// direct (`dd` both ways). Where the file system refuses direct I/O, or a direct write comes
 /// back short, the rest goes through plain `write(2)`.
 public final class AtomicOutputFile {
-    public let destination: String
+    public let target: OutputTarget
+    public var destination: String { target.path }
     public let temporaryPath: String
     public private(set) var bytesWritten = 0
     private var fd: Int32
     private let write: (Int32, UnsafeRawPointer, Int) -> Int
     private var done = false
     private var staging: DirectStaging?
+    /// The temporary's registration for removal on SIGINT/SIGTERM.
+    private var signalSlot: Int32 = -1
 
     /// - Parameters:
     ///   - write: the `write(2)` to use; tests inject a failing one to simulate a full disk.
     ///   - direct: write around the page cache where the system allows it.
-    public init(destination: String, write: @escaping (Int32, UnsafeRawPointer, Int) -> Int = Syscalls.systemWrite,
-                direct: Bool = true) throws(IOError) {
-        self.destination = destination
+    public init(target: OutputTarget, write: @escaping (Int32, UnsafeRawPointer, Int) -> Int = Syscalls.systemWrite,
+                direct: Bool = true) throws {
+        try target.check()
+        self.target = target
         self.write = write
+        Self.removeStaleTemporaries(of: target.path)
         var attempt = 0
         while true {
-            let tmp = "\(destination).tmp-\(getpid())-\(attempt)"
+            let tmp = Self.temporaryName(target.path, pid: getpid(), attempt: attempt)
+            // Registered before it exists, so no moment has the file on disk and unregistered.
+            let slot = Syscalls.removeOnSignal(tmp)
             do {
                 fd = try Syscalls.createExclusive(tmp)
                 temporaryPath = tmp
+                signalSlot = slot
                 break
             } catch {
+                Syscalls.forgetOnSignal(slot)
                 if error.errno == EEXIST && attempt < 100 { attempt += 1; continue }
                 throw error
             }
         }
         if direct, let s = DirectStaging(), Syscalls.setDirect(fd, true) { staging = s }
+    }
+
+    /// A destination with no inputs to protect; an existing regular file there is replaced only
+    /// if `replacing`.
+    public convenience init(destination: String, replacing: Bool = false,
+                            write: @escaping (Int32, UnsafeRawPointer, Int) -> Int = Syscalls.systemWrite,
+                            direct: Bool = true) throws {
+        try self.init(target: OutputTarget(destination, replacing: replacing), write: write, direct: direct)
+    }
+
+    /// `NAME.tmp-PID-N`, beside the destination.
+    static func temporaryName(_ destination: String, pid: pid_t, attempt: Int) -> String {
+        "\(destination).tmp-\(pid)-\(attempt)"
+    }
+
+    /// Removes `NAME.tmp-PID-N` files beside `destination` left by a process that no longer
+    /// runs (killed with SIGKILL, or by a power cut). Best effort: a folder that cannot be
+    /// listed is left as it is. A temporary of a live process, this one included, is kept.
+    static func removeStaleTemporaries(of destination: String) {
+        let slash = destination.lastIndex(of: "/")
+        let folder = slash.map { $0 == destination.startIndex ? "/" : String(destination[..<$0]) } ?? "."
+        let prefix = (slash.map { String(destination[destination.index(after: $0)...]) } ?? destination) + ".tmp-"
+        guard let names = try? Syscalls.directoryEntries(folder) else { return }
+        let me = getpid()
+        for name in names where name.hasPrefix(prefix) {
+            let parts = name.dropFirst(prefix.count).split(separator: "-", omittingEmptySubsequences: false)
+            guard parts.count == 2, parts.allSatisfy({ !$0.isEmpty && $0.allSatisfy { $0 >= "0" && $0 <= "9" } }),
+                  let pid = pid_t(parts[0]), pid > 0 else { continue }
+            if pid == me || Syscalls.processExists(pid) { continue }
+            Syscalls.removeQuietly(folder == "/" ? "/" + name : folder + "/" + name)
+        }
     }
 
     deinit {
@@ -78,8 +124,9 @@ public final class AtomicOutputFile {
         try zeros.withUnsafeBytes { try write($0) }
     }
 
-    /// Flushes, closes and renames the temporary over the destination.
-    public func commit() throws(IOError) {
+    /// Flushes, closes and renames the temporary over the destination (checked once more:
+    /// something may have appeared there since the file was made).
+    public func commit() throws {
         precondition(!done, "commit after commit or abandon")
         do {
             if let staging, staging.count > 0 {
@@ -90,8 +137,20 @@ public final class AtomicOutputFile {
             try Syscalls.sync(fd, path: temporaryPath)
             Syscalls.closeQuietly(fd)
             fd = -1
+        } catch {
+            abandon()
+            throw IOError(error.operation, path: destination, errno: error.errno)
+        }
+        do {
+            try target.check()
+        } catch {
+            abandon()
+            throw error
+        }
+        do {
             try Syscalls.rename(temporaryPath, to: destination)
             done = true
+            Syscalls.forgetOnSignal(signalSlot)
         } catch {
             abandon()
             throw IOError(error.operation, path: destination, errno: error.errno)
@@ -105,6 +164,7 @@ public final class AtomicOutputFile {
         if fd >= 0 { Syscalls.closeQuietly(fd) }
         fd = -1
         Syscalls.removeQuietly(temporaryPath)
+        Syscalls.forgetOnSignal(signalSlot)
     }
 
     /// Writes the staged bytes (rounded up to the alignment with zeros when `padded`). A direct

@@ -14,9 +14,8 @@ public final class MappedFile: @unchecked Sendable {
 
     public init(path: String) throws(IOError) {
         self.path = path
-        let fd = try Syscalls.openForReading(path)
+        let (fd, size) = try Syscalls.openForReading(path)
         defer { Syscalls.closeQuietly(fd) }
-        let size = try Syscalls.fileSize(fd, path: path)
         self.size = size
         if size == 0 {
             base = nil

@@ -1,4 +1,5 @@
 import CShims
+import CSignalCleanup
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -9,11 +10,33 @@ import Darwin
 /// swift-system habit), so that errors carry the path and tests can inject a short write or
 /// ENOSPC through `AtomicOutputFile`'s `write` parameter.
 public enum Syscalls {
-    /// `open(2)` for reading.
-    public static func openForReading(_ path: String) throws(IOError) -> Int32 {
-        let fd = retryOnInterrupt { open(path, O_RDONLY | O_CLOEXEC) }
+    /// `open(2)` of a regular file for reading, and its size. Anything else is refused with the
+    /// path and what it is, before it is opened where `stat(2)` can tell (opening a device may
+    /// act on it) and in any case before a byte is read: the open is `O_NONBLOCK`, so a FIFO
+    /// cannot block it forever, then `fstat(2)` checks the file actually opened, and the flag is
+    /// cleared (it means nothing for a regular file, but reads should not inherit it).
+    public static func openForReading(_ path: String) throws(IOError) -> (fd: Int32, size: Int) {
+        if let st = try status(path), st.kind != .regular { throw IOError.notRegularFile(path, kind: st.kind) }
+        let fd = retryOnInterrupt { open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK) }
         guard fd >= 0 else { throw IOError("cannot open", path: path, errno: errno) }
-        return fd
+        var st = stat()
+        guard fstat(fd, &st) == 0 else {
+            let e = errno
+            closeQuietly(fd)
+            throw IOError("cannot stat", path: path, errno: e)
+        }
+        let kind = FileKind(mode: st.st_mode)
+        guard kind == .regular else {
+            closeQuietly(fd)
+            throw IOError.notRegularFile(path, kind: kind)
+        }
+        let flags = fcntl(fd, F_GETFL)
+        guard flags >= 0, fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) == 0 else {
+            let e = errno
+            closeQuietly(fd)
+            throw IOError("cannot clear O_NONBLOCK on", path: path, errno: e)
+        }
+        return (fd, Int(st.st_size))
     }
 
     /// `open(2)` creating a new file that must not exist yet.
@@ -23,12 +46,34 @@ public enum Syscalls {
         return fd
     }
 
-    /// `fstat(2)`: the size of an open file.
-    public static func fileSize(_ fd: Int32, path: String) throws(IOError) -> Int {
+    /// `stat(2)`, following symbolic links; nil if nothing is at `path` (or a link dangles).
+    public static func status(_ path: String) throws(IOError) -> FileStatus? {
         var st = stat()
-        guard fstat(fd, &st) == 0 else { throw IOError("cannot stat", path: path, errno: errno) }
-        guard (st.st_mode & S_IFMT) == S_IFREG else { throw IOError("not a regular file", path: path, errno: EINVAL) }
-        return Int(st.st_size)
+        guard stat(path, &st) == 0 else {
+            if errno == ENOENT { return nil }
+            throw IOError("cannot stat", path: path, errno: errno)
+        }
+        return FileStatus(st)
+    }
+
+    /// The names in a folder (`opendir(3)`/`readdir(3)`), without "." and "..".
+    public static func directoryEntries(_ path: String) throws(IOError) -> [String] {
+        guard let dir = opendir(path) else { throw IOError("cannot list", path: path, errno: errno) }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+
+    /// Whether a process with this id exists (`kill(pid, 0)`): true unless the system says there
+    /// is none (ESRCH); a process of another user (EPERM) exists.
+    public static func processExists(_ pid: pid_t) -> Bool {
+        kill(pid, 0) == 0 || errno != ESRCH
     }
 
     /// `write(2)` until every byte is written, retrying short writes and EINTR.
@@ -99,6 +144,14 @@ public enum Syscalls {
 
     /// `unlink(2)`, ignoring failure (used to clean up temporaries).
     public static func removeQuietly(_ path: String) { _ = unlink(path) }
+
+    /// Registers `path` to be unlinked if SIGINT or SIGTERM stops the process
+    /// (`Sources/CSignalCleanup`: the handler then restores the default action and re-raises).
+    /// Returns the slot for `forgetOnSignal`, or -1 if none was free.
+    public static func removeOnSignal(_ path: String) -> Int32 { tramontane_cleanup_register(path) }
+
+    /// Undoes `removeOnSignal`.
+    public static func forgetOnSignal(_ slot: Int32) { tramontane_cleanup_unregister(slot) }
 
     /// `close(2)`.
     public static func closeQuietly(_ fd: Int32) { _ = close(fd) }

@@ -16,6 +16,8 @@ struct Convert: ParsableCommand {
     @Option(name: .shortAndLong, help: "The .tmt file to write (written to a temporary file, renamed when complete).")
     var output: String
 
+    @OptionGroup var overwrite: OverwriteOptions
+
     @Option(help: "Element type of the output: keep, f32, f16 or bf16. f16 refuses values that would overflow.")
     var dtype: Converter.TargetDType = .keep
 
@@ -43,6 +45,7 @@ struct Convert: ParsableCommand {
         options.dtype = dtype
         options.hashSources = provenance.hashSources
         options.hashCache = provenance.hashCache
+        options.replacing = overwrite.force
         options.writer = TMTWriterOptions(codec: codec, level: level, chunkSize: chunkMiB << 20, threads: threads.threads)
         let report = try Converter.convert(source, to: output, options: options, progress: TerminalProgress(title: "convert", quiet: out.json))
         if out.json { return try out.printJSON(report) }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Inference
 import Pipeline
+import TensorCore
 import Tokenizers
 
 struct Generate: ParsableCommand {
@@ -92,7 +93,7 @@ struct Generate: ParsableCommand {
         } else {
             let t = try TokenizerLoader.load(path: model)
             tokenizer = t
-            let text = try prompt ?? String(contentsOfFile: promptFile ?? "", encoding: .utf8)
+            let text = try prompt ?? TextFile.read(promptFile ?? "")
             if chat {
                 guard let format = ChatFormat.detect(t) else { throw ValidationError("this model's tokenizer has no known chat format") }
                 ids = format.prompt(text, system: system, tokenizer: t)

@@ -1,6 +1,8 @@
 import ArgumentParser
+import Checkpoints
 import Foundation
 import Pipeline
+import TensorCore
 
 struct Imatrix: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -12,19 +14,25 @@ struct Imatrix: ParsableCommand {
     @Option(name: .shortAndLong, help: "The importance matrix to write (safetensors; see formats/imatrix.md).")
     var output: String
 
+    @OptionGroup var overwrite: OverwriteOptions
+
     @OptionGroup var calibration: EvaluationTokens
 
     @OptionGroup var threads: ThreadOptions
     @OptionGroup var out: OutputOptions
 
     func run() throws {
-        let m = try Validator.load(model, threads: threads.threads)
+        let checkpoint = try Checkpoint.open(model)
+        // Checked before the calibration runs, not after.
+        let target = try OutputTarget(output, inputs: checkpoint.inputs + [calibration.text, calibration.tokens].compactMap { $0 },
+                                      replacing: overwrite.force)
+        let m = try Validator.load(checkpoint, threads: threads.threads)
         let (ids, source) = try calibration.load(tokenizerOf: model)
         var matrix = try ImportanceMatrix.collect(model: m, tokens: ids, ctx: calibration.ctx, chunks: calibration.chunks, bos: m.config.bosTokenID,
                                                   progress: TerminalProgress(title: "imatrix", quiet: out.json))
         matrix.metadata["model"] = model
         matrix.metadata["calibration"] = source
-        try matrix.write(to: output)
+        try matrix.write(to: target)
         if out.json { return try out.printJSON(["output": output, "tensors": String(matrix.columns.count), "tokens": matrix.metadata["tokens"] ?? ""]) }
         print("\(output): \(matrix.columns.count) weights, \(matrix.metadata["tokens"] ?? "?") tokens of \(source)")
     }

@@ -16,6 +16,12 @@ struct OutputOptions: ParsableArguments {
     }
 }
 
+/// `--force` of every command that writes a file.
+struct OverwriteOptions: ParsableArguments {
+    @Flag(name: .long, help: "Replace the output file if it exists (never an input of the command, a FIFO or a device).")
+    var force = false
+}
+
 struct ThreadOptions: ParsableArguments {
     @Option(name: .long, help: "Worker threads (default: all cores).")
     var threads: Int = availableCores
@@ -58,7 +64,7 @@ struct EvaluationTokens: ParsableArguments {
     func load(tokenizerOf model: String) throws -> (ids: [Int], source: String) {
         if let tokens { return (try Validator.readTokenFile(tokens), tokens) }
         let tokenizer = try TokenizerLoader.load(path: model)
-        let body = try text.map { try String(contentsOfFile: $0, encoding: .utf8) } ?? TokenizerLoader.defaultEvaluationText
+        let body = try text.map { try TextFile.read($0) } ?? TokenizerLoader.defaultEvaluationText
         return (tokenizer.encode(body), text ?? "default evaluation text")
     }
 }

@@ -21,6 +21,8 @@ struct QuantizeTensors: ParsableCommand {
     @Option(name: .shortAndLong, help: "The .tmt file to write.")
     var output: String?
 
+    @OptionGroup var overwrite: OverwriteOptions
+
     @Option(name: .long, help: "A preset (q8_0, q6_k, q5_1, q5_0, q4_k, q4_1, q4_0, q4_k_m, q4_k_s).")
     var type: String
 
@@ -60,6 +62,7 @@ struct QuantizeTensors: ParsableCommand {
         var options = Quantizer.Options(recipe: recipe)
         options.hashSources = provenance.hashSources
         options.hashCache = provenance.hashCache
+        options.replacing = overwrite.force
         options.mode = reference ? .reference : .search
         options.threads = threads.threads
         options.report = report

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Pipeline
+import TensorCore
 import Tokenizers
 
 struct Tokenize: ParsableCommand {
@@ -29,7 +30,7 @@ struct Tokenize: ParsableCommand {
 
     func run() throws {
         let tokenizer = try TokenizerLoader.load(path: source)
-        let input = try text ?? String(contentsOfFile: file ?? "", encoding: .utf8)
+        let input = try text ?? TextFile.read(file ?? "")
         let start = Date()
         var ids = tokenizer.encode(input)
         let seconds = Date().timeIntervalSince(start)

@@ -144,7 +144,7 @@ final class TMTRoundTripTests: XCTestCase {
         let dir = TempDir()
         let dest = dir.write("model.tmt", Array("old".utf8))
         var budget = 10_000
-        let w = try TMTWriter(path: dest, options: TMTWriterOptions(codec: .raw, chunkSize: TMTLayout.minChunkSize, threads: 1), write: { fd, p, n in
+        let w = try TMTWriter(path: dest, replacing: true, options: TMTWriterOptions(codec: .raw, chunkSize: TMTLayout.minChunkSize, threads: 1), write: { fd, p, n in
             if budget <= 0 { errno = ENOSPC; return -1 }
             let k = min(n, budget); budget -= k
             return Glibc.write(fd, p, k)

@@ -5,18 +5,7 @@ import XCTest
 /// Runs the built `tramontane` binary as a user would, checking exit codes and the JSON keys
 /// scripts rely on.
 final class CLITests: XCTestCase {
-    var binary: String {
-        get throws {
-            let dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-            for candidate in [dir, dir.deletingLastPathComponent()] {
-                let p = candidate.appendingPathComponent("tramontane").path
-                if FileManager.default.isExecutableFile(atPath: p) { return p }
-            }
-            let p = Fixtures.packageRoot.appendingPathComponent(".build/debug/tramontane").path
-            guard FileManager.default.isExecutableFile(atPath: p) else { throw Fixtures.Missing(path: p) }
-            return p
-        }
-    }
+    var binary: String { get throws { try CLIProcess.binary } }
 
     let cacheDir = TempDir()
 

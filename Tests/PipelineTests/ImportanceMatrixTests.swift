@@ -23,7 +23,7 @@ final class ImportanceMatrixTests: XCTestCase {
         XCTAssertTrue(model.observer == nil, "the observer is removed after collection")
 
         let path = dir.file("m.imatrix")
-        try m.write(to: path)
+        try m.write(to: OutputTarget(path))
         let back = try ImportanceMatrix.read(path)
         XCTAssertEqual(back.columns, m.columns)
         XCTAssertEqual(back.metadata["chunks"], "4")

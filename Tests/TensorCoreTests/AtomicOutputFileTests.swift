@@ -7,7 +7,7 @@ final class AtomicOutputFileTests: XCTestCase {
     func testCommitReplacesDestination() throws {
         let dir = TempDir()
         let dest = dir.write("out.bin", [1, 2, 3])
-        let f = try AtomicOutputFile(destination: dest)
+        let f = try AtomicOutputFile(destination: dest, replacing: true)
         try ([9, 9] as [UInt8]).withUnsafeBytes { try f.write($0) }
         XCTAssertEqual(readBytes(dest), [1, 2, 3], "destination untouched before commit")
         try f.commit()
@@ -24,7 +24,7 @@ final class AtomicOutputFileTests: XCTestCase {
             let dir = TempDir()
             let dest = dir.write("model.tmt", Array("previous model".utf8))
             var budget = 100
-            let f = try AtomicOutputFile(destination: dest, write: { fd, p, n in
+            let f = try AtomicOutputFile(destination: dest, replacing: true, write: { fd, p, n in
                 if budget <= 0 { errno = ENOSPC; return -1 }
                 let k = min(n, budget)
                 budget -= k

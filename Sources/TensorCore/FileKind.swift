@@ -1,0 +1,56 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// What a path names, from `stat(2)`'s `st_mode`: readers and writers accept only regular
+/// files, and their errors say what was found instead.
+public enum FileKind: Sendable, Equatable {
+    case regular, directory, fifo, socket, characterDevice, blockDevice, symbolicLink, other
+
+    public init(mode: mode_t) {
+        switch mode & S_IFMT {
+        case S_IFREG: self = .regular
+        case S_IFDIR: self = .directory
+        case S_IFIFO: self = .fifo
+        case S_IFSOCK: self = .socket
+        case S_IFCHR: self = .characterDevice
+        case S_IFBLK: self = .blockDevice
+        case S_IFLNK: self = .symbolicLink
+        default: self = .other
+        }
+    }
+
+    /// "a FIFO (named pipe)", "a directory", … for error messages.
+    public var described: String {
+        switch self {
+        case .regular: "a regular file"
+        case .directory: "a directory"
+        case .fifo: "a FIFO (named pipe)"
+        case .socket: "a socket"
+        case .characterDevice: "a character device"
+        case .blockDevice: "a block device"
+        case .symbolicLink: "a symbolic link"
+        case .other: "not a regular file"
+        }
+    }
+}
+
+/// The identity and kind of a file (`stat(2)`): two paths name the same file when device and
+/// inode are equal, whatever hard or symbolic links lead to it.
+public struct FileStatus: Sendable, Equatable {
+    public let device: UInt64
+    public let inode: UInt64
+    public let kind: FileKind
+    public let size: Int
+
+    init(_ st: stat) {
+        device = UInt64(st.st_dev)
+        inode = UInt64(st.st_ino)
+        kind = FileKind(mode: st.st_mode)
+        size = Int(st.st_size)
+    }
+
+    public func isSameFile(as other: FileStatus) -> Bool { device == other.device && inode == other.inode }
+}

@@ -1,0 +1,79 @@
+import Foundation
+import TestSupport
+import XCTest
+
+/// The built `tramontane` binary as a subprocess, as a user runs it: output to files (no pipe
+/// can fill up), a bounded wait, and the way it ended (exit status or signal).
+struct CLIProcess {
+    static var binary: String {
+        get throws {
+            let dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+            for candidate in [dir, dir.deletingLastPathComponent()] {
+                let p = candidate.appendingPathComponent("tramontane").path
+                if FileManager.default.isExecutableFile(atPath: p) { return p }
+            }
+            let p = Fixtures.packageRoot.appendingPathComponent(".build/debug/tramontane").path
+            guard FileManager.default.isExecutableFile(atPath: p) else { throw Fixtures.Missing(path: p) }
+            return p
+        }
+    }
+
+    struct Ended {
+        var status: Int32
+        /// The signal that ended the process, if one did.
+        var signal: Int32?
+        var stdout: String
+        var stderr: String
+    }
+
+    struct TimedOut: Error, CustomStringConvertible {
+        var args: [String]
+        var description: String { "tramontane \(args.joined(separator: " ")) did not end in time (killed): it hung" }
+    }
+
+    let process = Process()
+    let args: [String]
+    private let logs = TempDir()
+
+    /// Starts `tramontane args…` with its digest cache in `cacheDir`.
+    init(_ args: [String], cacheDir: String) throws {
+        self.args = args
+        process.executableURL = URL(fileURLWithPath: try Self.binary)
+        process.arguments = args
+        var env = ProcessInfo.processInfo.environment
+        env["TRAMONTANE_CACHE_DIR"] = cacheDir
+        process.environment = env
+        FileManager.default.createFile(atPath: logs.file("out"), contents: nil)
+        FileManager.default.createFile(atPath: logs.file("err"), contents: nil)
+        process.standardOutput = FileHandle(forWritingAtPath: logs.file("out"))
+        process.standardError = FileHandle(forWritingAtPath: logs.file("err"))
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+    }
+
+    var pid: pid_t { process.processIdentifier }
+
+    /// Waits for the process to end, at most `timeout` seconds; past that it is killed and
+    /// `TimedOut` thrown, so a hang fails the test instead of stalling the runner.
+    func wait(timeout: TimeInterval = 120) throws -> Ended {
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning {
+            if Date() > deadline {
+                kill(pid, SIGKILL)
+                process.waitUntilExit()
+                throw TimedOut(args: args)
+            }
+            usleep(10_000)
+        }
+        process.waitUntilExit()
+        let signal = process.terminationReason == .uncaughtSignal ? process.terminationStatus : nil
+        return Ended(status: process.terminationStatus, signal: signal,
+                     stdout: String(decoding: readBytes(logs.file("out")), as: UTF8.self),
+                     stderr: String(decoding: readBytes(logs.file("err")), as: UTF8.self))
+    }
+
+    /// Runs `tramontane args…` to its end.
+    static func run(_ args: [String], cacheDir: String, timeout: TimeInterval = 120) throws -> Ended {
+        try CLIProcess(args, cacheDir: cacheDir).wait(timeout: timeout)
+    }
+}
