@@ -1,4 +1,4 @@
-/// Prompt processing in chunks, then token-by-token greedy decoding.
+/// Prompt processing in chunks, and greedy decoding (`Generator` with the default sampler).
 public enum Generation {
     /// Runs `prompt` through the model in chunks of `chunk` tokens; returns the last row of logits.
     public static func prefill(_ model: Transformer, _ prompt: [Int], cache: RotatingKVCache, chunk: Int) throws -> [Float] {
@@ -20,18 +20,12 @@ public enum Generation {
         return best
     }
 
-    /// Greedy continuation of `prompt`: `maxTokens` ids, stopping early at `stop`.
+    /// Greedy continuation of `prompt`: `maxTokens` ids, stopping early at (and including) a
+    /// token of `stop`.
     public static func greedy(_ model: Transformer, prompt: [Int], maxTokens: Int, prefillChunk: Int = 512,
                               capacity: Int = 4096, stop: Set<Int> = []) throws -> [Int] {
-        let cache = model.makeCache(capacity: capacity)
-        var logits = try prefill(model, prompt, cache: cache, chunk: prefillChunk)
-        var out: [Int] = []
-        while out.count < maxTokens {
-            let next = argmax(logits)
-            out.append(next)
-            if stop.contains(next) || out.count == maxTokens { break }
-            logits = try model.forward([next], cache: cache)
-        }
-        return out
+        let g = Generator(model: model, cache: model.makeCache(capacity: capacity), stopTokens: stop, prefillChunk: prefillChunk)
+        let r = try g.generate(prompt, maxTokens: maxTokens)
+        return r.ids + (r.stopToken.map { [$0] } ?? [])
     }
 }

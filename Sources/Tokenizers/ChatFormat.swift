@@ -21,6 +21,15 @@ public enum ChatFormat: String, Sendable {
         }
     }
 
+    /// The id that ends the assistant's turn: ChatML's `<|im_end|>` (not the GGUF's EOS), the
+    /// tokenizer's EOS for Mistral's formats.
+    public func endOfTurn(_ tokenizer: any Tokenizer) -> Int? {
+        switch self {
+        case .chatML: return (tokenizer as? ByteLevelBPE)?.specialID("<|im_end|>")
+        case .mistralV1, .mistralControl: return tokenizer.eosID
+        }
+    }
+
     /// Prompt ids for one user turn (and an optional system prompt), ending where the
     /// assistant's answer starts.
     public func prompt(_ user: String, system: String?, tokenizer: any Tokenizer) -> [Int] {

@@ -84,6 +84,7 @@ struct Generate: ParsableCommand {
         m.quantizedActivations = activations == .q8
         var tokenizer: (any Tokenizer)?
         var ids: [Int]
+        var stopTokens = Set([m.config.eosTokenID].compactMap { $0 })
         if let promptIDs {
             ids = try promptIDs.split(separator: ",").map { s -> Int in
                 guard let v = Int(s.trimmingCharacters(in: .whitespaces)), v >= 0 else { throw ValidationError("--prompt-ids: \"\(s)\" is not a token id") }
@@ -97,51 +98,33 @@ struct Generate: ParsableCommand {
             if chat {
                 guard let format = ChatFormat.detect(t) else { throw ValidationError("this model's tokenizer has no known chat format") }
                 ids = format.prompt(text, system: system, tokenizer: t)
+                if let end = format.endOfTurn(t) { stopTokens.insert(end) }
             } else {
                 ids = t.encode(text)
                 if t.addsBOS, let bos = t.bosID { ids.insert(bos, at: 0) }
             }
         }
         guard !ids.isEmpty else { throw ValidationError("the prompt is empty") }
-        let cache = m.makeCache(capacity: ctx, precision: kvCache)
-        var sampler = Sampler(temperature: temperature, topK: topK, topP: topP, minP: minP, repeatPenalty: repeatPenalty, seed: seed)
+        let sampler = Sampler(temperature: temperature, topK: topK, topP: topP, minP: minP, repeatPenalty: repeatPenalty, seed: seed)
+        let generator = Generator(model: m, cache: m.makeCache(capacity: ctx, precision: kvCache), sampler: sampler,
+                                  stopTokens: stopTokens, prefillChunk: prefillChunk)
         var stream = tokenizer.map(StreamDecoder.init)
         let streaming = !out.json && promptIDs == nil
-        let start = Date()
-        var logits = try Generation.prefill(m, ids, cache: cache, chunk: prefillChunk)
-        let prefillSeconds = Date().timeIntervalSince(start)
-        var generated: [Int] = []
-        var stop = "max_tokens"
-        let decodeStart = Date()
         let interrupt = InterruptFlag()
-        while generated.count < maxTokens {
-            if interrupt.isSet { stop = "interrupted"; break }
-            let next = sampler.next(logits, history: ids + generated)
-            if next == m.config.eosTokenID || (chat && isEndOfTurn(next, tokenizer)) { stop = "eos"; break }
-            generated.append(next)
+        let r = try generator.generate(ids, maxTokens: maxTokens, shouldStop: { interrupt.isSet }) { next in
             if streaming, var s = stream {
                 FileHandle.standardOutput.write(Data(s.push(next).utf8))
                 stream = s
             }
-            if generated.count == maxTokens { break }
-            if m.config.slidingWindow == nil && cache.length >= ctx { stop = "context"; break }
-            logits = try m.forward([next], cache: cache)
         }
-        let decodeSeconds = Date().timeIntervalSince(decodeStart)
         if streaming, var s = stream { FileHandle.standardOutput.write(Data((s.flush() + "\n").utf8)) }
-        let result = Result(ids: generated, text: tokenizer?.decode(generated), promptTokens: ids.count, stopReason: stop,
-                            promptTokensPerSecond: Double(ids.count) / max(prefillSeconds, 1e-9),
-                            tokensPerSecond: Double(generated.count) / max(decodeSeconds, 1e-9))
+        let result = Result(ids: r.ids, text: tokenizer?.decode(r.ids), promptTokens: ids.count, stopReason: r.stopReason.rawValue,
+                            promptTokensPerSecond: r.promptTokensPerSecond, tokensPerSecond: r.tokensPerSecond)
         if out.json { return try out.printJSON(result) }
-        if !streaming { print(generated.map(String.init).joined(separator: ",")) }
+        if !streaming { print(r.ids.map(String.init).joined(separator: ",")) }
         FileHandle.standardError.write(Data(String(format: "prompt: %d tokens, %.1f tokens/s; generation: %d tokens, %.1f tokens/s; stop: %@\n",
-                                                   ids.count, result.promptTokensPerSecond, generated.count, result.tokensPerSecond, stop).utf8))
+                                                   ids.count, result.promptTokensPerSecond, r.ids.count, result.tokensPerSecond, r.stopReason.rawValue).utf8))
     }
-}
-
-/// ChatML ends a turn with `<|im_end|>`, which is not the GGUF's EOS.
-func isEndOfTurn(_ id: Int, _ tokenizer: (any Tokenizer)?) -> Bool {
-    (tokenizer as? ByteLevelBPE)?.specialID("<|im_end|>") == id
 }
 
 /// Ctrl-C during generation: stop cleanly and print the statistics instead of dying.

@@ -114,6 +114,36 @@ final class ReferenceLogitsTests: XCTestCase {
         }
     }
 
+    /// A conversation in turns: the generator keeps its cache, so generating in three calls
+    /// (the last with a few more prompt tokens) gives what one pass over the same tokens gives,
+    /// and the transformers greedy ids past the window.
+    func testGeneratorContinuesAcrossCalls() throws {
+        let ref = try XCTUnwrap(tiny)
+        let prompt = try XCTUnwrap(ref["text.input_ids"]).ints
+        let expected = try XCTUnwrap(ref["text.greedy_ids"]).ints
+        let m = try model("native-pth-bf16")
+        let g = Generator(model: m, cache: m.makeCache(), prefillChunk: 4)
+        let first = try g.generate(prompt, maxTokens: 15)
+        XCTAssertEqual(first.stopReason, .maxTokens)
+        XCTAssertEqual(first.promptTokens, prompt.count)
+        let second = try g.generate([], maxTokens: expected.count - 15)
+        XCTAssertEqual(second.promptTokens, 1, "the held-back last token of the first call")
+        XCTAssertEqual(first.ids + second.ids, expected)
+        XCTAssertEqual(g.history, prompt + expected)
+        let extra = [5, 6, 7]
+        let third = try g.generate(extra, maxTokens: 6)
+        let whole = Generator(model: m, cache: m.makeCache(), prefillChunk: 7)
+        XCTAssertEqual(try whole.generate(prompt + expected + extra, maxTokens: 6).ids, third.ids)
+        // A stop token ends the answer and is held for the next call, not returned.
+        let k = try XCTUnwrap((1..<expected.count).first { !expected[0..<$0].contains(expected[$0]) }, "a token new at k")
+        let stopping = Generator(model: m, cache: m.makeCache(), stopTokens: [expected[k]])
+        let r = try stopping.generate(prompt, maxTokens: 40)
+        XCTAssertEqual(r.ids, Array(expected[0..<k]))
+        XCTAssertEqual(r.stopToken, expected[k])
+        XCTAssertEqual(r.stopReason, .eos)
+        XCTAssertEqual(stopping.history.last, expected[k])
+    }
+
     func testNoWindowContextLimitIsAnError() throws {
         let ref = try XCTUnwrap(tiny)
         var native = try Checkpoint.open(Fixtures.tinyMistral("native-safetensors-bf16")).native()
