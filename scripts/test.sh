@@ -4,4 +4,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/fetch-models.sh >/dev/null
 swift build --build-tests
-swift test --skip-build "$@"
+# The fetched models are there now: a test that cannot find one fails instead of skipping.
+TRAMONTANE_REQUIRE_FETCHED=1 swift test --skip-build "$@"
