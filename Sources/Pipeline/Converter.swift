@@ -12,7 +12,7 @@ public struct Converter {
         public var dtype: TargetDType = .keep
         public var writer = TMTWriterOptions()
         /// The command line, recorded in the provenance.
-        public var command: [String] = CommandLine.arguments
+        public var command: [String] = []
         /// Record each source file's SHA-256 in the provenance (off: `"sha256": null`).
         public var hashSources = true
         /// Where source digests are remembered between runs (nil: hash every time).

@@ -16,7 +16,8 @@ public struct Quantizer {
         /// Per-column importance of each weight's error (from `tramontane imatrix`), and its file.
         public var imatrix: ImportanceMatrix?
         public var imatrixPath: String?
-        public var command: [String] = CommandLine.arguments
+        /// The command line recorded in the provenance.
+        public var command: [String] = []
         /// Record each source file's SHA-256 in the provenance (off: `"sha256": null`).
         public var hashSources = true
         /// Where source digests are remembered between runs (nil: hash every time).

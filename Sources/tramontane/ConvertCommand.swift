@@ -42,6 +42,7 @@ struct Convert: ParsableCommand {
 
     func run() throws {
         var options = Converter.Options()
+        options.command = CommandLine.arguments
         options.dtype = dtype
         options.hashSources = provenance.hashSources
         options.hashCache = provenance.hashCache

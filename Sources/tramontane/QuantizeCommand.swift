@@ -29,7 +29,7 @@ struct QuantizeTensors: ParsableCommand {
     @Option(name: .customLong("rule"), help: "REGEX=TYPE, applied before the preset's rules; repeatable.")
     var rules: [String] = []
 
-    @Flag(name: .customLong("reference-quantizer"), help: "Use ggml's reference quantizers (bit-exact with llama.cpp's) instead of the least-squares search.")
+    @Flag(name: .customLong("reference-quantizer"), help: "Use ggml's reference quantizers instead of the least-squares search (bit-exact with llama.cpp's for q8_0, q4_0, q4_1, q5_0 and q5_1; q4_k and q6_k keep ggml's structure but not its bytes).")
     var reference = false
 
     @Option(help: "An importance matrix from `tramontane imatrix`: each weight's squared error is weighted by its input column's mean squared activation.")
@@ -60,6 +60,7 @@ struct QuantizeTensors: ParsableCommand {
         var recipe = try Recipe.preset(type.lowercased(), layers: model.config.nLayers)
         recipe.rules = try rules.map(Recipe.Rule.init(parsing:)) + recipe.rules
         var options = Quantizer.Options(recipe: recipe)
+        options.command = CommandLine.arguments
         options.hashSources = provenance.hashSources
         options.hashCache = provenance.hashCache
         options.replacing = overwrite.force

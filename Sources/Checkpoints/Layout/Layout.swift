@@ -32,6 +32,9 @@ public enum Layout {
         var dropped: [String] = []
         var unknown: [String] = []
         var seen: [String: String] = [:]
+        // The un-permuted copies' memory, recycled while this model's tensors are loaded one
+        // after another (every row is written, so nothing is zeroed).
+        let copies = BufferPool(keep: 2)
         for t in tensors {
             if map.isDropped(t.name) { dropped.append(t.name); continue }
             guard let (rule, name) = map.map(t.name) else { unknown.append(t.name); continue }
@@ -46,7 +49,7 @@ public enum Layout {
                 case "n_kv_heads": heads = config.nKVHeads
                 default: throw CheckpointError.layout("name map \(layout): unknown unpermute field \(field)")
                 }
-                n = try unpermuted(n, heads: heads, headDim: config.headDim)
+                n = try unpermuted(n, heads: heads, headDim: config.headDim, pool: copies)
             }
             out.append(n)
         }
@@ -87,15 +90,12 @@ public enum Layout {
         guard missing.isEmpty else { throw CheckpointError.missingTensors(missing) }
     }
 
-    /// The un-permuted copies' memory, recycled (every row is written, so nothing is zeroed):
-    /// a fresh zero-filled copy of every q and k matrix was a page fault, the kernel's clearing
-    /// and a memset per page — 40 MB per layer of a Mistral-7B checkpoint in BF16.
-    static let permutedCopies = BufferPool(keep: 2)
-
     /// Undoes Hugging Face's rotary permutation of q/k rows. HF stores, for each head, first the
     /// even then the odd rotary components (`view(h, 2, d/2, …).transpose`); native order
     /// interleaves them: native row h·d + 2i + p = HF row h·d + p·d/2 + i.
-    static func unpermuted(_ t: SourceTensor, heads: Int, headDim: Int) throws -> SourceTensor {
+    /// The copy's memory comes from `pool` (a fresh zero-filled copy of every q and k matrix was
+    /// a page fault, the kernel's clearing and a memset per page).
+    static func unpermuted(_ t: SourceTensor, heads: Int, headDim: Int, pool: BufferPool) throws -> SourceTensor {
         guard t.shape.count == 2, t.shape[0] == heads * headDim, headDim % 2 == 0 else {
             throw CheckpointError.invalidTensor(path: t.origin, tensor: t.name,
                 detail: "shape \(t.shape) does not have \(heads) heads × \(headDim) rows (an even head size) to un-permute")
@@ -105,7 +105,7 @@ public enum Layout {
         let rowBytes = try t.dtype.rowBytes(t.shape[1])
         n.load = {
             let src = try base()
-            return try permutedCopies.region(count: src.count) { dst in src.withBytes { srcBytes in
+            return try pool.region(count: src.count) { dst in src.withBytes { srcBytes in
                 guard let s = srcBytes.baseAddress, let d = dst.baseAddress else { return }
                 let half = headDim / 2
                 for h in 0..<heads {
