@@ -2,8 +2,8 @@ import Quantization
 import TensorCore
 
 /// A weight matrix [rows, columns] kept in its stored format (f32, f16, bf16 or a block
-/// format): a view into the mapped file, or for Q8_0/Q4_1 a copy in huge pages and for Q4_0 a
-/// repacked copy (`PackedQ4_0`). The forward pass multiplies by it without a resident f32
+/// format): a view into the mapped file, a copy in huge pages or a repacked copy
+/// (`PackedQ4_0`), as the format's `residency` says. The forward pass multiplies by it without a resident f32
 /// copy: one row at a time for decoding (`RowDot`, `Q8Dot`, `PackedQ4_0`), or dequantized
 /// panel by panel for a batched BLAS multiply.
 public struct WeightMatrix: @unchecked Sendable {
@@ -17,18 +17,22 @@ public struct WeightMatrix: @unchecked Sendable {
     /// mapped original's pages are then dropped: the same bytes, held once).
     let packed: PackedQ4_0?
 
+    /// This format's kernels: against f32 activations, and against Q8 ones if it has one.
+    let rowDot: F32RowDot
+    let q8Kernel: Q8RowDot?
+
     public init(name: String, dtype: DType, rows: Int, columns: Int, region: ByteRegion, arena: LargeBufferArena? = LargeBufferArena()) throws {
         self.name = name
         self.dtype = dtype
         self.rows = rows
         self.columns = columns
         rowBytes = try dtype.rowBytes(columns)
+        guard let rowDot = RowDot.kernel(dtype) else { throw TensorError.unsupported("\(name): \(dtype.rawValue) tensors are not weights") }
+        self.rowDot = rowDot
+        q8Kernel = Q8Activation.accepts(columns) ? Q8Dot.kernel(dtype) : nil
         guard region.count >= rows * rowBytes else { throw TensorError.invalidShape("\(name): \(region.count) bytes for \(rows) rows of \(rowBytes)") }
-        // Q8_0/Q4_1 rows are copied into the huge-page arena (the mapped file's pages are then
-        // dropped): decoding streams them every token, and 4 KiB pages cost TLB misses
-        // (measured on SmolLM2 Q8_0: ~100 → ~109 tokens/s). Other float formats stay mapped,
-        // so a large F16 model can still be paged by the kernel.
-        if let arena, dtype == .q8_0 || dtype == .q4_1, let (memory, owner) = arena.allocate(rows * rowBytes) {
+        let residency = BlockFormats.format(dtype)?.residency ?? .mapped
+        if let arena, residency == .hugePageCopy, let (memory, owner) = arena.allocate(rows * rowBytes) {
             let source = region, count = rows * rowBytes
             source.withBytes { b in if let p = b.baseAddress { memory.copyMemory(from: p, byteCount: count) } }
             source.dropPages()
@@ -36,7 +40,7 @@ public struct WeightMatrix: @unchecked Sendable {
         } else {
             self.region = region
         }
-        if let arena, dtype == .q4_0 && PackedQ4_0.accepts(rows: rows, columns: columns) {
+        if let arena, residency == .repackedQ4_0 && PackedQ4_0.accepts(rows: rows, columns: columns) {
             packed = region.withBytes { b in b.baseAddress.flatMap { PackedQ4_0($0, rows: rows, columns: columns, arena: arena) } }
             if packed != nil { region.dropPages() }
         } else {
@@ -67,7 +71,7 @@ public struct WeightMatrix: @unchecked Sendable {
     }
 
     /// Whether decoding quantizes the activation to Q8 for this matrix (integer kernels).
-    public var usesQ8Activation: Bool { packed != nil || (Q8Dot.supports(dtype) && Q8Activation.accepts(columns)) }
+    public var usesQ8Activation: Bool { packed != nil || q8Kernel != nil }
 
     /// y[o] = Σ W[o, i] · x[i] for rows `r`, reading the stored format directly: the integer
     /// kernels against `q8` (x quantized) where the format has one, else f32 against x.
@@ -77,7 +81,7 @@ public struct WeightMatrix: @unchecked Sendable {
             guard let q8, q8.count == columns else {
                 for o in r {
                     packed.dequantize(rows: o..<(o + 1), into: scratch)
-                    y[o] = RowDot.dot(UnsafeRawPointer(scratch), dtype: .f32, x, columns, scratch: scratch)
+                    y[o] = RowDot.f32(UnsafeRawPointer(scratch), x, columns)
                 }
                 return
             }
@@ -102,12 +106,12 @@ public struct WeightMatrix: @unchecked Sendable {
         }
         region.withBytes { b in
             guard let base = b.baseAddress else { return }
-            if let q8, usesQ8Activation, q8.count == columns {
-                Q8Dot.matvec(base, rowBytes: rowBytes, rows: r, dtype: dtype, q8, into: y)
+            if let q8, let q8Kernel, q8.count == columns {
+                Q8Dot.matvec(base, rowBytes: rowBytes, rows: r, kernel: q8Kernel, q8, into: y)
                 return
             }
             for o in r {
-                y[o] = RowDot.dot(base + o * rowBytes, dtype: dtype, x, columns, scratch: scratch)
+                y[o] = rowDot(base + o * rowBytes, x, columns, scratch)
             }
         }
     }

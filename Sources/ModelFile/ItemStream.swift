@@ -63,7 +63,8 @@ final class ItemStream {
             name: name, dtype: dtype, shape: shape, codec: codec,
             elementSize: codec == .shuffleZstd ? elementSize : nil,
             offset: offset, storedSize: file.bytesWritten - offset, size: received,
-            chunkSize: chunkSize, chunks: chunks, xxh64: decoded.finalize().hex16)
+            chunkSize: chunkSize, chunks: chunks, xxh64: decoded.finalize().hex16,
+            tail: dtype.flatMap { d in shape?.last.flatMap { d.hasTailBlocks(columns: $0) ? d.tailType : nil } })
     }
 
     private func appendRaw(_ bytes: UnsafeRawBufferPointer) throws {

@@ -77,6 +77,11 @@ public final class TMTFile: @unchecked Sendable {
                 let bytes: Int
                 do { bytes = try dtype.byteCount(shape: shape) } catch { throw bad("\(error)") }
                 guard bytes == item.size else { throw bad("size \(item.size) but \(dtype.rawValue)\(shape) needs \(bytes)") }
+                if let tail = item.tail {
+                    guard let columns = shape.last, dtype.hasTailBlocks(columns: columns), tail == dtype.tailType else {
+                        throw bad("tail \(tail.rawValue) does not match \(dtype.rawValue)\(shape)")
+                    }
+                }
             } else {
                 guard seenBlobs.insert(item.name).inserted else { throw bad("duplicate blob name") }
             }

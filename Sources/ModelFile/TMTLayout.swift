@@ -81,6 +81,7 @@ extension TMTItem {
         if let dtype { o["dtype"] = .string(dtype.rawValue) }
         if let shape { o["shape"] = .array(shape.map { .int(Int64($0)) }) }
         if let elementSize { o["element_size"] = .int(Int64(elementSize)) }
+        if let tail { o["tail"] = .string(tail.rawValue) }
         return .object(o)
     }
 }
@@ -105,9 +106,12 @@ public struct TMTItem: Codable, Sendable {
     public var chunkSize: Int
     public var chunks: [TMTChunk]
     public var xxh64: String
+    /// Tensors whose rows end in tail blocks (`DType.hasTailBlocks`): the tail format. Such
+    /// storage is Tramontane's own, not ggml's (absent in files written before it was recorded).
+    public var tail: DType? = nil
 
     enum CodingKeys: String, CodingKey {
-        case name, dtype, shape, codec, offset, chunks, xxh64
+        case name, dtype, shape, codec, offset, chunks, xxh64, tail
         case elementSize = "element_size"
         case storedSize = "stored_size"
         case size

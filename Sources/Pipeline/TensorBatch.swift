@@ -43,7 +43,8 @@ struct TensorBatch {
         var out: [TensorBatch] = []
         var current = TensorBatch()
         for (i, e) in entries.enumerated() {
-            guard let t = byName[e.name], let type = DType(rawValue: e.type) else { continue }
+            guard let t = byName[e.name] else { throw TensorError.invalidShape("plan entry \(e.name) names no tensor of the checkpoint") }
+            guard let type = DType(rawValue: e.type) else { throw TensorError.unsupported("plan entry \(e.name): unknown type \(e.type)") }
             guard t.elementCount > 0 else {
                 // An empty tensor is still written (no bytes, its shape in the directory).
                 current.pieces.append(Piece(entry: i, tensor: t, type: type, rows: 0..<0, offset: current.outputBytes, bytes: 0))

@@ -1,9 +1,15 @@
 import TensorCore
 
-/// One ggml block format: a fixed number of weights packed into a fixed number of bytes.
-/// Each format is one type in `Formats/`; adding a format touches that file and `Dequantize.format`.
+/// One block format: a fixed number of weights packed into a fixed number of bytes, with
+/// everything the package does with it — decode, quantize (search and reference), the dot
+/// products the engine runs, how the engine holds a matrix of it. Each format is one type in
+/// `Formats/`, its storage facts are its row of `DType.traits`, and `BlockFormats` lists them:
+/// adding a format touches those three places and its tests.
 public protocol BlockFormat {
     static var dtype: DType { get }
+    /// The block's size as its layout adds up, field by field (written beside the layout in the
+    /// format's file); `BlockFormatsTests` holds it equal to `dtype.blockBytes`.
+    static var layoutBytes: Int { get }
     /// Decodes one block (`dtype.blockBytes` bytes) into `dtype.blockSize` floats.
     static func dequantize(block: UnsafeRawPointer, into out: UnsafeMutablePointer<Float>)
     /// The error-minimising quantizer: levels and scales chosen by least-squares search,
@@ -11,6 +17,59 @@ public protocol BlockFormat {
     static func quantize(_ x: UnsafePointer<Float>, weights: UnsafePointer<Float>?, into block: UnsafeMutableRawPointer)
     /// ggml's reference quantizer (`quantize_row_*_ref`), bit for bit where the format has one.
     static func quantizeReference(_ x: UnsafePointer<Float>, into block: UnsafeMutableRawPointer)
+    /// Σ w·x for one stored row of `n` weights (tail blocks included) against f32 `x`. The
+    /// default decodes the row into `scratch` (n floats) and runs the f32 kernel.
+    static func dot(_ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ n: Int, scratch: UnsafeMutablePointer<Float>) -> Float
+    /// The integer kernel against Q8-quantized activations, if the format has one (default nil).
+    static var q8Dot: Q8RowDot? { get }
+    /// How the engine holds a matrix of this format (default: in the mapped file).
+    static var residency: MatrixResidency { get }
+}
+
+/// Σ w·x of one stored row against a Q8 activation: (row, activation lanes, activation block
+/// scales, activation block sums d_x·Σq_x, number of 32-weight blocks) → the dot product.
+public typealias Q8RowDot = (UnsafeRawPointer, UnsafePointer<Q8Activation.Lanes>, UnsafePointer<Float>, UnsafePointer<Float>, Int) -> Float
+
+/// Where the engine keeps a weight matrix's bytes while it runs.
+public enum MatrixResidency: Sendable {
+    /// A view into the mapped file (the kernel can page a large model).
+    case mapped
+    /// Copied into huge pages (streamed every token: 4 KiB pages cost TLB misses), the mapped
+    /// file's pages dropped.
+    case hugePageCopy
+    /// Repacked for the row-per-lane kernel (`PackedQ4_0`) when the shape allows, else mapped.
+    case repackedQ4_0
+}
+
+extension BlockFormat {
+    public static func dot(_ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ n: Int, scratch: UnsafeMutablePointer<Float>) -> Float {
+        decodeRow(row, n, into: scratch)
+        return RowDot.f32(UnsafeRawPointer(scratch), x, n)
+    }
+
+    public static var q8Dot: Q8RowDot? { nil }
+    public static var residency: MatrixResidency { .mapped }
+
+    /// Decodes one row of `n` weights: whole blocks, then the tail format's blocks (`n` must be
+    /// a valid row length for the format: `dtype.rowBytes(n)` does not throw).
+    public static func decodeRow(_ row: UnsafeRawPointer, _ n: Int, into out: UnsafeMutablePointer<Float>) {
+        let traits = dtype.traits
+        var p = row, y = out
+        let main = n / traits.blockSize
+        for _ in 0..<main {
+            dequantize(block: p, into: y)
+            p += traits.blockBytes
+            y += traits.blockSize
+        }
+        let rest = n - main * traits.blockSize
+        guard rest > 0, let tail = traits.tailType.flatMap(BlockFormats.format) else { return }
+        let t = tail.dtype.traits
+        for _ in 0..<(rest / t.blockSize) {
+            tail.dequantize(block: p, into: y)
+            p += t.blockBytes
+            y += t.blockSize
+        }
+    }
 }
 
 /// A format whose search runs on 8 consecutive blocks at once (`ScaleSearch8`).
@@ -62,56 +121,3 @@ func storeHalf(_ p: UnsafeMutableRawPointer, _ offset: Int, _ v: Float) {
     p.storeBytes(of: Float16(v).bitPattern.littleEndian, toByteOffset: offset, as: UInt16.self)
 }
 
-public enum Dequantize {
-    /// The block formats this build can decode and encode, by a switch (a dictionary lookup
-    /// hashes the key, which cost more than decoding a row of a small matrix).
-    @inline(__always) public static func format(_ dtype: DType) -> (any BlockFormat.Type)? {
-        switch dtype {
-        case .q4_0: return BlockQ4_0.self
-        case .q4_1: return BlockQ4_1.self
-        case .q5_0: return BlockQ5_0.self
-        case .q5_1: return BlockQ5_1.self
-        case .q8_0: return BlockQ8_0.self
-        case .q4_k: return BlockQ4_K.self
-        case .q6_k: return BlockQ6_K.self
-        default: return nil
-        }
-    }
-
-    /// Decodes `out.count` weights of any readable dtype (float, integer or block) into Floats.
-    /// `columns` is the row length (default: one row); k-quant rows may end in tail blocks.
-    public static func toFloat(_ src: UnsafeRawBufferPointer, dtype: DType, into out: UnsafeMutableBufferPointer<Float>, columns: Int? = nil) throws(TensorError) {
-        guard dtype.isBlockQuantized else {
-            try FloatConversion.toFloat(src, dtype: dtype, into: out)
-            return
-        }
-        guard let format = Dequantize.format(dtype) else {
-            throw .unsupported("dequantizing \(dtype.rawValue) is not implemented")
-        }
-        let n = columns ?? out.count
-        guard n > 0 else { return }
-        guard out.count % n == 0 else { throw .invalidShape("\(out.count) weights are not whole rows of \(n)") }
-        let rowBytes = try dtype.rowBytes(n)
-        let rows = out.count / n
-        guard src.count >= rows * rowBytes else { throw .invalidShape("\(dtype.rawValue): \(src.count) bytes for \(rows) rows of \(n), need \(rows * rowBytes)") }
-        guard let s = src.baseAddress, let o = out.baseAddress else { return }
-        let main = n / dtype.blockSize
-        let tail = dtype.tailType.flatMap { Dequantize.format($0) }
-        for r in 0..<rows {
-            var p = s + r * rowBytes
-            var y = o + r * n
-            for _ in 0..<main {
-                format.dequantize(block: p, into: y)
-                p += dtype.blockBytes
-                y += dtype.blockSize
-            }
-            if let tail, main * dtype.blockSize < n {
-                for _ in 0..<((n - main * dtype.blockSize) / tail.dtype.blockSize) {
-                    tail.dequantize(block: p, into: y)
-                    p += tail.dtype.blockBytes
-                    y += tail.dtype.blockSize
-                }
-            }
-        }
-    }
-}

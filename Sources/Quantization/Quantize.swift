@@ -5,7 +5,7 @@ public enum Quantize {
     public enum Mode: String, Sendable { case search, reference }
 
     public static func format(_ dtype: DType) throws(TensorError) -> any BlockFormat.Type {
-        guard let f = Dequantize.format(dtype) else { throw .unsupported("quantizing to \(dtype.rawValue) is not implemented") }
+        guard let f = BlockFormats.format(dtype) else { throw .unsupported("quantizing to \(dtype.rawValue) is not implemented") }
         return f
     }
 

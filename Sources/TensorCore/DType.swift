@@ -1,44 +1,70 @@
 /// The element types Tramontane reads and writes.
 ///
-/// Float and integer types have one element per "block"; ggml's block-quantized types pack
-/// `blockSize` weights into `blockBytes` bytes. The raw values match nothing in particular:
-/// every on-disk format maps its own codes in its reader (see `formats/`).
+/// Float and integer types have one element per "block"; block formats pack `blockSize`
+/// weights into `blockBytes` bytes. Every fact about a type's storage is in its `Traits` row
+/// (`traits`, one exhaustive switch): the kernels for a block format are in
+/// `Quantization/Formats`, listed by `Quantization.BlockFormats`. The raw values are the
+/// names in the `.tmt` directory.
 public enum DType: String, CaseIterable, Sendable, Codable {
     case f64, f32, f16, bf16
     case i64, i32, i16, i8, u8, bool
-    case q4_0, q4_1, q5_0, q5_1, q8_0, q8_1
-    case q2_k, q3_k, q4_k, q5_k, q6_k, q8_k
+    case q4_0, q4_1, q5_0, q5_1, q8_0
+    case q4_k, q6_k
+
+    /// One row of the type table: how the type is stored, and what ggml calls it.
+    public struct Traits: Sendable {
+        /// Weights per block (1 for plain element types).
+        public let blockSize: Int
+        /// Bytes per block (the element size for plain types); block layouts as in ggml-common.h.
+        public let blockBytes: Int
+        /// For a 256-weight super-block format: the 32-weight format that ends a row whose
+        /// length is not a multiple of 256 (see formats/quant-formats.md). Such rows are
+        /// Tramontane's own storage, not ggml's.
+        public let tailType: DType?
+        /// ggml's `enum ggml_type` value (GGUF tensor type), if ggml has the type.
+        public let ggmlType: UInt32?
+
+        @inlinable init(blockSize: Int, blockBytes: Int, tailType: DType?, ggmlType: UInt32?) {
+            self.blockSize = blockSize
+            self.blockBytes = blockBytes
+            self.tailType = tailType
+            self.ggmlType = ggmlType
+        }
+    }
+
+    @inlinable public var traits: Traits {
+        switch self {
+        case .f64: return Traits(blockSize: 1, blockBytes: 8, tailType: nil, ggmlType: 28)
+        case .f32: return Traits(blockSize: 1, blockBytes: 4, tailType: nil, ggmlType: 0)
+        case .f16: return Traits(blockSize: 1, blockBytes: 2, tailType: nil, ggmlType: 1)
+        case .bf16: return Traits(blockSize: 1, blockBytes: 2, tailType: nil, ggmlType: 30)
+        case .i64: return Traits(blockSize: 1, blockBytes: 8, tailType: nil, ggmlType: 27)
+        case .i32: return Traits(blockSize: 1, blockBytes: 4, tailType: nil, ggmlType: 26)
+        case .i16: return Traits(blockSize: 1, blockBytes: 2, tailType: nil, ggmlType: 25)
+        case .i8: return Traits(blockSize: 1, blockBytes: 1, tailType: nil, ggmlType: 24)
+        case .u8, .bool: return Traits(blockSize: 1, blockBytes: 1, tailType: nil, ggmlType: nil)
+        case .q4_0: return Traits(blockSize: 32, blockBytes: 18, tailType: nil, ggmlType: 2)
+        case .q4_1: return Traits(blockSize: 32, blockBytes: 20, tailType: nil, ggmlType: 3)
+        case .q5_0: return Traits(blockSize: 32, blockBytes: 22, tailType: nil, ggmlType: 6)
+        case .q5_1: return Traits(blockSize: 32, blockBytes: 24, tailType: nil, ggmlType: 7)
+        case .q8_0: return Traits(blockSize: 32, blockBytes: 34, tailType: nil, ggmlType: 8)
+        case .q4_k: return Traits(blockSize: 256, blockBytes: 144, tailType: .q4_1, ggmlType: 12)
+        case .q6_k: return Traits(blockSize: 256, blockBytes: 210, tailType: .q8_0, ggmlType: 14)
+        }
+    }
+
+    /// The type ggml numbers `id` (a GGUF tensor's type), if Tramontane has it.
+    public init?(ggmlType id: UInt32) {
+        guard let t = DType.allCases.first(where: { $0.traits.ggmlType == id }) else { return nil }
+        self = t
+    }
 
     /// Weights per block (1 for plain element types).
-    public var blockSize: Int {
-        switch self {
-        case .q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q8_1: return 32
-        case .q2_k, .q3_k, .q4_k, .q5_k, .q6_k, .q8_k: return 256
-        default: return 1
-        }
-    }
-
-    /// Bytes per block (the element size for plain types). Layouts as in ggml-common.h.
-    public var blockBytes: Int {
-        switch self {
-        case .f64, .i64: return 8
-        case .f32, .i32: return 4
-        case .f16, .bf16, .i16: return 2
-        case .i8, .u8, .bool: return 1
-        case .q4_0: return 18
-        case .q4_1: return 20
-        case .q5_0: return 22
-        case .q5_1: return 24
-        case .q8_0: return 34
-        case .q8_1: return 36
-        case .q2_k: return 84
-        case .q3_k: return 110
-        case .q4_k: return 144
-        case .q5_k: return 176
-        case .q6_k: return 210
-        case .q8_k: return 292
-        }
-    }
+    @inlinable public var blockSize: Int { traits.blockSize }
+    /// Bytes per block (the element size for plain types).
+    @inlinable public var blockBytes: Int { traits.blockBytes }
+    /// The 32-weight format that ends rows that are not a multiple of the super-block.
+    @inlinable public var tailType: DType? { traits.tailType }
 
     public var isFloat: Bool { self == .f32 || self == .f16 || self == .bf16 || self == .f64 }
     public var isBlockQuantized: Bool { blockSize > 1 }
@@ -46,17 +72,8 @@ public enum DType: String, CaseIterable, Sendable, Codable {
     /// Bits per weight of the format itself.
     public var bitsPerWeight: Double { Double(blockBytes * 8) / Double(blockSize) }
 
-    /// Rows whose length is not a multiple of a k-quant's 256 end in blocks of this 32-weight
-    /// format instead (see formats/quant-formats.md): the main part stays byte-compatible with
-    /// ggml, and a 576-wide row (SmolLM2) still gets k-quant-class storage.
-    public var tailType: DType? {
-        switch self {
-        case .q4_k: return .q4_1
-        case .q5_k: return .q5_1
-        case .q6_k: return .q8_0
-        default: return nil
-        }
-    }
+    /// Whether rows of `columns` end in tail blocks (`tailType`): storage ggml has no type for.
+    public func hasTailBlocks(columns: Int) -> Bool { tailType != nil && columns % blockSize != 0 }
 
     /// Bytes one row of `columns` weights takes.
     public func rowBytes(_ columns: Int) throws(TensorError) -> Int {

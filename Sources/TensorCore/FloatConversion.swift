@@ -62,7 +62,7 @@ public enum FloatConversion {
     /// BF16 → Float, 16 values a step: each 32-bit lane of a load holds two BF16 values, the
     /// even one shifted up and the odd one masked give their Floats, and a shuffle puts them back
     /// in order (the scalar loop ran at ~2 G values/s, a fifth of quantizing a BF16 checkpoint).
-    static func bf16ToFloat(_ src: UnsafeRawBufferPointer, into out: UnsafeMutableBufferPointer<Float>) {
+    public static func bf16ToFloat(_ src: UnsafeRawBufferPointer, into out: UnsafeMutableBufferPointer<Float>) {
         guard let s = src.baseAddress, let d = out.baseAddress else { return }
         let n = out.count
         let dst = UnsafeMutableRawPointer(d)

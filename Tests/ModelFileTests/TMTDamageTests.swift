@@ -93,6 +93,7 @@ final class TMTDamageTests: XCTestCase {
             ("unaligned", { $0.tensors[1].offset += 1 }),
             ("shape overflow", { $0.tensors[0].shape = [Int.max, 3] }),
             ("chunks", { $0.tensors[0].chunks.removeLast() }),
+            ("tail on a float tensor", { $0.tensors[0].tail = .q4_1 }),
         ]
         lies.append(("raw size", { $0.tensors[0].codec = .raw }))
         for (what, lie) in lies {

@@ -43,6 +43,11 @@ final class QuantizePipelineTests: XCTestCase {
             let tmt = try TMTFile(path: out)
             XCTAssertNoThrow(try tmt.verify())
             XCTAssertEqual(tmt.metadata["provenance"]?["quantization"]?["recipe"]?.stringValue, preset)
+            // The model's rows are 64 wide: k-quant rows are all tail blocks, and the directory says so.
+            for item in tmt.tensors {
+                let expected: DType? = item.dtype == .q4_k ? .q4_1 : item.dtype == .q6_k ? .q8_0 : nil
+                XCTAssertEqual(item.tail, expected, "\(preset) \(item.name)")
+            }
             let inspected = try Inspector.inspect(out, hash: true)
             XCTAssertEqual(inspected.tensors.count, 21)
             XCTAssertEqual(Int(inspected.bitsPerWeight * 1000), Int(plan.bitsPerWeight * 1000), preset)

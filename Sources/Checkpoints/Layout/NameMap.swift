@@ -28,10 +28,6 @@ public struct NameMap: Sendable {
         return try NameMap(json: JSONParser.parse(text))
     }
 
-    public static let hf = try? NameMap.named("hf")
-    public static let gguf = try? NameMap.named("gguf")
-    public static let native = try? NameMap.named("native")
-
     init(json: JSONValue) throws {
         layout = json["layout"]?.stringValue ?? "?"
         var rules: [Rule] = []

@@ -31,13 +31,13 @@ public struct GGUFFile {
 
     public static func hasMagic(_ b: UnsafeRawBufferPointer) -> Bool { b.le(UInt32.self, at: 0) == 0x4655_4747 }
 
-    /// ggml type ids (ggml.h `enum ggml_type`).
-    static let types: [UInt32: DType] = [
-        0: .f32, 1: .f16, 2: .q4_0, 3: .q4_1, 6: .q5_0, 7: .q5_1, 8: .q8_0, 9: .q8_1,
-        10: .q2_k, 11: .q3_k, 12: .q4_k, 13: .q5_k, 14: .q6_k, 15: .q8_k,
-        24: .i8, 25: .i16, 26: .i32, 27: .i64, 28: .f64, 30: .bf16,
+    /// ggml's names for the tensor types Tramontane does not read (ggml.h `enum ggml_type`), so
+    /// a file holding one is refused by name. The types it reads are `DType(ggmlType:)`.
+    static let unreadTypes: [UInt32: String] = [
+        9: "Q8_1", 10: "Q2_K", 11: "Q3_K", 13: "Q5_K", 15: "Q8_K", 16: "IQ2_XXS", 17: "IQ2_XS", 18: "IQ3_XXS",
+        19: "IQ1_S", 20: "IQ4_NL", 21: "IQ3_S", 22: "IQ2_S", 23: "IQ4_XS", 29: "IQ1_M", 34: "TQ1_0", 35: "TQ2_0",
     ]
-    public static func typeID(_ d: DType) -> UInt32? { types.first { $0.value == d }?.key }
+    public static func typeID(_ d: DType) -> UInt32? { d.traits.ggmlType }
 
     /// A metadata value; a deferred array is converted now (it was checked when the header was
     /// read, so the conversion cannot fail).
@@ -109,7 +109,9 @@ public struct GGUFFile {
                     ne.append(Int(d))
                 }
                 let typeID = try r.readU32()
-                guard let dtype = GGUFFile.types[typeID] else { throw CheckpointError.unsupportedDType(path: path, tensor: name, dtype: "ggml type \(typeID)") }
+                guard let dtype = DType(ggmlType: typeID) else {
+                    throw CheckpointError.unsupportedDType(path: path, tensor: name, dtype: "ggml type \(typeID)" + (GGUFFile.unreadTypes[typeID].map { " (\($0))" } ?? ""))
+                }
                 let offset = try r.readU64()
                 guard offset <= UInt64(b.count) else { throw CheckpointError.invalidTensor(path: path, tensor: name, detail: "offset \(offset) beyond the file") }
                 guard names.insert(name).inserted else { throw CheckpointError.duplicateTensor(name: name, files: [path]) }

@@ -1,28 +1,47 @@
 import TensorCore
 
 /// Dot products of one stored weight row with an f32 activation row, decoding each block in
-/// registers (SIMD8 lanes, FMA with -target-cpu haswell). Formats without a kernel here decode
-/// the row into `scratch` and use the f32 kernel. `scalarDot` is the plain reference the tests
+/// registers (SIMD8 lanes, FMA with -target-cpu haswell): the f32 and f16 kernels and what the
+/// block formats' own kernels (`BlockFormat.dot`, in `Formats/`) share; a format without a
+/// kernel of its own decodes the row into `scratch` and uses the f32 one. `scalarDot` is the plain reference the tests
 /// hold these against.
+/// Σ w·x of one stored row against f32 activations: (row, x, n, scratch of n floats) → the dot product.
+public typealias F32RowDot = (UnsafeRawPointer, UnsafePointer<Float>, Int, UnsafeMutablePointer<Float>) -> Float
+
 public enum RowDot {
     typealias V = SIMD8<Float>
 
     @inline(__always) static func load8(_ p: UnsafeRawPointer, _ o: Int) -> V { p.loadUnaligned(fromByteOffset: o, as: V.self) }
 
+    /// Σ w·x for one stored row of `n` weights of `dtype` against f32 `x`; `scratch` holds `n`
+    /// floats for formats that decode first. Integer types are not weights (`WeightMatrix`
+    /// refuses them) and give NaN.
     public static func dot(_ row: UnsafeRawPointer, dtype: DType, _ x: UnsafePointer<Float>, _ n: Int, scratch: UnsafeMutablePointer<Float>) -> Float {
+        kernel(dtype)?(row, x, n, scratch) ?? .nan
+    }
+
+    /// The f32-activation kernel for `dtype`: the format's own (`BlockFormat.dot`), or a float one.
+    public static func kernel(_ dtype: DType) -> F32RowDot? {
+        if let format = BlockFormats.format(dtype) { return format.dot }
         switch dtype {
-        case .f32: return f32(UnsafeRawPointer(row), x, n)
-        case .q8_0: return q8_0(row, x, n)
-        case .q4_0: return q4_0(row, x, n)
-        case .f16: return f16(row, x, n)
-        default:
-            try? Dequantize.toFloat(UnsafeRawBufferPointer(start: row, count: (try? dtype.rowBytes(n)) ?? 0), dtype: dtype,
-                                    into: UnsafeMutableBufferPointer(start: scratch, count: n), columns: n)
-            return f32(UnsafeRawPointer(scratch), x, n)
+        case .f32: return { w, x, n, _ in f32(w, x, n) }
+        case .f16: return { w, x, n, _ in f16(w, x, n) }
+        case .bf16:
+            return { w, x, n, scratch in
+                FloatConversion.bf16ToFloat(UnsafeRawBufferPointer(start: w, count: 2 * n), into: UnsafeMutableBufferPointer(start: scratch, count: n))
+                return f32(UnsafeRawPointer(scratch), x, n)
+            }
+        case .f64:
+            return { w, x, n, _ in
+                var s: Float = 0
+                for i in 0..<n { s += Float(w.loadUnaligned(fromByteOffset: 8 * i, as: Double.self)) * x[i] }
+                return s
+            }
+        case .i64, .i32, .i16, .i8, .u8, .bool, .q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q4_k, .q6_k: return nil
         }
     }
 
-    static func f32(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ n: Int) -> Float {
+    public static func f32(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ n: Int) -> Float {
         let xr = UnsafeRawPointer(x)
         var a = V(repeating: 0), b = V(repeating: 0)
         var i = 0
@@ -72,45 +91,11 @@ public enum RowDot {
         return s0 + s1
     }
 
-    /// Q8_0: per block d · Σ q·x.
-    static func q8_0(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ n: Int) -> Float {
-        let xr = UnsafeRawPointer(x)
-        @inline(__always) func block(_ b: Int) -> V {
-            let blk = w + 34 * b
-            let d = Float(Float16(bitPattern: blk.loadUnaligned(as: UInt16.self)))
-            @inline(__always) func q(_ k: Int) -> V { V(SIMD8<Int32>(truncatingIfNeeded: blk.loadUnaligned(fromByteOffset: 2 + 8 * k, as: SIMD8<Int8>.self))) }
-            var a = q(0) * load8(xr, 128 * b)
-            var c = q(1) * load8(xr, 128 * b + 32)
-            a.addProduct(q(2), load8(xr, 128 * b + 64))
-            c.addProduct(q(3), load8(xr, 128 * b + 96))
-            return (a + c) * V(repeating: d)
-        }
-        return sumOfBlocks(n / 32, block).total
-    }
-
-    /// Q4_0: per block d · Σ (q − 8)·x, low nibbles weights 0…15, high nibbles 16…31.
-    static func q4_0(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ n: Int) -> Float {
-        let xr = UnsafeRawPointer(x)
-        let eight = V(repeating: 8)
-        @inline(__always) func block(_ b: Int) -> V {
-            let blk = w + 18 * b
-            let d = Float(Float16(bitPattern: blk.loadUnaligned(as: UInt16.self)))
-            let b0 = SIMD8<UInt32>(truncatingIfNeeded: blk.loadUnaligned(fromByteOffset: 2, as: SIMD8<UInt8>.self))
-            let b1 = SIMD8<UInt32>(truncatingIfNeeded: blk.loadUnaligned(fromByteOffset: 10, as: SIMD8<UInt8>.self))
-            var a = (V(b0 & 0x0F) - eight) * load8(xr, 128 * b)
-            var c = (V(b0 &>> 4) - eight) * load8(xr, 128 * b + 64)
-            a.addProduct(V(b1 & 0x0F) - eight, load8(xr, 128 * b + 32))
-            c.addProduct(V(b1 &>> 4) - eight, load8(xr, 128 * b + 96))
-            return (a + c) * V(repeating: d)
-        }
-        return sumOfBlocks(n / 32, block).total
-    }
-
     /// The plain reference: decode the whole row, then multiply and add in order.
-    public static func scalarDot(_ row: UnsafeRawPointer, dtype: DType, _ x: UnsafePointer<Float>, _ n: Int) -> Float {
+    public static func scalarDot(_ row: UnsafeRawPointer, dtype: DType, _ x: UnsafePointer<Float>, _ n: Int) throws -> Float {
         var w = [Float](repeating: 0, count: n)
-        w.withUnsafeMutableBufferPointer { out in
-            try? Dequantize.toFloat(UnsafeRawBufferPointer(start: row, count: (try? dtype.rowBytes(n)) ?? 0), dtype: dtype, into: out, columns: n)
+        try w.withUnsafeMutableBufferPointer { out in
+            try Dequantize.toFloat(UnsafeRawBufferPointer(start: row, count: try dtype.rowBytes(n)), dtype: dtype, into: out, columns: n)
         }
         var s: Float = 0
         for i in 0..<n { s += w[i] * x[i] }

@@ -4,6 +4,7 @@ import TensorCore
 /// nibbles 16…31; w = d·(q − 8). 18 bytes, 4.5 bits per weight.
 public enum BlockQ4_0: EightBlockSearch {
     public static let dtype = DType.q4_0
+    public static let layoutBytes = 2 + 16   // f16 d, 16 B nibbles
 
     public static func dequantize(block: UnsafeRawPointer, into out: UnsafeMutablePointer<Float>) {
         let d = loadHalf(block, 0)
@@ -54,4 +55,41 @@ public enum BlockQ4_0: EightBlockSearch {
             ReferenceLevels.packNibbles(levels: q, bias: 8, into: block + 2)
         }
     }
+
+    // MARK: Dot products (the engine's kernels; `Dot/` holds what they share)
+
+    /// Σ w·x against f32 x: per block d · Σ (q − 8)·x (`scratch` unused), low nibbles weights 0…15, high nibbles 16…31.
+    public static func dot(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ n: Int, scratch: UnsafeMutablePointer<Float>) -> Float {
+        let xr = UnsafeRawPointer(x)
+        let eight = RowDot.V(repeating: 8)
+        @inline(__always) func block(_ b: Int) -> RowDot.V {
+            let blk = w + layoutBytes * b
+            let d = Float(Float16(bitPattern: blk.loadUnaligned(as: UInt16.self)))
+            let b0 = SIMD8<UInt32>(truncatingIfNeeded: blk.loadUnaligned(fromByteOffset: 2, as: SIMD8<UInt8>.self))
+            let b1 = SIMD8<UInt32>(truncatingIfNeeded: blk.loadUnaligned(fromByteOffset: 10, as: SIMD8<UInt8>.self))
+            var a = (RowDot.V(b0 & 0x0F) - eight) * RowDot.load8(xr, 128 * b)
+            var c = (RowDot.V(b0 &>> 4) - eight) * RowDot.load8(xr, 128 * b + 64)
+            a.addProduct(RowDot.V(b1 & 0x0F) - eight, RowDot.load8(xr, 128 * b + 32))
+            c.addProduct(RowDot.V(b1 &>> 4) - eight, RowDot.load8(xr, 128 * b + 96))
+            return (a + c) * RowDot.V(repeating: d)
+        }
+        return RowDot.sumOfBlocks(n / 32, block).total
+    }
+
+    public static var q8Dot: Q8RowDot? { q8Row }
+
+    /// Q4_0: w = d·(q − 8), so Σ w·x = d·d_x·Σ q·q_x − 8·d·(d_x·Σ q_x).
+    static func q8Row(_ w: UnsafeRawPointer, _ x: UnsafePointer<Q8Activation.Lanes>, _ d: UnsafePointer<Float>, _ sums: UnsafePointer<Float>, _ blocks: Int) -> Float {
+        var offsets: Float = 0
+        let s = RowDot.sumOfBlocks(blocks) { b in
+            let blk = w + layoutBytes * b
+            let dw = loadHalf(blk, 0)
+            offsets += dw * sums[b]
+            return ExactIntegers.float(Q8Dot.blockSumUnsigned(Q8Dot.nibbles(blk + 2), x[2 * b], x[2 * b + 1])) * Q8Dot.V(repeating: dw * d[b])
+        }
+        return s.sum() - 8 * offsets
+    }
+
+    /// Repacked for the row-per-lane kernel (`PackedQ4_0`) where rows come in groups of 16.
+    public static var residency: MatrixResidency { .repackedQ4_0 }
 }

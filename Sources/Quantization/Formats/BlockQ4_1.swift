@@ -4,6 +4,7 @@ import TensorCore
 /// 20 bytes, 5.0 bits per weight.
 public enum BlockQ4_1: EightBlockSearch {
     public static let dtype = DType.q4_1
+    public static let layoutBytes = 2 + 2 + 16   // f16 d, f16 m, 16 B nibbles
 
     public static func dequantize(block: UnsafeRawPointer, into out: UnsafeMutablePointer<Float>) {
         let d = loadHalf(block, 0)
@@ -59,4 +60,22 @@ public enum BlockQ4_1: EightBlockSearch {
             ReferenceLevels.packNibbles(levels: q, bias: 0, into: block + 4)
         }
     }
+
+    // MARK: Dot products (the engine's kernels; `Dot/` holds what they share)
+
+    public static var q8Dot: Q8RowDot? { q8Row }
+
+    /// Q4_1: w = d·q + m, so Σ w·x = d·d_x·Σ q·q_x + m·(d_x·Σ q_x).
+    static func q8Row(_ w: UnsafeRawPointer, _ x: UnsafePointer<Q8Activation.Lanes>, _ d: UnsafePointer<Float>, _ sums: UnsafePointer<Float>, _ blocks: Int) -> Float {
+        var minimums: Float = 0
+        let s = RowDot.sumOfBlocks(blocks) { b in
+            let blk = w + layoutBytes * b
+            minimums += loadHalf(blk, 2) * sums[b]
+            return ExactIntegers.float(Q8Dot.blockSumUnsigned(Q8Dot.nibbles(blk + 4), x[2 * b], x[2 * b + 1])) * Q8Dot.V(repeating: loadHalf(blk, 0) * d[b])
+        }
+        return s.sum() + minimums
+    }
+
+    /// Streamed every token: held in huge pages.
+    public static var residency: MatrixResidency { .hugePageCopy }
 }

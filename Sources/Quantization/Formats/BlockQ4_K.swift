@@ -5,6 +5,7 @@ import TensorCore
 /// Rows that are not a multiple of 256 end in Q4_1 blocks (DType.tailType).
 public enum BlockQ4_K: BlockFormat {
     public static let dtype = DType.q4_k
+    public static let layoutBytes = 2 + 2 + 12 + 128   // f16 d, f16 dmin, 12 B packed 6-bit scales/mins, 128 B nibbles
 
     /// ggml's `get_scale_min_k4`: the 6-bit scale and min of sub-block `j`.
     @inline(__always)
@@ -202,4 +203,40 @@ public enum BlockQ4_K: BlockFormat {
             }
         }
     }
+
+    // MARK: Dot products (the engine's kernels; `Dot/` holds what they share)
+
+    public static var q8Dot: Q8RowDot? { q8Row }
+
+    /// Q4_K: in sub-block j (32 weights) w = d·sc_j·q − dmin·m_j, so Σ w·x = d·sc_j·d_x·Σ q·q_x
+    /// − dmin·m_j·(d_x·Σ q_x). A chunk of 32 bytes holds sub-block 2c in its low nibbles and
+    /// 2c + 1 in its high ones, each already two levels per 16-bit lane. A row that is not a
+    /// multiple of 256 ends in Q4_1 blocks (`DType.traits.tailType`).
+    static func q8Row(_ w: UnsafeRawPointer, _ x: UnsafePointer<Q8Activation.Lanes>, _ d: UnsafePointer<Float>, _ sums: UnsafePointer<Float>, _ blocks: Int) -> Float {
+        let superBlocks = blocks / 8
+        // Two accumulators with fused multiply-adds (one chain of dependent adds held the loop
+        // back), and the eight sub-blocks' scale factors d·sc_j·d_x and minimum terms
+        // dmin·m_j·(d_x·Σq_x) computed as vectors, once per super-block.
+        var acc = Q8Dot.V(), acc2 = Q8Dot.V(), minimums = Q8Dot.V()
+        for sb in 0..<superBlocks {
+            let blk = w + layoutBytes * sb
+            let (sc, mn) = scalesAndMins(blk + 4)
+            let dr = UnsafeRawPointer(d + 8 * sb), sr = UnsafeRawPointer(sums + 8 * sb)
+            let f = Q8Dot.V(repeating: loadHalf(blk, 0)) * sc * dr.loadUnaligned(as: Q8Dot.V.self)
+            minimums.addProduct(Q8Dot.V(repeating: loadHalf(blk, 2)) * mn, sr.loadUnaligned(as: Q8Dot.V.self))
+            for c in 0..<4 {
+                // In 16-bit lanes (byte-lane shifts and masks are element-by-element loops in Swift).
+                let v = blk.loadUnaligned(fromByteOffset: 16 + 32 * c, as: SIMD16<UInt16>.self)
+                let lo = unsafeBitCast(v & 0x0F0F, to: Q8Activation.Lanes.self), hi = unsafeBitCast((v &>> 4) & 0x0F0F, to: Q8Activation.Lanes.self)
+                let j = 8 * sb + 2 * c
+                acc.addProduct(ExactIntegers.float(Q8Dot.blockSumUnsigned(lo, x[2 * j], x[2 * j + 1])), Q8Dot.V(repeating: f[2 * c]))
+                acc2.addProduct(ExactIntegers.float(Q8Dot.blockSumUnsigned(hi, x[2 * j + 2], x[2 * j + 3])), Q8Dot.V(repeating: f[2 * c + 1]))
+            }
+        }
+        var total = (acc + acc2).sum() - minimums.sum()
+        let done = 8 * superBlocks
+        if blocks > done { total += BlockQ4_1.q8Row(w + layoutBytes * superBlocks, x + 2 * done, d + done, sums + done, blocks - done) }
+        return total
+    }
+
 }

@@ -4,6 +4,7 @@ import TensorCore
 /// w = d·(q − 16). 22 bytes, 5.5 bits per weight.
 public enum BlockQ5_0: EightBlockSearch {
     public static let dtype = DType.q5_0
+    public static let layoutBytes = 2 + 4 + 16   // f16 d, u32 high bits, 16 B low nibbles
 
     public static func dequantize(block: UnsafeRawPointer, into out: UnsafeMutablePointer<Float>) {
         let d = loadHalf(block, 0)

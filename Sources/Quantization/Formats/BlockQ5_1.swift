@@ -4,6 +4,7 @@ import TensorCore
 /// w = d·q + m. 24 bytes, 6.0 bits per weight.
 public enum BlockQ5_1: EightBlockSearch {
     public static let dtype = DType.q5_1
+    public static let layoutBytes = 2 + 2 + 4 + 16   // f16 d, f16 m, u32 high bits, 16 B low nibbles
 
     public static func dequantize(block: UnsafeRawPointer, into out: UnsafeMutablePointer<Float>) {
         let d = loadHalf(block, 0)

@@ -5,6 +5,7 @@ import TensorCore
 /// Rows that are not a multiple of 256 end in Q8_0 blocks (DType.tailType).
 public enum BlockQ6_K: BlockFormat {
     public static let dtype = DType.q6_k
+    public static let layoutBytes = 128 + 64 + 16 + 2   // low nibbles, 2-bit highs, 16 × i8 scales, f16 d
 
     /// Eight lanes at a time (bit-identical with the scalar form in `dequantizeScalar`: the same
     /// products in the same order); decoding is what a K-quant matrix-vector product costs.
@@ -152,4 +153,52 @@ public enum BlockQ6_K: BlockFormat {
     public static func quantize(_ x: UnsafePointer<Float>, weights: UnsafePointer<Float>?, into block: UnsafeMutableRawPointer) {
         quantizeBest(x, weights: weights, into: block) { out in quantize(x, weights: weights, into: out, search: true) }
     }
+
+    // MARK: Dot products (the engine's kernels; `Dot/` holds what they share)
+
+    public static var q8Dot: Q8RowDot? { q8Row }
+
+    /// Q6_K: w = d·sc·(q − 32) with an int8 scale per 16 weights. Each group of 32 outputs of a
+    /// 128-weight half is one activation block: levels q (0…63) from 4 low bits in `ql` and 2
+    /// high bits in `qh`, made signed bytes (q − 32) with a borrow-free per-byte subtraction in
+    /// 16-bit lanes; the block's 8 Int32 partial sums are weights 0…15 (lanes 0–3) and 16…31
+    /// (lanes 4–7), scaled by their two sub-scales. Rows that are not a multiple of 256 end in
+    /// Q8_0 blocks.
+    static func q8Row(_ w: UnsafeRawPointer, _ x: UnsafePointer<Q8Activation.Lanes>, _ d: UnsafePointer<Float>, _ sums: UnsafePointer<Float>, _ blocks: Int) -> Float {
+        typealias U = SIMD16<UInt16>
+        let superBlocks = blocks / 8
+        var acc = Q8Dot.V()
+        @inline(__always) func signed(_ u: U) -> Q8Activation.Lanes {
+            let high = U(repeating: 0x8080)
+            return unsafeBitCast(((u | high) &- U(repeating: 0x2020)) ^ high, to: Q8Activation.Lanes.self)
+        }
+        for sb in 0..<superBlocks {
+            let blk = w + layoutBytes * sb
+            let dw = loadHalf(blk, 208)
+            for half in 0..<2 {
+                let ql = blk + 64 * half, qh = blk + 128 + 32 * half, sc = blk + 192 + 8 * half
+                let lo0 = ql.loadUnaligned(as: U.self), lo1 = ql.loadUnaligned(fromByteOffset: 32, as: U.self)
+                let h = qh.loadUnaligned(as: U.self)
+                let m4 = U(repeating: 0x0F0F), m2 = U(repeating: 0x0303)
+                let h0: U = (h & m2) &<< 4, h1: U = ((h &>> 2) & m2) &<< 4
+                let h2: U = ((h &>> 4) & m2) &<< 4, h3: U = ((h &>> 6) & m2) &<< 4
+                let g0: U = (lo0 & m4) | h0, g1: U = (lo1 & m4) | h1
+                let g2: U = ((lo0 &>> 4) & m4) | h2, g3: U = ((lo1 &>> 4) & m4) | h3
+                for g in 0..<4 {
+                    let j = 8 * sb + 4 * half + g
+                    let q: U = g == 0 ? g0 : g == 1 ? g1 : g == 2 ? g2 : g3
+                    let s = Q8Dot.blockSum(signed(q), x[2 * j], x[2 * j + 1])
+                    let f = dw * d[j]
+                    let scale = Q8Dot.V(lowHalf: SIMD4(repeating: f * Float(sc.load(fromByteOffset: 2 * g, as: Int8.self))),
+                                  highHalf: SIMD4(repeating: f * Float(sc.load(fromByteOffset: 2 * g + 1, as: Int8.self))))
+                    acc += ExactIntegers.float(s) * scale
+                }
+            }
+        }
+        var total = acc.sum()
+        let done = 8 * superBlocks
+        if blocks > done { total += BlockQ8_0.q8Row(w + layoutBytes * superBlocks, x + 2 * done, d + done, sums + done, blocks - done) }
+        return total
+    }
+
 }

@@ -3,6 +3,7 @@ import TensorCore
 /// Q8_0: 32 weights = f16 scale d + 32 × int8; w = d·q. 34 bytes, 8.5 bits per weight.
 public enum BlockQ8_0: EightBlockSearch {
     public static let dtype = DType.q8_0
+    public static let layoutBytes = 2 + 32   // f16 d, 32 × i8 q
 
     public static func dequantize(block: UnsafeRawPointer, into out: UnsafeMutablePointer<Float>) {
         let d = loadHalf(block, 0)
@@ -44,4 +45,36 @@ public enum BlockQ8_0: EightBlockSearch {
             (block + 2).copyMemory(from: q, byteCount: 32)
         }
     }
+
+    // MARK: Dot products (the engine's kernels; `Dot/` holds what they share)
+
+    /// Σ w·x against f32 x: per block d · Σ q·x (`scratch` unused).
+    public static func dot(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ n: Int, scratch: UnsafeMutablePointer<Float>) -> Float {
+        let xr = UnsafeRawPointer(x)
+        @inline(__always) func block(_ b: Int) -> RowDot.V {
+            let blk = w + layoutBytes * b
+            let d = Float(Float16(bitPattern: blk.loadUnaligned(as: UInt16.self)))
+            @inline(__always) func q(_ k: Int) -> RowDot.V { RowDot.V(SIMD8<Int32>(truncatingIfNeeded: blk.loadUnaligned(fromByteOffset: 2 + 8 * k, as: SIMD8<Int8>.self))) }
+            var a = q(0) * RowDot.load8(xr, 128 * b)
+            var c = q(1) * RowDot.load8(xr, 128 * b + 32)
+            a.addProduct(q(2), RowDot.load8(xr, 128 * b + 64))
+            c.addProduct(q(3), RowDot.load8(xr, 128 * b + 96))
+            return (a + c) * RowDot.V(repeating: d)
+        }
+        return RowDot.sumOfBlocks(n / 32, block).total
+    }
+
+    public static var q8Dot: Q8RowDot? { q8Row }
+
+    /// Σ w·x against a Q8 activation: per block d_w·d_x·Σ q·q_x, summed exactly in integers (`sums` unused).
+    static func q8Row(_ w: UnsafeRawPointer, _ x: UnsafePointer<Q8Activation.Lanes>, _ d: UnsafePointer<Float>, _ sums: UnsafePointer<Float>, _ blocks: Int) -> Float {
+        RowDot.sumOfBlocks(blocks) { b in
+            let blk = w + layoutBytes * b
+            let s = Q8Dot.blockSum(blk.loadUnaligned(fromByteOffset: 2, as: Q8Activation.Lanes.self), x[2 * b], x[2 * b + 1])
+            return ExactIntegers.float(s) * Q8Dot.V(repeating: loadHalf(blk, 0) * d[b])
+        }.sum()
+    }
+
+    /// Streamed every token: held in huge pages.
+    public static var residency: MatrixResidency { .hugePageCopy }
 }

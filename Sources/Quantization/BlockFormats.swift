@@ -1,0 +1,26 @@
+import TensorCore
+
+/// The block formats, one row per format (ggml's `type_traits` table): each type's storage
+/// facts are its `DType.traits` row, its kernels are its `BlockFormat` type in `Formats/`.
+public enum BlockFormats {
+    /// Every block format this build has.
+    public static let all: [any BlockFormat.Type] = [
+        BlockQ8_0.self, BlockQ6_K.self, BlockQ5_1.self, BlockQ5_0.self, BlockQ4_K.self, BlockQ4_1.self, BlockQ4_0.self,
+    ]
+
+    /// The format that stores `dtype`, nil for float and integer types. A switch, exhaustive over
+    /// `DType` (a dictionary lookup hashes the key, which cost more than decoding a row of a
+    /// small matrix).
+    @inline(__always) public static func format(_ dtype: DType) -> (any BlockFormat.Type)? {
+        switch dtype {
+        case .q4_0: return BlockQ4_0.self
+        case .q4_1: return BlockQ4_1.self
+        case .q5_0: return BlockQ5_0.self
+        case .q5_1: return BlockQ5_1.self
+        case .q8_0: return BlockQ8_0.self
+        case .q4_k: return BlockQ4_K.self
+        case .q6_k: return BlockQ6_K.self
+        case .f64, .f32, .f16, .bf16, .i64, .i32, .i16, .i8, .u8, .bool: return nil
+        }
+    }
+}
