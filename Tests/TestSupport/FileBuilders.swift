@@ -1,4 +1,5 @@
 import Foundation
+import TensorCore
 
 /// Builds safetensors bytes from a header string and data, so tests can write lying headers.
 public enum SafetensorsBuilder {
@@ -116,5 +117,96 @@ public struct PickleBuilder {
         p.setItem()
         p.stop()
         return p.bytes
+    }
+}
+
+/// Writes `.tmt` files from parts (formats/tmt.md), independently of `TMTWriter`, so tests can
+/// make files the writer never would: items whose chunks decode to far more than they store,
+/// sizes near `Int.max`, headers with flags set.
+public struct TMTBuilder {
+    public struct Item {
+        public var name: String
+        public var dtype: String?
+        public var shape: [Int]?
+        public var codec: String
+        public var elementSize: Int?
+        /// Decoded bytes, as declared.
+        public var size: Int
+        public var chunkSize: Int
+        /// Each chunk's stored bytes.
+        public var chunks: [[UInt8]]
+        /// XXH64 of the decoded item, as declared.
+        public var xxh64: UInt64
+
+        public init(name: String, dtype: String? = nil, shape: [Int]? = nil, codec: String, elementSize: Int? = nil,
+                    size: Int, chunkSize: Int, chunks: [[UInt8]], xxh64: UInt64) {
+            self.name = name; self.dtype = dtype; self.shape = shape; self.codec = codec; self.elementSize = elementSize
+            self.size = size; self.chunkSize = chunkSize; self.chunks = chunks; self.xxh64 = xxh64
+        }
+    }
+
+    public var header: [UInt8] = Array("TMTMODEL".utf8) + [1, 0, 0, 0] + [UInt8](repeating: 0, count: 52)
+    public var tensors: [Item] = []
+    public var blobs: [Item] = []
+    public init() {}
+
+    /// Header, each item's chunks from a 64-byte boundary (zero padding), directory, trailer.
+    public func build() -> [UInt8] {
+        var out = header
+        func entry(_ item: Item) -> String {
+            while out.count % 64 != 0 { out.append(0) }
+            let offset = out.count
+            var chunks: [String] = []
+            for c in item.chunks {
+                out += c
+                chunks.append("[\(c.count),\"\(c.withUnsafeBytes { XXH64.hash($0) }.hex16)\"]")
+            }
+            var fields = ["\"name\":\"\(item.name)\"", "\"codec\":\"\(item.codec)\"", "\"offset\":\(offset)",
+                          "\"stored_size\":\(out.count - offset)", "\"size\":\(item.size)", "\"chunk_size\":\(item.chunkSize)",
+                          "\"chunks\":[\(chunks.joined(separator: ","))]", "\"xxh64\":\"\(item.xxh64.hex16)\""]
+            if let d = item.dtype { fields.append("\"dtype\":\"\(d)\"") }
+            if let s = item.shape { fields.append("\"shape\":\(s)") }
+            if let k = item.elementSize { fields.append("\"element_size\":\(k)") }
+            return "{" + fields.joined(separator: ",") + "}"
+        }
+        let t = tensors.map(entry), b = blobs.map(entry)
+        let json = Array("{\"format\":\"tmt\",\"version\":1,\"metadata\":{},\"blobs\":[\(b.joined(separator: ","))],\"tensors\":[\(t.joined(separator: ","))]}".utf8)
+        let directoryOffset = out.count
+        out += json
+        var trailer: [UInt8] = Array("TMTINDEX".utf8)
+        trailer.appendLE(UInt32(1)); trailer.appendLE(UInt32(0))
+        trailer.appendLE(UInt64(directoryOffset)); trailer.appendLE(UInt64(json.count))
+        trailer.appendLE(json.withUnsafeBytes { XXH64.hash($0) }); trailer.appendLE(UInt64(out.count + 64))
+        trailer.appendLE(UInt64(0))
+        trailer.appendLE(trailer.withUnsafeBytes { XXH64.hash($0) })
+        return out + trailer
+    }
+
+    /// One zstd frame that decodes to `count` zero bytes, written by hand (RFC 8878): a frame
+    /// header with a 128 KiB window and no content size, then RLE blocks of up to 128 KiB, four
+    /// bytes each — about 32 000 decoded bytes per stored byte, as a decompression bomb has.
+    public static func zstdZeros(_ count: Int) -> [UInt8] {
+        var f: [UInt8] = [0x28, 0xB5, 0x2F, 0xFD, 0x00, 0x38]
+        var left = count
+        repeat {
+            let n = min(left, 128 << 10)
+            left -= n
+            let blockHeader = UInt32(left == 0 ? 1 : 0) | (1 << 1) | (UInt32(n) << 3)  // last?, RLE, size
+            f += [UInt8(blockHeader & 0xFF), UInt8((blockHeader >> 8) & 0xFF), UInt8(blockHeader >> 16), 0]
+        } while left > 0
+        return f
+    }
+
+    /// XXH64 of `count` zero bytes, hashed a buffer at a time.
+    public static func xxh64OfZeros(_ count: Int) -> UInt64 {
+        let zeros = [UInt8](repeating: 0, count: min(count, 64 << 20))
+        var h = XXH64()
+        var left = count
+        while left > 0 {
+            let n = min(left, zeros.count)
+            zeros.withUnsafeBytes { h.update(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+            left -= n
+        }
+        return h.finalize()
     }
 }
