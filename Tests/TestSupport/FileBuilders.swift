@@ -90,6 +90,17 @@ public struct PickleBuilder {
     public mutating func global(_ module: String, _ name: String) { bytes.append(0x63); bytes += Array("\(module)\n\(name)\n".utf8) }
     public mutating func string(_ s: String) { let u = Array(s.utf8); bytes.append(0x58); bytes.appendLE(UInt32(u.count)); bytes += u }
     public mutating func int(_ v: Int32) { bytes.append(0x4A); bytes.appendLE(v) }
+    /// BININT when `v` fits in 32 bits, else LONG1 with 8 bytes (two's complement).
+    public mutating func int(_ v: Int64) {
+        if let small = Int32(exactly: v) { return int(small) }
+        bytes += [0x8A, 8]; bytes.appendLE(v)
+    }
+    public mutating func none() { bytes.append(0x4E) }
+    public mutating func emptyList() { bytes.append(0x5D) }
+    public mutating func append() { bytes.append(0x61) }
+    public mutating func tuple1() { bytes.append(0x85) }
+    public mutating func memoize(_ key: UInt8) { bytes += [0x71, key] }   // BINPUT
+    public mutating func memoGet(_ key: UInt8) { bytes += [0x68, key] }   // BINGET
     public mutating func mark() { bytes.append(0x28) }
     public mutating func tuple() { bytes.append(0x74) }
     public mutating func reduce() { bytes.append(0x52) }
@@ -99,24 +110,32 @@ public struct PickleBuilder {
     public mutating func persistentID() { bytes.append(0x51) }
 
     /// `{name: _rebuild_tensor_v2(storage('0', FloatStorage, n), 0, shape, stride, False, OrderedDict())}`.
-    public static func stateDict(tensor name: String, shape: [Int32], stride: [Int32], count: Int32, storageType: String = "FloatStorage") -> [UInt8] {
+    public static func stateDict(tensor name: String, shape: [Int64], stride: [Int64], count: Int64, offset: Int64 = 0,
+                                 storageType: String = "FloatStorage") -> [UInt8] {
         var p = PickleBuilder()
         p.emptyDict()
-        p.string(name)
-        p.global("torch._utils", "_rebuild_tensor_v2")
-        p.mark()
-        p.mark(); p.string("storage"); p.global("torch", storageType); p.string("0"); p.string("cpu"); p.int(count); p.tuple()
-        p.persistentID()
-        p.int(0)
-        p.mark(); for d in shape { p.int(d) }; p.tuple()
-        p.mark(); for s in stride { p.int(s) }; p.tuple()
-        p.op(0x89)
-        p.global("collections", "OrderedDict"); p.op(0x29); p.reduce()
-        p.tuple()
-        p.reduce()
+        p.tensorItem(name, shape: shape, stride: stride, count: count, offset: offset, storageType: storageType)
         p.setItem()
         p.stop()
         return p.bytes
+    }
+
+    /// Pushes `name` and `_rebuild_tensor_v2(storage('0', storageType, count), offset, shape, stride, …)`:
+    /// a key and value for SETITEM.
+    public mutating func tensorItem(_ name: String, shape: [Int64], stride: [Int64], count: Int64, offset: Int64 = 0,
+                                    storageType: String = "FloatStorage") {
+        string(name)
+        global("torch._utils", "_rebuild_tensor_v2")
+        mark()
+        mark(); string("storage"); global("torch", storageType); string("0"); string("cpu"); int(count); tuple()
+        persistentID()
+        int(offset)
+        mark(); for d in shape { int(d) }; tuple()
+        mark(); for s in stride { int(s) }; tuple()
+        op(0x89)
+        global("collections", "OrderedDict"); op(0x29); reduce()
+        tuple()
+        reduce()
     }
 }
 
