@@ -229,3 +229,44 @@ public struct TMTBuilder {
         return h.finalize()
     }
 }
+
+/// Writes GGUF v3 files from metadata and tensor infos, so tests can give any key any type
+/// and value (a block count of 2^40, a negative expert count).
+public struct GGUFBuilder {
+    public enum Value {
+        case u32(UInt32), i32(Int32), u64(UInt64), i64(Int64), f32(Float), string(String)
+    }
+    public var metadata: [(String, Value)] = []
+    /// Name, dimensions (innermost first, as GGUF stores them), ggml type; F32 data follows.
+    public var tensors: [(String, [UInt64], UInt32)] = []
+    public init() {}
+
+    public func build() -> [UInt8] {
+        var b: [UInt8] = Array("GGUF".utf8)
+        b.appendLE(UInt32(3)); b.appendLE(UInt64(tensors.count)); b.appendLE(UInt64(metadata.count))
+        func str(_ s: String) { b.appendLE(UInt64(s.utf8.count)); b += Array(s.utf8) }
+        for (k, v) in metadata {
+            str(k)
+            switch v {
+            case .u32(let x): b.appendLE(UInt32(4)); b.appendLE(x)
+            case .i32(let x): b.appendLE(UInt32(5)); b.appendLE(x)
+            case .f32(let x): b.appendLE(UInt32(6)); b.appendLE(x.bitPattern)
+            case .string(let s): b.appendLE(UInt32(8)); str(s)
+            case .u64(let x): b.appendLE(UInt32(10)); b.appendLE(x)
+            case .i64(let x): b.appendLE(UInt32(11)); b.appendLE(x)
+            }
+        }
+        var offset: UInt64 = 0
+        var sizes: [Int] = []
+        for (name, dims, type) in tensors {
+            str(name); b.appendLE(UInt32(dims.count)); for d in dims { b.appendLE(d) }
+            b.appendLE(type); b.appendLE(offset)
+            let n = Int(dims.reduce(1, *)) * 4
+            sizes.append(n)
+            offset += UInt64((n + 31) / 32 * 32)
+        }
+        while b.count % 32 != 0 { b.append(0) }
+        for n in sizes { b += [UInt8](repeating: 0, count: (n + 31) / 32 * 32) }
+        return b
+    }
+}
