@@ -31,7 +31,9 @@ public struct ZipBuilder {
     public var entries: [(String, [UInt8])] = []
     public init() {}
 
-    public enum Zip64 { case none, forced, saturatedWithoutExtra, badLocator }
+    /// `hugeUncompressedSize`: ZIP64 records whose entries claim deflate (method 8) and an
+    /// uncompressed size of 2^64 − 1.
+    public enum Zip64 { case none, forced, saturatedWithoutExtra, badLocator, hugeUncompressedSize }
 
     public func build(zip64: Zip64 = .none) -> [UInt8] {
         var out: [UInt8] = []
@@ -45,16 +47,16 @@ public struct ZipBuilder {
             out.appendLE(UInt16(n.count)); out.appendLE(UInt16(0))
             out += n
             out += data
-            let big = zip64 == .forced || zip64 == .saturatedWithoutExtra || zip64 == .badLocator
+            let big = zip64 != .none
             central.appendLE(UInt32(0x0201_4B50)); central.appendLE(UInt16(45)); central.appendLE(UInt16(45))
-            central.appendLE(UInt16(0)); central.appendLE(UInt16(0)); central.appendLE(UInt32(0)); central.appendLE(UInt32(0))
+            central.appendLE(UInt16(0)); central.appendLE(UInt16(zip64 == .hugeUncompressedSize ? 8 : 0)); central.appendLE(UInt32(0)); central.appendLE(UInt32(0))
             central.appendLE(big ? UInt32.max : UInt32(data.count)); central.appendLE(big ? UInt32.max : UInt32(data.count))
             central.appendLE(UInt16(n.count))
             let extra: [UInt8] = {
-                guard zip64 == .forced || zip64 == .badLocator else { return [] }
+                guard zip64 == .forced || zip64 == .badLocator || zip64 == .hugeUncompressedSize else { return [] }
                 var e: [UInt8] = []
                 e.appendLE(UInt16(1)); e.appendLE(UInt16(24))
-                e.appendLE(UInt64(data.count)); e.appendLE(UInt64(data.count)); e.appendLE(UInt64(offset))
+                e.appendLE(zip64 == .hugeUncompressedSize ? UInt64.max : UInt64(data.count)); e.appendLE(UInt64(data.count)); e.appendLE(UInt64(offset))
                 return e
             }()
             central.appendLE(UInt16(extra.count)); central.appendLE(UInt16(0)); central.appendLE(UInt16(0))
