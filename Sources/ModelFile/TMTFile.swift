@@ -143,7 +143,7 @@ public final class TMTFile: @unchecked Sendable {
     public func decode(_ item: TMTItem, into out: UnsafeMutableRawBufferPointer, threads: Int = availableCores) throws {
         precondition(out.count == item.size, "decode buffer has the wrong size")
         let offsets = item.chunkOffsets
-        let decoder = ChunkDecoder(threads: max(1, min(threads, item.chunks.count)), chunkSize: item.codec == .shuffleZstd ? item.chunkSize : 0)
+        let decoder = ChunkDecoder(threads: max(1, min(threads, item.chunks.count)), planeSize: item.codec == .shuffleZstd ? item.chunkSize : 0)
         try parallelFor(item.chunks.count, threads: decoder.workers) { i, worker in
             let dst = UnsafeMutableRawBufferPointer(rebasing: out[(i * item.chunkSize)..<(i * item.chunkSize + item.decodedLength(ofChunk: i))])
             try decodeChunk(i, of: item, at: offsets[i], into: dst, decoder: decoder, worker: worker)
@@ -158,7 +158,7 @@ public final class TMTFile: @unchecked Sendable {
         var workers: Int { contexts.decompression.count }
 
         /// `planeSize`: the largest shuffle-zstd chunk to decode (0: none).
-        init(threads: Int, chunkSize planeSize: Int) {
+        init(threads: Int, planeSize: Int) {
             contexts = ZstdContexts(threads: threads, compress: false)
             planes = planeSize > 0 ? contexts.decompression.map { _ in OwnedBytes(count: planeSize) } : []
         }
@@ -203,7 +203,7 @@ public final class TMTFile: @unchecked Sendable {
     }
 
     /// Checks every chunk of every item against its checksum and every decoded item against
-    /// its own, then that the padding between items is zero: with the header, trailer and
+    /// its own, and that the padding after each item is zero: with the header, trailer and
     /// directory checked on open, every byte of the file is covered. Compressed items are
     /// decoded a few chunks at a time (memory follows the chunk size, not the item's declared
     /// size). Throws the first damage found. `progress` gets (items done, items total, name).
@@ -214,7 +214,7 @@ public final class TMTFile: @unchecked Sendable {
         // Chunks decoded at once, each into its own buffer, then hashed in order.
         let batch = threads * 2
         let chunkSize = compressed.map(\.chunkSize).max() ?? 0
-        let decoder = ChunkDecoder(threads: threads, chunkSize: compressed.contains { $0.codec == .shuffleZstd } ? chunkSize : 0)
+        let decoder = ChunkDecoder(threads: threads, planeSize: compressed.contains { $0.codec == .shuffleZstd } ? chunkSize : 0)
         let buffers = compressed.isEmpty ? [] : (0..<batch).map { _ in OwnedBytes(count: chunkSize) }
         // Padding is checked with the item it follows, while that item's last page is still
         // mapped in: touching it after the pages were dropped faults in far more than a page.
