@@ -226,6 +226,14 @@ final class TMTDamageTests: XCTestCase {
         }
     }
 
+    /// Metadata nested 100 000 deep (a 200 KB directory) is a typed error, not a stack overflow.
+    func testDeeplyNestedMetadataIsRefused() {
+        var t = TMTBuilder()
+        t.metadata = "{\"a\":" + String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000) + "}"
+        guard case .failure(let e) = open(t.build()) else { return XCTFail("accepted") }
+        guard case .some(.corruptDirectory) = e as? TMTError else { return XCTFail("\(e)") }
+    }
+
     /// Header flags or reserved bytes set (a file a newer writer might make, or damage) are
     /// refused on open, naming the byte.
     func testHeaderFlagsAndReservedBytesMustBeZero() throws {

@@ -169,6 +169,8 @@ public struct TMTBuilder {
     public var header: [UInt8] = Array("TMTMODEL".utf8) + [1, 0, 0, 0] + [UInt8](repeating: 0, count: 52)
     public var tensors: [Item] = []
     public var blobs: [Item] = []
+    /// The directory's `metadata` JSON, as written.
+    public var metadata = "{}"
     public init() {}
 
     /// Header, each item's chunks from a 64-byte boundary (zero padding), directory, trailer.
@@ -191,7 +193,7 @@ public struct TMTBuilder {
             return "{" + fields.joined(separator: ",") + "}"
         }
         let t = tensors.map(entry), b = blobs.map(entry)
-        let json = Array("{\"format\":\"tmt\",\"version\":1,\"metadata\":{},\"blobs\":[\(b.joined(separator: ","))],\"tensors\":[\(t.joined(separator: ","))]}".utf8)
+        let json = Array("{\"format\":\"tmt\",\"version\":1,\"metadata\":\(metadata),\"blobs\":[\(b.joined(separator: ","))],\"tensors\":[\(t.joined(separator: ","))]}".utf8)
         let directoryOffset = out.count
         out += json
         var trailer: [UInt8] = Array("TMTINDEX".utf8)
