@@ -114,6 +114,12 @@ public final class TMTFile: @unchecked Sendable {
                 guard let k = item.elementSize, k == 2 || k == 4, item.chunkSize % k == 0, item.size % k == 0 else { throw bad("shuffle-zstd needs element_size 2 or 4 dividing the chunk size") }
             case .zstd: break
             }
+            if item.codec != .raw {
+                // A zstd block decodes to at most 128 KiB and takes at least 4 bytes.
+                for (i, c) in item.chunks.enumerated() where item.decodedLength(ofChunk: i) / TMTLayout.maxZstdExpansion > c.storedLength {
+                    throw bad("chunk \(i) of \(c.storedLength) stored bytes cannot decode to \(item.decodedLength(ofChunk: i)) (zstd expands at most \(TMTLayout.maxZstdExpansion)×)")
+                }
+            }
             guard item.xxh64.count == 16, UInt64(item.xxh64, radix: 16) != nil else { throw bad("xxh64 is not 16 hex digits") }
             ranges.append((item.offset, item.storedSize, item.name))
         }

@@ -226,6 +226,18 @@ final class TMTDamageTests: XCTestCase {
         }
     }
 
+    /// A blob declaring 1 TiB in chunks of 4 stored bytes: no zstd frame expands that much, so
+    /// the entry is refused on open, before a decode could ask for the memory.
+    func testDeclaredSizeNoChunkCouldHoldIsRefused() {
+        let chunkSize = TMTLayout.maxChunkSize, chunks = (1 << 40) / TMTLayout.maxChunkSize
+        var t = TMTBuilder()
+        t.blobs = [.init(name: "tokenizer/lie", codec: "zstd", size: chunks * chunkSize, chunkSize: chunkSize,
+                         chunks: Array(repeating: [0, 0, 0, 0], count: chunks), xxh64: 0)]
+        guard case .failure(let e) = open(t.build()) else { return XCTFail("accepted") }
+        guard case .some(.invalidEntry(_, "tokenizer/lie", let d)) = e as? TMTError else { return XCTFail("\(e)") }
+        XCTAssertTrue(d.contains("cannot decode to 67108864"), d)
+    }
+
     /// Metadata nested 100 000 deep (a 200 KB directory) is a typed error, not a stack overflow.
     func testDeeplyNestedMetadataIsRefused() {
         var t = TMTBuilder()
