@@ -52,6 +52,8 @@ final class ConfigLimitsTests: XCTestCase {
         // A .tmt's config uses params.json's names.
         let tmt = try JSONParser.parse(#"{"dim": 64, "n_layers": -2, "n_heads": 4, "hidden_dim": 128, "vocab_size": 100}"#)
         expectInvalid(".tmt config", { try ModelConfig.fromNativeJSON(tmt, path: "m.tmt") }, mentions: ["n_layers = -2"])
+        let tmtMoE = try JSONParser.parse(#"{"dim": 64, "n_layers": 2, "n_heads": 4, "hidden_dim": 128, "vocab_size": 100, "moe": {"num_experts": -8, "num_experts_per_tok": 2}}"#)
+        expectInvalid(".tmt config experts", { try ModelConfig.fromNativeJSON(tmtMoE, path: "m.tmt") }, mentions: ["moe.num_experts = -8"])
     }
 
     func testGGUFMetadataIntegersAreRangeChecked() throws {
