@@ -47,6 +47,20 @@ final class PickleLimitsTests: XCTestCase {
         }
     }
 
+    /// 50 000 small tuples built over a stack of 200 000 values: each TUPLE takes its items
+    /// without copying the rest of the stack (time follows the file, not file × stack).
+    func testTuplesOverADeepStackTakeLinearTime() {
+        var p = PickleBuilder()
+        for _ in 0..<200_000 { p.none() }
+        for _ in 0..<50_000 { p.mark(); p.none(); p.tuple(); p.op(0x30) }   // MARK None TUPLE POP
+        p.stop()
+        let start = Date()
+        XCTAssertThrowsError(try read(p.bytes)) { e in
+            guard case .some(.unrecognizedFormat) = e as? CheckpointError else { return XCTFail("\(e)") }
+        }
+        XCTAssertLessThan(Date().timeIntervalSince(start), 5)
+    }
+
     /// A dict holding itself under 40 keys (through the memo) was walked 40^8 times; a dict
     /// shared by two keys is refused as well, naming both places.
     func testCyclicOrSharedDictsAreRefused() {

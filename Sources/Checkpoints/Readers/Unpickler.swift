@@ -141,9 +141,11 @@ public struct Unpickler {
 
     private mutating func pop(_ at: Int) throws -> PickleValue { try popSlot(at).value }
 
-    private mutating func popSlotsToMark(_ at: Int) throws -> ArraySlice<Slot> {
+    private mutating func popSlotsToMark(_ at: Int) throws -> [Slot] {
         guard let m = marks.popLast(), m <= stack.count else { throw fail(at, "no mark on the stack") }
-        let items = stack[m...]
+        // A copy, not a slice: a slice would keep the stack's buffer shared, and removing from
+        // it would copy the whole stack.
+        let items = Array(stack[m...])
         stack.removeSubrange(m...)
         return items
     }
