@@ -14,7 +14,8 @@ public enum CheckpointError: Error, Equatable, CustomStringConvertible {
     case missingFile(path: String, detail: String)
     case invalidConfig(path: String, detail: String)
     case unknownTensors(layout: String, names: [String])
-    case missingTensors([String])
+    /// The first missing names, and how many are missing when that is more than are listed.
+    case missingTensors([String], total: Int? = nil)
     case layout(String)
 
     public var description: String {
@@ -31,7 +32,9 @@ public enum CheckpointError: Error, Equatable, CustomStringConvertible {
         case .missingFile(let p, let d): return "\(p): \(d)"
         case .invalidConfig(let p, let d): return "\(p): invalid model configuration: \(d)"
         case .unknownTensors(let l, let n): return "tensor names not in the \(l) name map: \(n.prefix(20).joined(separator: ", "))\(n.count > 20 ? " … (\(n.count) in all)" : "")"
-        case .missingTensors(let n): return "required tensors missing: \(n.prefix(30).joined(separator: ", "))\(n.count > 30 ? " … (\(n.count) in all)" : "")"
+        case .missingTensors(let n, let total):
+            let all = max(total ?? n.count, n.count)
+            return "required tensors missing: \(n.prefix(30).joined(separator: ", "))\(all > min(n.count, 30) ? " … (\(all) in all)" : "")"
         case .layout(let d): return d
         }
     }

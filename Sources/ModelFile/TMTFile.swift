@@ -10,11 +10,13 @@ public final class TMTFile: @unchecked Sendable {
     public var tensors: [TMTItem] { directory.tensors }
     public var blobs: [TMTItem] { directory.blobs }
     public var metadata: JSONValue { directory.metadata }
+    /// Where the directory starts: the end of the data section.
+    public let directoryOffset: Int
 
     public init(path: String) throws {
         self.path = path
         file = try MappedFile(path: path)
-        directory = try TMTFile.readDirectory(file.bytes, path: path)
+        (directory, directoryOffset) = try TMTFile.readDirectory(file.bytes, path: path)
     }
 
     /// True when the first bytes are the `.tmt` magic.
@@ -22,13 +24,19 @@ public final class TMTFile: @unchecked Sendable {
         bytes.count >= 8 && Array(bytes[0..<8]) == TMTLayout.headerMagic
     }
 
-    static func readDirectory(_ b: UnsafeRawBufferPointer, path: String) throws -> TMTDirectory {
+    static func readDirectory(_ b: UnsafeRawBufferPointer, path: String) throws -> (TMTDirectory, directoryOffset: Int) {
         guard b.count >= 8, Array(b[0..<8]) == TMTLayout.headerMagic else { throw TMTError.notATMTFile(path: path) }
         guard let version = b.le(UInt32.self, at: 8) else { throw TMTError.truncated(path: path, detail: "header is \(b.count) bytes") }
         if version > TMTLayout.version { throw TMTError.newerVersion(path: path, version: version) }
         guard version == TMTLayout.version else { throw TMTError.notATMTFile(path: path) }
         let minimum = TMTLayout.headerSize + TMTLayout.trailerSize
         guard b.count >= minimum else { throw TMTError.truncated(path: path, detail: "\(b.count) bytes, not even a header and a trailer") }
+        if let flags = b.le(UInt32.self, at: 12), flags != 0 {
+            throw TMTError.corruptHeader(path: path, offset: 12, detail: "flags are 0x\(String(flags, radix: 16)), expected 0")
+        }
+        if let nonZero = (16..<TMTLayout.headerSize).first(where: { b[$0] != 0 }) {
+            throw TMTError.corruptHeader(path: path, offset: nonZero, detail: "reserved byte is 0x\(String(b[nonZero], radix: 16)), expected 0")
+        }
         let t = b.count - TMTLayout.trailerSize
         guard Array(b[t..<(t + 8)]) == TMTLayout.trailerMagic else {
             throw TMTError.truncated(path: path, detail: "no trailer at the end of its \(b.count) bytes")
@@ -63,7 +71,7 @@ public final class TMTFile: @unchecked Sendable {
             throw TMTError.corruptDirectory(path: path, detail: "\(error)")
         }
         try validate(directory, dataEnd: Int(dirOffset), path: path)
-        return directory
+        return (directory, Int(dirOffset))
     }
 
     static func validate(_ d: TMTDirectory, dataEnd: Int, path: String) throws {
@@ -89,7 +97,8 @@ public final class TMTFile: @unchecked Sendable {
             guard item.offset >= TMTLayout.headerSize, item.offset % TMTLayout.alignment == 0 else { throw bad("offset \(item.offset) not 64-byte aligned after the header") }
             guard item.storedSize <= dataEnd - item.offset else { throw bad("stored bytes \(item.offset)+\(item.storedSize) run past the data section (ends at \(dataEnd))") }
             guard item.chunkSize >= 1, item.chunkSize <= TMTLayout.maxChunkSize else { throw bad("chunk size \(item.chunkSize) out of range") }
-            let expectedChunks = (item.size + item.chunkSize - 1) / item.chunkSize
+            // Not (size + chunk_size - 1) / chunk_size: a size near Int.max would overflow.
+            let expectedChunks = item.size / item.chunkSize + (item.size % item.chunkSize == 0 ? 0 : 1)
             guard item.chunks.count == expectedChunks else { throw bad("\(item.chunks.count) chunks, expected \(expectedChunks)") }
             var sum = 0
             for c in item.chunks {
@@ -104,6 +113,12 @@ public final class TMTFile: @unchecked Sendable {
             case .shuffleZstd:
                 guard let k = item.elementSize, k == 2 || k == 4, item.chunkSize % k == 0, item.size % k == 0 else { throw bad("shuffle-zstd needs element_size 2 or 4 dividing the chunk size") }
             case .zstd: break
+            }
+            if item.codec != .raw {
+                // A zstd block decodes to at most 128 KiB and takes at least 4 bytes.
+                for (i, c) in item.chunks.enumerated() where item.decodedLength(ofChunk: i) / TMTLayout.maxZstdExpansion > c.storedLength {
+                    throw bad("chunk \(i) of \(c.storedLength) stored bytes cannot decode to \(item.decodedLength(ofChunk: i)) (zstd expands at most \(TMTLayout.maxZstdExpansion)×)")
+                }
             }
             guard item.xxh64.count == 16, UInt64(item.xxh64, radix: 16) != nil else { throw bad("xxh64 is not 16 hex digits") }
             ranges.append((item.offset, item.storedSize, item.name))
@@ -134,57 +149,120 @@ public final class TMTFile: @unchecked Sendable {
     public func decode(_ item: TMTItem, into out: UnsafeMutableRawBufferPointer, threads: Int = availableCores) throws {
         precondition(out.count == item.size, "decode buffer has the wrong size")
         let offsets = item.chunkOffsets
-        let contexts = ZstdContexts(threads: max(1, min(threads, item.chunks.count)), compress: false)
-        // One plane buffer per worker, reused across chunks.
-        let planes = item.codec == .shuffleZstd ? contexts.decompression.map { _ in OwnedBytes(count: item.chunkSize) } : []
-        try parallelFor(item.chunks.count, threads: contexts.decompression.count) { i, worker in
-            let stored = file.region(offset: offsets[i], count: item.chunks[i].storedLength).bytes
-            guard XXH64.hash(stored) == item.chunks[i].checksum else {
-                throw TMTError.checksumMismatch(path: path, item: item.name, chunk: i, offset: offsets[i])
-            }
+        let decoder = ChunkDecoder(threads: max(1, min(threads, item.chunks.count)), planeSize: item.codec == .shuffleZstd ? item.chunkSize : 0)
+        try parallelFor(item.chunks.count, threads: decoder.workers) { i, worker in
             let dst = UnsafeMutableRawBufferPointer(rebasing: out[(i * item.chunkSize)..<(i * item.chunkSize + item.decodedLength(ofChunk: i))])
-            let failure: String?
-            switch item.codec {
-            case .shuffleZstd:
-                let k = item.elementSize ?? 1
-                let plane = UnsafeMutableRawBufferPointer(rebasing: planes[worker].mutableBytes[0..<dst.count])
-                failure = ChunkCodec.decompress(stored, into: plane, context: contexts.decompression[worker])
-                if failure == nil { ChunkCodec.unshuffle(UnsafeRawBufferPointer(plane), elementSize: k, into: dst) }
-            case .zstd:
-                failure = ChunkCodec.decompress(stored, into: dst, context: contexts.decompression[worker])
-            case .raw:
-                dst.copyMemory(from: stored)
-                failure = nil
-            }
-            if let failure { throw TMTError.codec(item: item.name, chunk: i, detail: failure) }
+            try decodeChunk(i, of: item, at: offsets[i], into: dst, decoder: decoder, worker: worker)
         }
         guard XXH64.hash(UnsafeRawBufferPointer(out)).hex16 == item.xxh64 else { throw TMTError.decodedChecksumMismatch(path: path, item: item.name) }
     }
 
+    /// Per-worker zstd contexts and shuffle planes, reused across chunks and items.
+    final class ChunkDecoder {
+        let contexts: ZstdContexts
+        let planes: [OwnedBytes]
+        var workers: Int { contexts.decompression.count }
+
+        /// `planeSize`: the largest shuffle-zstd chunk to decode (0: none).
+        init(threads: Int, planeSize: Int) {
+            contexts = ZstdContexts(threads: threads, compress: false)
+            planes = planeSize > 0 ? contexts.decompression.map { _ in OwnedBytes(count: planeSize) } : []
+        }
+    }
+
+    /// Checks chunk `i`'s stored bytes against its checksum, then decodes it into `dst` (its
+    /// decoded length).
+    private func decodeChunk(_ i: Int, of item: TMTItem, at offset: Int, into dst: UnsafeMutableRawBufferPointer,
+                             decoder: ChunkDecoder, worker: Int) throws {
+        let stored = file.region(offset: offset, count: item.chunks[i].storedLength).bytes
+        guard XXH64.hash(stored) == item.chunks[i].checksum else {
+            throw TMTError.checksumMismatch(path: path, item: item.name, chunk: i, offset: offset)
+        }
+        let context = decoder.contexts.decompression[worker]
+        let failure: String?
+        switch item.codec {
+        case .shuffleZstd:
+            let k = item.elementSize ?? 1
+            let plane = UnsafeMutableRawBufferPointer(rebasing: decoder.planes[worker].mutableBytes[0..<dst.count])
+            failure = ChunkCodec.decompress(stored, into: plane, context: context)
+            if failure == nil { ChunkCodec.unshuffle(UnsafeRawBufferPointer(plane), elementSize: k, into: dst) }
+        case .zstd:
+            failure = ChunkCodec.decompress(stored, into: dst, context: context)
+        case .raw:
+            dst.copyMemory(from: stored)
+            failure = nil
+        }
+        if let failure { throw TMTError.codec(item: item.name, chunk: i, detail: failure) }
+    }
+
+    /// The bytes between the header and the directory that no item covers: the zero padding
+    /// before each 64-byte aligned item.
+    public var padding: [Range<Int>] {
+        var gaps: [Range<Int>] = []
+        var end = TMTLayout.headerSize
+        for item in (tensors + blobs).sorted(by: { $0.offset < $1.offset }) {
+            if item.offset > end { gaps.append(end..<item.offset) }
+            end = max(end, item.offset + item.storedSize)
+        }
+        if directoryOffset > end { gaps.append(end..<directoryOffset) }
+        return gaps
+    }
+
     /// Checks every chunk of every item against its checksum and every decoded item against
-    /// its own. Throws the first damage found. `progress` gets (items done, items total, name).
+    /// its own, and that the padding after each item is zero: with the header, trailer and
+    /// directory checked on open, every byte of the file is covered. Compressed items are
+    /// decoded a few chunks at a time (memory follows the chunk size, not the item's declared
+    /// size). Throws the first damage found. `progress` gets (items done, items total, name).
     public func verify(threads: Int = availableCores, progress: (Int, Int, String) -> Void = { _, _, _ in }) throws {
         let items = tensors + blobs
-        // One decode buffer for all compressed items: no fresh pages to fault in and zero per item.
-        let buffer = OwnedBytes(count: items.filter { $0.codec != .raw }.map(\.size).max() ?? 0)
+        let compressed = items.filter { $0.codec != .raw }
+        let threads = max(1, threads)
+        // Chunks decoded at once, each into its own buffer, then hashed in order.
+        let batch = threads * 2
+        let chunkSize = compressed.map(\.chunkSize).max() ?? 0
+        let decoder = ChunkDecoder(threads: threads, planeSize: compressed.contains { $0.codec == .shuffleZstd } ? chunkSize : 0)
+        let buffers = compressed.isEmpty ? [] : (0..<batch).map { _ in OwnedBytes(count: chunkSize) }
+        // Padding is checked with the item it follows, while that item's last page is still
+        // mapped in: touching it after the pages were dropped faults in far more than a page.
+        var gapsAfter: [Int: Range<Int>] = [:]
+        for gap in padding { gapsAfter[gap.lowerBound] = gap }
+        func checkPadding(after end: Int) throws {
+            guard let gap = gapsAfter.removeValue(forKey: end) else { return }
+            let bytes = file.region(offset: gap.lowerBound, count: gap.count).bytes
+            if let i = bytes.firstIndex(where: { $0 != 0 }) { throw TMTError.nonZeroPadding(path: path, offset: gap.lowerBound + i) }
+        }
+        try checkPadding(after: TMTLayout.headerSize)
         for (n, item) in items.enumerated() {
             progress(n, items.count, item.name)
             defer { file.dropPages(offset: item.offset, count: item.storedSize) }
-            guard item.codec == .raw else {
-                try decode(item, into: UnsafeMutableRawBufferPointer(rebasing: buffer.mutableBytes[0..<item.size]), threads: threads)
-                continue
-            }
             let offsets = item.chunkOffsets
-            try parallelFor(item.chunks.count, threads: threads) { i, _ in
-                let stored = file.region(offset: offsets[i], count: item.chunks[i].storedLength).bytes
-                guard XXH64.hash(stored) == item.chunks[i].checksum else {
-                    throw TMTError.checksumMismatch(path: path, item: item.name, chunk: i, offset: offsets[i])
+            if item.codec == .raw {
+                try parallelFor(item.chunks.count, threads: threads) { i, _ in
+                    let stored = file.region(offset: offsets[i], count: item.chunks[i].storedLength).bytes
+                    guard XXH64.hash(stored) == item.chunks[i].checksum else {
+                        throw TMTError.checksumMismatch(path: path, item: item.name, chunk: i, offset: offsets[i])
+                    }
                 }
+                if XXH64.hash(file.region(offset: item.offset, count: item.size).bytes).hex16 != item.xxh64 {
+                    throw TMTError.decodedChecksumMismatch(path: path, item: item.name)
+                }
+            } else {
+                var hash = XXH64()
+                for start in stride(from: 0, to: item.chunks.count, by: batch) {
+                    let count = min(batch, item.chunks.count - start)
+                    try parallelFor(count, threads: decoder.workers) { j, worker in
+                        let i = start + j
+                        let dst = UnsafeMutableRawBufferPointer(rebasing: buffers[j].mutableBytes[0..<item.decodedLength(ofChunk: i)])
+                        try decodeChunk(i, of: item, at: offsets[i], into: dst, decoder: decoder, worker: worker)
+                    }
+                    for j in 0..<count { hash.update(UnsafeRawBufferPointer(rebasing: buffers[j].mutableBytes[0..<item.decodedLength(ofChunk: start + j)])) }
+                }
+                if hash.finalize().hex16 != item.xxh64 { throw TMTError.decodedChecksumMismatch(path: path, item: item.name) }
             }
-            if XXH64.hash(file.region(offset: item.offset, count: item.size).bytes).hex16 != item.xxh64 {
-                throw TMTError.decodedChecksumMismatch(path: path, item: item.name)
-            }
+            try checkPadding(after: item.offset + item.storedSize)
         }
+        // Every gap starts at the header's end or at an item's end, so none is left; kept for safety.
+        for end in gapsAfter.keys.sorted() { try checkPadding(after: end) }
         progress(items.count, items.count, "")
     }
 }

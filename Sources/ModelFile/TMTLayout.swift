@@ -11,6 +11,9 @@ public enum TMTLayout {
     public static let maxDirectoryLength = 256 << 20
     public static let minChunkSize = 64 << 10
     public static let maxChunkSize = 64 << 20
+    /// The most a zstd frame can expand: each block decodes to at most 128 KiB (RFC 8878,
+    /// Block_Maximum_Size) and takes at least 4 bytes (3 of header, 1 of content).
+    public static let maxZstdExpansion = 32 << 10
 
     /// Refuses a chunk size a writer may not use (`path`: the file being written, for the error).
     static func checkChunkSize(_ size: Int, path: String) throws(TMTError) {

@@ -36,7 +36,8 @@ final class PyTorchArchiveTests: XCTestCase {
 
     func testZip64EdgeCasesAreTypedErrors() {
         let p = PickleBuilder.stateDict(tensor: "w", shape: [2], stride: [1], count: 2)
-        for (mode, expected) in [(ZipBuilder.Zip64.saturatedWithoutExtra, "without a ZIP64 extra"), (.badLocator, "ZIP64 locator points")] {
+        for (mode, expected) in [(ZipBuilder.Zip64.saturatedWithoutExtra, "without a ZIP64 extra"), (.badLocator, "ZIP64 locator points"),
+                                 (.hugeUncompressedSize, "uncompressed size 18446744073709551615 is out of range")] {
             XCTAssertThrowsError(try PyTorchArchive.read(MappedFile(path: archive(pickle: p, storage: floats([1, 2]), zip64: mode)))) { e in
                 guard case .some(.invalidZip(_, let d)) = e as? CheckpointError else { return XCTFail("\(mode): \(e)") }
                 XCTAssertTrue(d.contains(expected), "\(mode): \(d)")

@@ -1,4 +1,5 @@
 import Foundation
+import TensorCore
 
 /// Builds safetensors bytes from a header string and data, so tests can write lying headers.
 public enum SafetensorsBuilder {
@@ -30,7 +31,9 @@ public struct ZipBuilder {
     public var entries: [(String, [UInt8])] = []
     public init() {}
 
-    public enum Zip64 { case none, forced, saturatedWithoutExtra, badLocator }
+    /// `hugeUncompressedSize`: ZIP64 records whose entries claim deflate (method 8) and an
+    /// uncompressed size of 2^64 − 1.
+    public enum Zip64 { case none, forced, saturatedWithoutExtra, badLocator, hugeUncompressedSize }
 
     public func build(zip64: Zip64 = .none) -> [UInt8] {
         var out: [UInt8] = []
@@ -44,16 +47,16 @@ public struct ZipBuilder {
             out.appendLE(UInt16(n.count)); out.appendLE(UInt16(0))
             out += n
             out += data
-            let big = zip64 == .forced || zip64 == .saturatedWithoutExtra || zip64 == .badLocator
+            let big = zip64 != .none
             central.appendLE(UInt32(0x0201_4B50)); central.appendLE(UInt16(45)); central.appendLE(UInt16(45))
-            central.appendLE(UInt16(0)); central.appendLE(UInt16(0)); central.appendLE(UInt32(0)); central.appendLE(UInt32(0))
+            central.appendLE(UInt16(0)); central.appendLE(UInt16(zip64 == .hugeUncompressedSize ? 8 : 0)); central.appendLE(UInt32(0)); central.appendLE(UInt32(0))
             central.appendLE(big ? UInt32.max : UInt32(data.count)); central.appendLE(big ? UInt32.max : UInt32(data.count))
             central.appendLE(UInt16(n.count))
             let extra: [UInt8] = {
-                guard zip64 == .forced || zip64 == .badLocator else { return [] }
+                guard zip64 == .forced || zip64 == .badLocator || zip64 == .hugeUncompressedSize else { return [] }
                 var e: [UInt8] = []
                 e.appendLE(UInt16(1)); e.appendLE(UInt16(24))
-                e.appendLE(UInt64(data.count)); e.appendLE(UInt64(data.count)); e.appendLE(UInt64(offset))
+                e.appendLE(zip64 == .hugeUncompressedSize ? UInt64.max : UInt64(data.count)); e.appendLE(UInt64(data.count)); e.appendLE(UInt64(offset))
                 return e
             }()
             central.appendLE(UInt16(extra.count)); central.appendLE(UInt16(0)); central.appendLE(UInt16(0))
@@ -89,6 +92,17 @@ public struct PickleBuilder {
     public mutating func global(_ module: String, _ name: String) { bytes.append(0x63); bytes += Array("\(module)\n\(name)\n".utf8) }
     public mutating func string(_ s: String) { let u = Array(s.utf8); bytes.append(0x58); bytes.appendLE(UInt32(u.count)); bytes += u }
     public mutating func int(_ v: Int32) { bytes.append(0x4A); bytes.appendLE(v) }
+    /// BININT when `v` fits in 32 bits, else LONG1 with 8 bytes (two's complement).
+    public mutating func int(_ v: Int64) {
+        if let small = Int32(exactly: v) { return int(small) }
+        bytes += [0x8A, 8]; bytes.appendLE(v)
+    }
+    public mutating func none() { bytes.append(0x4E) }
+    public mutating func emptyList() { bytes.append(0x5D) }
+    public mutating func append() { bytes.append(0x61) }
+    public mutating func tuple1() { bytes.append(0x85) }
+    public mutating func memoize(_ key: UInt8) { bytes += [0x71, key] }   // BINPUT
+    public mutating func memoGet(_ key: UInt8) { bytes += [0x68, key] }   // BINGET
     public mutating func mark() { bytes.append(0x28) }
     public mutating func tuple() { bytes.append(0x74) }
     public mutating func reduce() { bytes.append(0x52) }
@@ -98,23 +112,165 @@ public struct PickleBuilder {
     public mutating func persistentID() { bytes.append(0x51) }
 
     /// `{name: _rebuild_tensor_v2(storage('0', FloatStorage, n), 0, shape, stride, False, OrderedDict())}`.
-    public static func stateDict(tensor name: String, shape: [Int32], stride: [Int32], count: Int32, storageType: String = "FloatStorage") -> [UInt8] {
+    public static func stateDict(tensor name: String, shape: [Int64], stride: [Int64], count: Int64, offset: Int64 = 0,
+                                 storageType: String = "FloatStorage") -> [UInt8] {
         var p = PickleBuilder()
         p.emptyDict()
-        p.string(name)
-        p.global("torch._utils", "_rebuild_tensor_v2")
-        p.mark()
-        p.mark(); p.string("storage"); p.global("torch", storageType); p.string("0"); p.string("cpu"); p.int(count); p.tuple()
-        p.persistentID()
-        p.int(0)
-        p.mark(); for d in shape { p.int(d) }; p.tuple()
-        p.mark(); for s in stride { p.int(s) }; p.tuple()
-        p.op(0x89)
-        p.global("collections", "OrderedDict"); p.op(0x29); p.reduce()
-        p.tuple()
-        p.reduce()
+        p.tensorItem(name, shape: shape, stride: stride, count: count, offset: offset, storageType: storageType)
         p.setItem()
         p.stop()
         return p.bytes
+    }
+
+    /// Pushes `name` and `_rebuild_tensor_v2(storage('0', storageType, count), offset, shape, stride, …)`:
+    /// a key and value for SETITEM.
+    public mutating func tensorItem(_ name: String, shape: [Int64], stride: [Int64], count: Int64, offset: Int64 = 0,
+                                    storageType: String = "FloatStorage") {
+        string(name)
+        global("torch._utils", "_rebuild_tensor_v2")
+        mark()
+        mark(); string("storage"); global("torch", storageType); string("0"); string("cpu"); int(count); tuple()
+        persistentID()
+        int(offset)
+        mark(); for d in shape { int(d) }; tuple()
+        mark(); for s in stride { int(s) }; tuple()
+        op(0x89)
+        global("collections", "OrderedDict"); op(0x29); reduce()
+        tuple()
+        reduce()
+    }
+}
+
+/// Writes `.tmt` files from parts (formats/tmt.md), independently of `TMTWriter`, so tests can
+/// make files the writer never would: items whose chunks decode to far more than they store,
+/// sizes near `Int.max`, headers with flags set.
+public struct TMTBuilder {
+    public struct Item {
+        public var name: String
+        public var dtype: String?
+        public var shape: [Int]?
+        public var codec: String
+        public var elementSize: Int?
+        /// Decoded bytes, as declared.
+        public var size: Int
+        public var chunkSize: Int
+        /// Each chunk's stored bytes.
+        public var chunks: [[UInt8]]
+        /// XXH64 of the decoded item, as declared.
+        public var xxh64: UInt64
+
+        public init(name: String, dtype: String? = nil, shape: [Int]? = nil, codec: String, elementSize: Int? = nil,
+                    size: Int, chunkSize: Int, chunks: [[UInt8]], xxh64: UInt64) {
+            self.name = name; self.dtype = dtype; self.shape = shape; self.codec = codec; self.elementSize = elementSize
+            self.size = size; self.chunkSize = chunkSize; self.chunks = chunks; self.xxh64 = xxh64
+        }
+    }
+
+    public var header: [UInt8] = Array("TMTMODEL".utf8) + [1, 0, 0, 0] + [UInt8](repeating: 0, count: 52)
+    public var tensors: [Item] = []
+    public var blobs: [Item] = []
+    /// The directory's `metadata` JSON, as written.
+    public var metadata = "{}"
+    public init() {}
+
+    /// Header, each item's chunks from a 64-byte boundary (zero padding), directory, trailer.
+    public func build() -> [UInt8] {
+        var out = header
+        func entry(_ item: Item) -> String {
+            while out.count % 64 != 0 { out.append(0) }
+            let offset = out.count
+            var chunks: [String] = []
+            for c in item.chunks {
+                out += c
+                chunks.append("[\(c.count),\"\(c.withUnsafeBytes { XXH64.hash($0) }.hex16)\"]")
+            }
+            var fields = ["\"name\":\"\(item.name)\"", "\"codec\":\"\(item.codec)\"", "\"offset\":\(offset)",
+                          "\"stored_size\":\(out.count - offset)", "\"size\":\(item.size)", "\"chunk_size\":\(item.chunkSize)",
+                          "\"chunks\":[\(chunks.joined(separator: ","))]", "\"xxh64\":\"\(item.xxh64.hex16)\""]
+            if let d = item.dtype { fields.append("\"dtype\":\"\(d)\"") }
+            if let s = item.shape { fields.append("\"shape\":\(s)") }
+            if let k = item.elementSize { fields.append("\"element_size\":\(k)") }
+            return "{" + fields.joined(separator: ",") + "}"
+        }
+        let t = tensors.map(entry), b = blobs.map(entry)
+        let json = Array("{\"format\":\"tmt\",\"version\":1,\"metadata\":\(metadata),\"blobs\":[\(b.joined(separator: ","))],\"tensors\":[\(t.joined(separator: ","))]}".utf8)
+        let directoryOffset = out.count
+        out += json
+        var trailer: [UInt8] = Array("TMTINDEX".utf8)
+        trailer.appendLE(UInt32(1)); trailer.appendLE(UInt32(0))
+        trailer.appendLE(UInt64(directoryOffset)); trailer.appendLE(UInt64(json.count))
+        trailer.appendLE(json.withUnsafeBytes { XXH64.hash($0) }); trailer.appendLE(UInt64(out.count + 64))
+        trailer.appendLE(UInt64(0))
+        trailer.appendLE(trailer.withUnsafeBytes { XXH64.hash($0) })
+        return out + trailer
+    }
+
+    /// One zstd frame that decodes to `count` zero bytes, written by hand (RFC 8878): a frame
+    /// header with a 128 KiB window and no content size, then RLE blocks of up to 128 KiB, four
+    /// bytes each — about 32 000 decoded bytes per stored byte, as a decompression bomb has.
+    public static func zstdZeros(_ count: Int) -> [UInt8] {
+        var f: [UInt8] = [0x28, 0xB5, 0x2F, 0xFD, 0x00, 0x38]
+        var left = count
+        repeat {
+            let n = min(left, 128 << 10)
+            left -= n
+            let blockHeader = UInt32(left == 0 ? 1 : 0) | (1 << 1) | (UInt32(n) << 3)  // last?, RLE, size
+            f += [UInt8(blockHeader & 0xFF), UInt8((blockHeader >> 8) & 0xFF), UInt8(blockHeader >> 16), 0]
+        } while left > 0
+        return f
+    }
+
+    /// XXH64 of `count` zero bytes, hashed a buffer at a time.
+    public static func xxh64OfZeros(_ count: Int) -> UInt64 {
+        let zeros = [UInt8](repeating: 0, count: min(count, 64 << 20))
+        var h = XXH64()
+        var left = count
+        while left > 0 {
+            let n = min(left, zeros.count)
+            zeros.withUnsafeBytes { h.update(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+            left -= n
+        }
+        return h.finalize()
+    }
+}
+
+/// Writes GGUF v3 files from metadata and tensor infos, so tests can give any key any type
+/// and value (a block count of 2^40, a negative expert count).
+public struct GGUFBuilder {
+    public enum Value {
+        case u32(UInt32), i32(Int32), u64(UInt64), i64(Int64), f32(Float), string(String)
+    }
+    public var metadata: [(String, Value)] = []
+    /// Name, dimensions (innermost first, as GGUF stores them), ggml type; F32 data follows.
+    public var tensors: [(String, [UInt64], UInt32)] = []
+    public init() {}
+
+    public func build() -> [UInt8] {
+        var b: [UInt8] = Array("GGUF".utf8)
+        b.appendLE(UInt32(3)); b.appendLE(UInt64(tensors.count)); b.appendLE(UInt64(metadata.count))
+        func str(_ s: String) { b.appendLE(UInt64(s.utf8.count)); b += Array(s.utf8) }
+        for (k, v) in metadata {
+            str(k)
+            switch v {
+            case .u32(let x): b.appendLE(UInt32(4)); b.appendLE(x)
+            case .i32(let x): b.appendLE(UInt32(5)); b.appendLE(x)
+            case .f32(let x): b.appendLE(UInt32(6)); b.appendLE(x.bitPattern)
+            case .string(let s): b.appendLE(UInt32(8)); str(s)
+            case .u64(let x): b.appendLE(UInt32(10)); b.appendLE(x)
+            case .i64(let x): b.appendLE(UInt32(11)); b.appendLE(x)
+            }
+        }
+        var offset: UInt64 = 0
+        var sizes: [Int] = []
+        for (name, dims, type) in tensors {
+            str(name); b.appendLE(UInt32(dims.count)); for d in dims { b.appendLE(d) }
+            b.appendLE(type); b.appendLE(offset)
+            let n = Int(dims.reduce(1, *)) * 4
+            sizes.append(n)
+            offset += UInt64((n + 31) / 32 * 32)
+        }
+        while b.count % 32 != 0 { b.append(0) }
+        for n in sizes { b += [UInt8](repeating: 0, count: (n + 31) / 32 * 32) }
+        return b
     }
 }

@@ -1,32 +1,30 @@
 import TensorCore
 
 extension ModelConfig {
-    static func require(_ v: JSONValue, _ key: String, path: String) throws -> Int {
-        guard let x = v[key]?.intValue else { throw CheckpointError.invalidConfig(path: path, detail: "\(key) is missing or not an integer") }
-        return x
-    }
-
-    /// Mistral's `params.json`. A missing `rope_theta` means 10000 and a missing
-    /// `sliding_window` means none, as in mistral-inference.
+    /// Mistral's `params.json` (and a `.tmt`'s config, which uses its key names). A missing
+    /// `rope_theta` means 10000 and a missing `sliding_window` means none, as in
+    /// mistral-inference.
     public static func fromParams(_ v: JSONValue, path: String) throws -> ModelConfig {
-        let dim = try require(v, "dim", path: path)
-        let nHeads = try require(v, "n_heads", path: path)
+        let f = ConfigFields(v, path: path)
+        let dim = try f.require("dim", in: Limits.width)
+        let nHeads = try f.require("n_heads", in: Limits.width)
         var moe: MoE?
-        if let m = v["moe"], let n = m["num_experts"]?.intValue {
-            moe = MoE(numExperts: n, numExpertsPerToken: m["num_experts_per_tok"]?.intValue ?? 2)
+        // An expert count of 0 means a dense model, as llama.cpp writes it.
+        if let n = try f.int("moe.num_experts", in: 0...Limits.experts.upperBound), n > 0 {
+            moe = MoE(numExperts: n, numExpertsPerToken: try f.int("moe.num_experts_per_tok", in: 1...n) ?? 2)
         }
         let c = ModelConfig(
             architecture: moe == nil ? "mistral" : "mixtral",
             dim: dim,
-            nLayers: try require(v, "n_layers", path: path),
-            headDim: v["head_dim"]?.intValue ?? (nHeads > 0 ? dim / nHeads : 0),
-            hiddenDim: try require(v, "hidden_dim", path: path),
+            nLayers: try f.require("n_layers", in: Limits.layers),
+            headDim: try f.int("head_dim", in: Limits.width) ?? dim / nHeads,
+            hiddenDim: try f.require("hidden_dim", in: Limits.width),
             nHeads: nHeads,
-            nKVHeads: v["n_kv_heads"]?.intValue ?? nHeads,
-            normEps: v["norm_eps"]?.doubleValue ?? 1e-5,
-            vocabSize: try require(v, "vocab_size", path: path),
-            ropeTheta: v["rope_theta"]?.doubleValue ?? 10000,
-            slidingWindow: v["sliding_window"]?.intValue,
+            nKVHeads: try f.int("n_kv_heads", in: Limits.width) ?? nHeads,
+            normEps: try f.positive("norm_eps") ?? 1e-5,
+            vocabSize: try f.require("vocab_size", in: Limits.width),
+            ropeTheta: try f.positive("rope_theta") ?? 10000,
+            slidingWindow: try f.int("sliding_window", in: Limits.window),
             tieEmbeddings: v["tied_embeddings"]?.boolValue ?? false,
             moe: moe)
         try c.validate(path: path)
@@ -36,28 +34,29 @@ extension ModelConfig {
     /// Hugging Face `config.json` (Mistral, Llama, Mixtral). `head_dim` may differ from
     /// hidden/heads; `rope_theta` may sit under `rope_parameters`; `sliding_window` may be null.
     public static func fromHuggingFace(_ v: JSONValue, path: String) throws -> ModelConfig {
-        let dim = try require(v, "hidden_size", path: path)
-        let nHeads = try require(v, "num_attention_heads", path: path)
+        let f = ConfigFields(v, path: path)
+        let dim = try f.require("hidden_size", in: Limits.width)
+        let nHeads = try f.require("num_attention_heads", in: Limits.width)
         let modelType = v["model_type"]?.stringValue ?? "mistral"
-        let theta = v["rope_theta"]?.doubleValue ?? v["rope_parameters"]?["rope_theta"]?.doubleValue ?? 10000
+        let theta = try f.positive("rope_theta") ?? f.positive("rope_parameters.rope_theta") ?? 10000
         var moe: MoE?
-        if let n = v["num_local_experts"]?.intValue {
-            moe = MoE(numExperts: n, numExpertsPerToken: v["num_experts_per_tok"]?.intValue ?? 2)
+        // An expert count of 0 means a dense model, as llama.cpp writes it.
+        if let n = try f.int("num_local_experts", in: 0...Limits.experts.upperBound), n > 0 {
+            moe = MoE(numExperts: n, numExpertsPerToken: try f.int("num_experts_per_tok", in: 1...n) ?? 2)
         }
-        var window = v["sliding_window"]?.intValue
-        // Transformers' Llama has no window; some configs carry use_sliding_window: false.
-        if v["use_sliding_window"]?.boolValue == false { window = nil }
-        let headDim = v["head_dim"]?.intValue ?? (nHeads > 0 ? dim / nHeads : 0)
+        // Transformers' Llama has no window; some configs carry use_sliding_window: false
+        // (with any sliding_window, which is then not read).
+        let window = v["use_sliding_window"]?.boolValue == false ? nil : try f.int("sliding_window", in: Limits.window)
         let c = ModelConfig(
             architecture: modelType,
             dim: dim,
-            nLayers: try require(v, "num_hidden_layers", path: path),
-            headDim: headDim,
-            hiddenDim: try require(v, "intermediate_size", path: path),
+            nLayers: try f.require("num_hidden_layers", in: Limits.layers),
+            headDim: try f.int("head_dim", in: Limits.width) ?? dim / nHeads,
+            hiddenDim: try f.require("intermediate_size", in: Limits.width),
             nHeads: nHeads,
-            nKVHeads: v["num_key_value_heads"]?.intValue ?? nHeads,
-            normEps: v["rms_norm_eps"]?.doubleValue ?? 1e-6,
-            vocabSize: try require(v, "vocab_size", path: path),
+            nKVHeads: try f.int("num_key_value_heads", in: Limits.width) ?? nHeads,
+            normEps: try f.positive("rms_norm_eps") ?? 1e-6,
+            vocabSize: try f.require("vocab_size", in: Limits.width),
             ropeTheta: theta,
             slidingWindow: window,
             tieEmbeddings: v["tie_word_embeddings"]?.boolValue ?? false,
@@ -75,33 +74,30 @@ extension ModelConfig {
         guard let arch = gguf.value("general.architecture")?.stringValue else {
             throw CheckpointError.invalidConfig(path: path, detail: "general.architecture is missing")
         }
-        func int(_ k: String) throws -> Int {
-            guard let v = gguf.value("\(arch).\(k)")?.intValue else {
-                throw CheckpointError.invalidConfig(path: path, detail: "\(arch).\(k) is missing")
-            }
-            return v
-        }
-        let dim = try int("embedding_length")
-        let nHeads = try int("attention.head_count")
-        let vocab = gguf.value("\(arch).vocab_size")?.intValue
+        let f = ConfigFields(path: path) { gguf.value($0) }
+        let a = "\(arch)."
+        let dim = try f.require(a + "embedding_length", in: Limits.width)
+        let nHeads = try f.require(a + "attention.head_count", in: Limits.width)
+        let vocab = try f.int(a + "vocab_size", in: Limits.width)
             ?? gguf.arrayCount("tokenizer.ggml.tokens")
             ?? gguf.tensors.first { $0.name == "token_embd.weight" }?.shape.first ?? 0
         var moe: MoE?
-        if let n = gguf.value("\(arch).expert_count")?.intValue, n > 0 {
-            moe = MoE(numExperts: n, numExpertsPerToken: gguf.value("\(arch).expert_used_count")?.intValue ?? 2)
+        // llama.cpp writes expert_count 0 for a dense model.
+        if let n = try f.int(a + "expert_count", in: 0...Limits.experts.upperBound), n > 0 {
+            moe = MoE(numExperts: n, numExpertsPerToken: try f.int(a + "expert_used_count", in: 1...n) ?? 2)
         }
         let c = ModelConfig(
             architecture: arch,
             dim: dim,
-            nLayers: try int("block_count"),
-            headDim: gguf.value("\(arch).attention.key_length")?.intValue ?? (nHeads > 0 ? dim / nHeads : 0),
-            hiddenDim: try int("feed_forward_length"),
+            nLayers: try f.require(a + "block_count", in: Limits.layers),
+            headDim: try f.int(a + "attention.key_length", in: Limits.width) ?? dim / nHeads,
+            hiddenDim: try f.require(a + "feed_forward_length", in: Limits.width),
             nHeads: nHeads,
-            nKVHeads: gguf.value("\(arch).attention.head_count_kv")?.intValue ?? nHeads,
-            normEps: gguf.value("\(arch).attention.layer_norm_rms_epsilon")?.doubleValue ?? 1e-5,
+            nKVHeads: try f.int(a + "attention.head_count_kv", in: Limits.width) ?? nHeads,
+            normEps: try f.positive(a + "attention.layer_norm_rms_epsilon") ?? 1e-5,
             vocabSize: vocab,
-            ropeTheta: gguf.value("\(arch).rope.freq_base")?.doubleValue ?? 10000,
-            slidingWindow: gguf.value("\(arch).attention.sliding_window")?.intValue,
+            ropeTheta: try f.positive(a + "rope.freq_base") ?? 10000,
+            slidingWindow: try f.int(a + "attention.sliding_window", in: Limits.window),
             tieEmbeddings: !gguf.tensors.contains { $0.name == "output.weight" },
             moe: moe,
             bosTokenID: gguf.value("tokenizer.ggml.bos_token_id")?.intValue,

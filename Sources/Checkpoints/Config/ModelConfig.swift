@@ -69,14 +69,26 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     /// Checks the numbers agree with each other.
     public func validate(path: String) throws {
         func bad(_ s: String) -> CheckpointError { .invalidConfig(path: path, detail: s) }
-        for (k, v) in [("dim", dim), ("n_layers", nLayers), ("head_dim", headDim), ("hidden_dim", hiddenDim),
-                       ("n_heads", nHeads), ("n_kv_heads", nKVHeads), ("vocab_size", vocabSize)] where v <= 0 || v > 1 << 24 {
-            throw bad("\(k) = \(v) is out of range")
+        // The readers check each field as they read it, naming it as its file does; these
+        // checks hold for a configuration made in code as well.
+        for (k, v, range) in [("dim", dim, Limits.width), ("n_layers", nLayers, Limits.layers), ("head_dim", headDim, Limits.width),
+                              ("hidden_dim", hiddenDim, Limits.width), ("n_heads", nHeads, Limits.width),
+                              ("n_kv_heads", nKVHeads, Limits.width), ("vocab_size", vocabSize, Limits.width)] where !range.contains(v) {
+            throw bad("\(k) = \(v) is out of range \(range.lowerBound)…\(range.upperBound)")
         }
         guard nHeads % nKVHeads == 0 else { throw bad("n_heads \(nHeads) is not a multiple of n_kv_heads \(nKVHeads)") }
         guard headDim % 2 == 0 else { throw bad("head_dim \(headDim) must be even for rotary embeddings") }
-        if let w = slidingWindow, w <= 0 { throw bad("sliding_window \(w) must be positive or null") }
-        guard normEps > 0, ropeTheta > 0 else { throw bad("norm_eps and rope_theta must be positive") }
+        if let w = slidingWindow, !Limits.window.contains(w) { throw bad("sliding_window \(w) must be positive or null") }
+        if let moe {
+            guard Limits.experts.contains(moe.numExperts) else { throw bad("moe.num_experts = \(moe.numExperts) is out of range \(Limits.experts.lowerBound)…\(Limits.experts.upperBound)") }
+            guard (1...moe.numExperts).contains(moe.numExpertsPerToken) else {
+                throw bad("moe.num_experts_per_tok = \(moe.numExpertsPerToken) is out of range 1…\(moe.numExperts)")
+            }
+            guard nLayers * moe.numExperts <= Limits.expertBlocks else {
+                throw bad("n_layers × num_experts = \(nLayers) × \(moe.numExperts) exceeds \(Limits.expertBlocks) expert blocks")
+            }
+        }
+        guard normEps > 0, normEps.isFinite, ropeTheta > 0, ropeTheta.isFinite else { throw bad("norm_eps and rope_theta must be positive") }
     }
 
     /// Reads the JSON written by `encode` (as stored in `.tmt` metadata).

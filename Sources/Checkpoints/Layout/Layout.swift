@@ -66,28 +66,57 @@ public enum Layout {
         return NativeModel(config: config, tensors: out, dropped: dropped, sourceLayout: layout, aliases: aliases)
     }
 
+    /// Missing names listed in the error; the rest are counted.
+    static let listedMissing = 10
+
+    /// Every required name is present. The error lists the first `listedMissing` missing names
+    /// and the count: a config may declare 2^16 layers over a file that holds two, and a layer
+    /// with no tensor at all past the listed names is counted, not spelled out.
     static func checkRequired(_ have: Set<String>, config: ModelConfig, native: NameMap) throws {
         var missing: [String] = []
-        for n in native.required["model"] ?? [] where !have.contains(n) { missing.append(n) }
+        var count = 0
+        func miss(_ name: @autoclosure () -> String) {
+            count += 1
+            if missing.count < listedMissing { missing.append(name()) }
+        }
+        for n in native.required["model"] ?? [] where !have.contains(n) { miss(n) }
+        let patterns = (native.required["layer"] ?? [])
+            + (config.moe == nil ? (native.required["dense_ffn"] ?? []) : (native.required["moe_ffn"] ?? []))
+        let perLayer = patterns.reduce(0) { n, p in n + (p.contains("{E}") ? config.moe?.numExperts ?? 1 : 1) }
+        let present = Set(have.compactMap(layerIndex))
+        let perLayerNames = patterns.allSatisfy { $0.hasPrefix("layers.{N}.") }
         for layer in 0..<config.nLayers {
-            var patterns = native.required["layer"] ?? []
-            patterns += config.moe == nil ? (native.required["dense_ffn"] ?? []) : (native.required["moe_ffn"] ?? [])
+            let absent = perLayerNames && !present.contains(layer)
+            if missing.count == listedMissing && absent {
+                count += perLayer
+                continue
+            }
             for p in patterns {
                 if p.contains("{E}"), let moe = config.moe {
                     // Experts may be separate tensors or one stacked tensor per projection.
                     let stacked = NameMap.fill(p, ["{N}": "\(layer)"]).replacingExpertIndex()
                     if have.contains(stacked) { continue }
                     for e in 0..<moe.numExperts {
+                        if absent && missing.count == listedMissing {
+                            count += moe.numExperts - e
+                            break
+                        }
                         let n = NameMap.fill(p, ["{N}": "\(layer)", "{E}": "\(e)"])
-                        if !have.contains(n) { missing.append(n) }
+                        if !have.contains(n) { miss(n) }
                     }
                 } else {
                     let n = NameMap.fill(p, ["{N}": "\(layer)"])
-                    if !have.contains(n) { missing.append(n) }
+                    if !have.contains(n) { miss(n) }
                 }
             }
         }
-        guard missing.isEmpty else { throw CheckpointError.missingTensors(missing) }
+        guard count == 0 else { throw CheckpointError.missingTensors(missing, total: count > missing.count ? count : nil) }
+    }
+
+    /// N of a native `layers.N.…` name.
+    static func layerIndex(_ name: String) -> Int? {
+        guard name.hasPrefix("layers.") else { return nil }
+        return Int(name.dropFirst("layers.".count).prefix { $0 != "." })
     }
 
     /// Undoes Hugging Face's rotary permutation of q/k rows. HF stores, for each head, first the

@@ -19,25 +19,33 @@ public enum PyTorchArchive {
             guard text == "little" else { throw CheckpointError.unrecognizedFormat(path: path, detail: "byte order \(text) is not supported") }
         }
         guard pkl.method == 0 else { throw CheckpointError.invalidZip(path: path, detail: "data.pkl is compressed (method \(pkl.method)); torch.save writes stored entries") }
-        let root = try Unpickler.load(file.region(offset: pkl.dataOffset, count: pkl.compressedSize).bytes, path: path)
+        let pickle = try Unpickler.load(file.region(offset: pkl.dataOffset, count: pkl.compressedSize).bytes, path: path)
+        let root = pickle.root
 
+        // Each dict is walked once: the memo can make a dict hold itself, or the same dict sit
+        // under many keys at every level (exponential in the depth if walked as a tree).
         var found: [(String, TorchTensor)] = []
-        func walk(_ v: PickleValue, _ prefixName: String, depth: Int) throws {
+        var walked: [ObjectIdentifier: String] = [:]
+        func walk(_ d: PickleDict, _ prefixName: String, depth: Int) throws {
             guard depth < 8 else { return }
-            guard case .dict(let d) = v else { return }
+            if let first = walked.updateValue(prefixName, forKey: ObjectIdentifier(d)) {
+                throw CheckpointError.invalidHeader(path: path, detail: "data.pkl: the dict at '\(prefixName)' is the one at '\(first.isEmpty ? "(the root)" : first)' (a dict that contains itself or is shared); a state dict is a tree")
+            }
             for (k, value) in d.items {
                 guard case .string(let key) = k else { continue }
                 let name = prefixName.isEmpty ? key : "\(prefixName).\(key)"
                 switch value {
                 case .tensor(let t): found.append((name, t))
-                case .dict: try walk(value, name, depth: depth + 1)
+                case .dict(let inner): try walk(inner, name, depth: depth + 1)
                 default: continue
                 }
             }
         }
-        try walk(root, "", depth: 0)
-        guard !found.isEmpty else {
-            throw CheckpointError.unrecognizedFormat(path: path, detail: "the pickle holds no dict of tensors (root is \(root.description))")
+        try withExtendedLifetime(pickle) {
+            if case .dict(let d) = root { try walk(d, "", depth: 0) }
+            guard !found.isEmpty else {
+                throw CheckpointError.unrecognizedFormat(path: path, detail: "the pickle holds no dict of tensors (root is \(root.description))")
+            }
         }
         // Unwrap the common {"model": {...}} / {"state_dict": {...}} wrappers.
         if found.allSatisfy({ $0.0.hasPrefix("model.model.") || $0.0.hasPrefix("model.lm_head") }) || found.allSatisfy({ $0.0.hasPrefix("state_dict.") }) {
@@ -58,15 +66,22 @@ public enum PyTorchArchive {
         }
         let n: Int
         do { n = try elementCount(t.shape) } catch { throw bad("\(error)") }
-        // The furthest element the view touches must lie inside the storage.
+        // The furthest element the view touches must lie inside the storage (computed with
+        // checked arithmetic: offsets and strides come from the file).
         var last = t.offset
         for (d, s) in zip(t.shape, t.stride) where d > 0 {
-            let (m, o) = (d - 1).multipliedReportingOverflow(by: s)
-            guard !o else { throw bad("stride overflow") }
-            last += m
+            let (m, o1) = (d - 1).multipliedReportingOverflow(by: s)
+            let (sum, o2) = last.addingReportingOverflow(m)
+            guard !o1, !o2 else { throw bad("view (offset \(t.offset), size \(t.shape), stride \(t.stride)) reaches past element \(Int.max)") }
+            last = sum
         }
         guard n == 0 || last < t.storage.count else {
             throw bad("view (offset \(t.offset), size \(t.shape), stride \(t.stride)) reaches element \(last) of a \(t.storage.count)-element storage")
+        }
+        // More elements than the storage holds means the view repeats elements (a broadcast,
+        // stride-0 view): its contiguous copy would take memory the file does not hold.
+        guard n <= t.storage.count else {
+            throw bad("view (size \(t.shape), stride \(t.stride)) has \(n) elements over a \(t.storage.count)-element storage: a view that repeats elements (broadcast, stride 0) is refused; save the tensor with .contiguous() or .clone()")
         }
         let base = entry.dataOffset
         let dtype = t.storage.dtype

@@ -39,6 +39,38 @@ public indirect enum PickleValue {
 public final class PickleList { public var items: [PickleValue] = [] }
 public final class PickleDict { public var items: [(key: PickleValue, value: PickleValue)] = [] }
 
+/// An unpickled value and every list and dict made while reading it. Releasing a value nested
+/// N levels deep takes N nested stack frames (Swift frees a container's elements from its own
+/// deinit), and a 50 KB pickle nests lists 25 000 deep: so `deinit` first empties every list and
+/// dict while all of them are still held here, and each is then freed on its own. Tuples, which
+/// cannot be mutated after they are made, are limited in depth instead (`Unpickler.maxTupleDepth`).
+/// Read `root` only while this object is alive (`withExtendedLifetime`).
+public final class Pickle {
+    public let root: PickleValue
+    fileprivate let containers: PickleContainers
+
+    fileprivate init(root: PickleValue, containers: PickleContainers) {
+        self.root = root
+        self.containers = containers
+    }
+
+    deinit { containers.empty() }
+}
+
+/// Every list and dict an unpickler made, so they can be emptied without recursion.
+fileprivate final class PickleContainers {
+    var lists: [PickleList] = []
+    var dicts: [PickleDict] = []
+
+    func list() -> PickleList { let l = PickleList(); lists.append(l); return l }
+    func dict() -> PickleDict { let d = PickleDict(); dicts.append(d); return d }
+
+    func empty() {
+        for l in lists { l.items = [] }
+        for d in dicts { d.items = [] }
+    }
+}
+
 /// A storage named by a persistent id: `('storage', torch.XStorage, key, location, numel)`.
 public struct TorchStorage {
     public let dtype: DType
@@ -69,36 +101,76 @@ public struct Unpickler {
         "collections.OrderedDict", "torch._utils._rebuild_tensor_v2", "torch._utils._rebuild_parameter",
     ]
     static let maxStack = 1 << 20
+    /// Tuples nested deeper than this are refused: torch's nest a few levels, and releasing a
+    /// nested tuple recurses once per level.
+    static let maxTupleDepth = 256
+
+    /// A stack or memo entry: the value, and how deep its release recurses (tuples nest; a list
+    /// or dict counts 1, its own items being emptied separately by `PickleContainers`).
+    struct Slot {
+        var value: PickleValue
+        var depth: Int
+    }
 
     let b: UnsafeRawBufferPointer
     let path: String
-    var stack: [PickleValue] = []
+    var stack: [Slot] = []
     var marks: [Int] = []
-    var memo: [Int: PickleValue] = [:]
+    var memo: [Int: Slot] = [:]
+    fileprivate let containers = PickleContainers()
 
-    public static func load(_ bytes: UnsafeRawBufferPointer, path: String) throws -> PickleValue {
+    public static func load(_ bytes: UnsafeRawBufferPointer, path: String) throws -> Pickle {
         var u = Unpickler(b: bytes, path: path)
-        return try u.run()
+        do {
+            let root = try u.run()
+            return Pickle(root: root, containers: u.containers)
+        } catch {
+            // Before the stack and memo are released, so that nothing is freed recursively.
+            u.containers.empty()
+            throw error
+        }
     }
 
     private func fail(_ at: Int, _ s: String) -> CheckpointError { .invalidPickle(path: path, offset: at, detail: s) }
 
-    private mutating func pop(_ at: Int) throws -> PickleValue {
+    private mutating func popSlot(_ at: Int) throws -> Slot {
         guard let v = stack.popLast() else { throw fail(at, "stack underflow") }
-        if case .mark = v { throw fail(at, "unexpected mark") }
+        if case .mark = v.value { throw fail(at, "unexpected mark") }
         return v
     }
 
-    private mutating func popToMark(_ at: Int) throws -> [PickleValue] {
+    private mutating func pop(_ at: Int) throws -> PickleValue { try popSlot(at).value }
+
+    private mutating func popSlotsToMark(_ at: Int) throws -> [Slot] {
         guard let m = marks.popLast(), m <= stack.count else { throw fail(at, "no mark on the stack") }
+        // A copy, not a slice: a slice would keep the stack's buffer shared, and removing from
+        // it would copy the whole stack.
         let items = Array(stack[m...])
         stack.removeSubrange(m...)
         return items
     }
 
+    private mutating func popToMark(_ at: Int) throws -> [PickleValue] { try popSlotsToMark(at).map(\.value) }
+
     private mutating func push(_ v: PickleValue, _ at: Int) throws {
+        let depth: Int
+        switch v {
+        case .list, .dict: depth = 1
+        default: depth = 0
+        }
+        try push(Slot(value: v, depth: depth), at)
+    }
+
+    private mutating func push(_ slot: Slot, _ at: Int) throws {
         guard stack.count < Unpickler.maxStack else { throw fail(at, "stack too deep") }
-        stack.append(v)
+        stack.append(slot)
+    }
+
+    /// A tuple of `items`, one level deeper than the deepest of them.
+    private mutating func pushTuple<S: Collection>(_ items: S, _ at: Int) throws where S.Element == Slot {
+        let depth = 1 + (items.map(\.depth).max() ?? 0)
+        guard depth <= Unpickler.maxTupleDepth else { throw fail(at, "tuples nested more than \(Unpickler.maxTupleDepth) deep") }
+        try push(Slot(value: .tuple(items.map(\.value)), depth: depth), at)
     }
 
     private func global(_ module: String, _ name: String, _ at: Int) throws -> PickleValue {
@@ -123,7 +195,7 @@ public struct Unpickler {
         guard case .tuple(let a) = args else { throw fail(at, "REDUCE arguments are not a tuple") }
         switch "\(module).\(name)" {
         case "collections.OrderedDict":
-            return .dict(PickleDict())
+            return .dict(containers.dict())
         case "torch._utils._rebuild_tensor_v2":
             guard a.count >= 4, case .storage(let s) = a[0] else { throw fail(at, "_rebuild_tensor_v2 needs (storage, offset, size, stride, …)") }
             let offset = try int(a[1], at, "storage offset")
@@ -152,8 +224,8 @@ public struct Unpickler {
                 case 0x95: _ = try r.readU64()                                  // FRAME
                 case 0x2E: return try pop(at)                                   // STOP
                 case 0x28: marks.append(stack.count)                            // MARK
-                case 0x7D: try push(.dict(PickleDict()), at)                    // EMPTY_DICT
-                case 0x5D: try push(.list(PickleList()), at)                    // EMPTY_LIST
+                case 0x7D: try push(.dict(containers.dict()), at)               // EMPTY_DICT
+                case 0x5D: try push(.list(containers.list()), at)               // EMPTY_LIST
                 case 0x29: try push(.tuple([]), at)                             // EMPTY_TUPLE
                 case 0x4E: try push(.none, at)                                  // NONE
                 case 0x88: try push(.bool(true), at)                            // NEWTRUE
@@ -180,24 +252,24 @@ public struct Unpickler {
                 case 0x55: try push(.string(try r.readString(Int(try r.readU8()))), at)     // SHORT_BINSTRING
                 case 0x42: try push(.bytes(Array(try r.readBytes(Int(try r.readU32())))), at) // BINBYTES
                 case 0x43: try push(.bytes(Array(try r.readBytes(Int(try r.readU8())))), at)  // SHORT_BINBYTES
-                case 0x71: memo[Int(try r.readU8())] = try top(at)              // BINPUT
-                case 0x72: memo[Int(try r.readU32())] = try top(at)             // LONG_BINPUT
-                case 0x94: memo[memo.count] = try top(at)                       // MEMOIZE
+                case 0x71: memo[Int(try r.readU8())] = try topSlot(at)          // BINPUT
+                case 0x72: memo[Int(try r.readU32())] = try topSlot(at)         // LONG_BINPUT
+                case 0x94: memo[memo.count] = try topSlot(at)                   // MEMOIZE
                 case 0x68, 0x6A:                                                 // BINGET, LONG_BINGET
                     let k = op == 0x68 ? Int(try r.readU8()) : Int(try r.readU32())
                     guard let v = memo[k] else { throw fail(at, "memo key \(k) not set") }
                     try push(v, at)
                 case 0x30: _ = try pop(at)                                       // POP
                 case 0x31: _ = try popToMark(at)                                 // POP_MARK
-                case 0x32: try push(try top(at), at)                             // DUP
-                case 0x74: try push(.tuple(try popToMark(at)), at)               // TUPLE
-                case 0x85: let a = try pop(at); try push(.tuple([a]), at)        // TUPLE1
-                case 0x86: let b2 = try pop(at), a = try pop(at); try push(.tuple([a, b2]), at)  // TUPLE2
-                case 0x87: let c = try pop(at), b2 = try pop(at), a = try pop(at); try push(.tuple([a, b2, c]), at) // TUPLE3
-                case 0x6C: let l = PickleList(); l.items = try popToMark(at); try push(.list(l), at) // LIST
+                case 0x32: try push(try topSlot(at), at)                         // DUP
+                case 0x74: try pushTuple(try popSlotsToMark(at), at)             // TUPLE
+                case 0x85: let a = try popSlot(at); try pushTuple([a], at)       // TUPLE1
+                case 0x86: let b2 = try popSlot(at), a = try popSlot(at); try pushTuple([a, b2], at)  // TUPLE2
+                case 0x87: let c = try popSlot(at), b2 = try popSlot(at), a = try popSlot(at); try pushTuple([a, b2, c], at) // TUPLE3
+                case 0x6C: let l = containers.list(); l.items = try popToMark(at); try push(.list(l), at) // LIST
                 case 0x64:                                                        // DICT
                     let items = try popToMark(at)
-                    let d = PickleDict()
+                    let d = containers.dict()
                     try addPairs(items, to: d, at)
                     try push(.dict(d), at)
                 case 0x61:                                                        // APPEND
@@ -245,10 +317,12 @@ public struct Unpickler {
         }
     }
 
-    private func top(_ at: Int) throws -> PickleValue {
+    private func topSlot(_ at: Int) throws -> Slot {
         guard let v = stack.last else { throw fail(at, "stack underflow") }
         return v
     }
+
+    private func top(_ at: Int) throws -> PickleValue { try topSlot(at).value }
 
     private func addPairs(_ items: [PickleValue], to d: PickleDict, _ at: Int) throws {
         guard items.count % 2 == 0 else { throw fail(at, "odd number of items for a dict") }

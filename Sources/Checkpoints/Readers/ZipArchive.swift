@@ -100,6 +100,7 @@ public struct ZipArchive {
                     throw bad("entry \(name): saturated size or offset without a ZIP64 extra field")
                 }
                 guard diskStart == 0 || diskStart == 0xFFFF else { throw bad("entry \(name) on another disk") }
+                guard usize <= UInt64(Int.max) else { throw bad("entry \(name): uncompressed size \(usize) is out of range") }
                 guard localOffset <= UInt64(b.count) - 30, b.le(UInt32.self, at: Int(localOffset)) == ZipArchive.localSignature else {
                     throw bad("entry \(name): no local header at \(localOffset)")
                 }
