@@ -191,7 +191,7 @@ extension Checkpoint {
             tokenizers.append(TokenizerFile(name: "gguf-tokenizer.json", kind: "gguf-metadata") {
                 var object: [String: JSONValue] = [:]
                 for k in tok { object[k] = gguf.value(k) }
-                return JSONWriter.bytes(.object(object)).withUnsafeBytes { ByteRegion.copying($0) }
+                return try JSONWriter.bytes(.object(object)).withUnsafeBytes { try ByteRegion.copying($0) }
             })
         }
         return Checkpoint(path: file.path, format: .gguf, tensors: gguf.tensors, config: try ModelConfig.fromGGUF(gguf),

@@ -103,7 +103,7 @@ final class ItemStream {
         pendingCount = 0
         if p < bytes.count {
             let rest = bytes.count - p
-            let buffer = pending ?? OwnedBytes(count: chunkSize)
+            let buffer = try pending ?? OwnedBytes(count: chunkSize)
             pending = buffer
             buffer.mutableBytes.baseAddress?.copyMemory(from: source + p, byteCount: rest)
             pendingCount = rest
@@ -115,7 +115,7 @@ final class ItemStream {
     private func encode(_ sources: [UnsafeRawBufferPointer]) throws {
         guard !sources.isEmpty else { return }
         let threads = contexts.compression.count
-        if codec == .shuffleZstd && planes.isEmpty { planes = (0..<threads).map { _ in OwnedBytes(count: chunkSize) } }
+        if codec == .shuffleZstd && planes.isEmpty { planes = try (0..<threads).map { _ in try OwnedBytes(count: chunkSize) } }
         let batch = max(1, threads * 2)
         var start = 0
         while start < sources.count {

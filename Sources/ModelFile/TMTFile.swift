@@ -139,7 +139,7 @@ public final class TMTFile: @unchecked Sendable {
         if item.codec == .raw {
             return file.region(offset: item.offset, count: item.size)
         }
-        let owned = OwnedBytes(count: item.size)
+        let owned = try OwnedBytes(count: item.size)
         try decode(item, into: owned.mutableBytes, threads: threads)
         return ByteRegion(owner: owned, bytes: UnsafeRawBufferPointer(owned.mutableBytes))
     }
@@ -149,7 +149,7 @@ public final class TMTFile: @unchecked Sendable {
     public func decode(_ item: TMTItem, into out: UnsafeMutableRawBufferPointer, threads: Int = availableCores) throws {
         precondition(out.count == item.size, "decode buffer has the wrong size")
         let offsets = item.chunkOffsets
-        let decoder = ChunkDecoder(threads: max(1, min(threads, item.chunks.count)), planeSize: item.codec == .shuffleZstd ? item.chunkSize : 0)
+        let decoder = try ChunkDecoder(threads: max(1, min(threads, item.chunks.count)), planeSize: item.codec == .shuffleZstd ? item.chunkSize : 0)
         try parallelFor(item.chunks.count, threads: decoder.workers) { i, worker in
             let dst = UnsafeMutableRawBufferPointer(rebasing: out[(i * item.chunkSize)..<(i * item.chunkSize + item.decodedLength(ofChunk: i))])
             try decodeChunk(i, of: item, at: offsets[i], into: dst, decoder: decoder, worker: worker)
@@ -164,9 +164,9 @@ public final class TMTFile: @unchecked Sendable {
         var workers: Int { contexts.decompression.count }
 
         /// `planeSize`: the largest shuffle-zstd chunk to decode (0: none).
-        init(threads: Int, planeSize: Int) {
+        init(threads: Int, planeSize: Int) throws {
             contexts = ZstdContexts(threads: threads, compress: false)
-            planes = planeSize > 0 ? contexts.decompression.map { _ in OwnedBytes(count: planeSize) } : []
+            planes = planeSize > 0 ? try contexts.decompression.map { _ in try OwnedBytes(count: planeSize) } : []
         }
     }
 
@@ -220,8 +220,8 @@ public final class TMTFile: @unchecked Sendable {
         // Chunks decoded at once, each into its own buffer, then hashed in order.
         let batch = threads * 2
         let chunkSize = compressed.map(\.chunkSize).max() ?? 0
-        let decoder = ChunkDecoder(threads: threads, planeSize: compressed.contains { $0.codec == .shuffleZstd } ? chunkSize : 0)
-        let buffers = compressed.isEmpty ? [] : (0..<batch).map { _ in OwnedBytes(count: chunkSize) }
+        let decoder = try ChunkDecoder(threads: threads, planeSize: compressed.contains { $0.codec == .shuffleZstd } ? chunkSize : 0)
+        let buffers = compressed.isEmpty ? [] : try (0..<batch).map { _ in try OwnedBytes(count: chunkSize) }
         // Padding is checked with the item it follows, while that item's last page is still
         // mapped in: touching it after the pages were dropped faults in far more than a page.
         var gapsAfter: [Int: Range<Int>] = [:]

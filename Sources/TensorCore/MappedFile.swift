@@ -93,15 +93,15 @@ public struct ByteRegion: @unchecked Sendable {
     public var array: [UInt8] { withBytes { Array($0) } }
 
     /// A fresh heap buffer of `count` zeroed bytes, filled by `fill`.
-    public static func allocate(count: Int, fill: (UnsafeMutableRawBufferPointer) throws -> Void) rethrows -> ByteRegion {
-        let owned = OwnedBytes(count: count)
+    public static func allocate(count: Int, fill: (UnsafeMutableRawBufferPointer) throws -> Void) throws -> ByteRegion {
+        let owned = try OwnedBytes(count: count)
         try fill(owned.mutableBytes)
         return ByteRegion(owner: owned, bytes: UnsafeRawBufferPointer(owned.mutableBytes))
     }
 
     /// A copy of `data` on the heap.
-    public static func copying(_ data: UnsafeRawBufferPointer) -> ByteRegion {
-        allocate(count: data.count) { dst in
+    public static func copying(_ data: UnsafeRawBufferPointer) throws -> ByteRegion {
+        try allocate(count: data.count) { dst in
             if let s = data.baseAddress, let d = dst.baseAddress { d.copyMemory(from: s, byteCount: data.count) }
         }
     }
@@ -119,19 +119,23 @@ public final class OwnedBytes: @unchecked Sendable {
 
     static let mapThreshold = 1 << 20
 
-    public init(count: Int) {
+    /// Throws, instead of trapping as a failed heap allocation would, when `count` bytes cannot
+    /// be mapped (a size a file declared but does not hold, say).
+    public init(count: Int) throws(IOError) {
+        guard count >= 0 else { throw IOError("cannot allocate", path: "\(count) bytes", errno: EINVAL) }
         if count >= OwnedBytes.mapThreshold, let (p, size) = MappingCache.shared.take(count) {
             p.initializeMemory(as: UInt8.self, repeating: 0, count: count)
             base = p
             mapped = size
-        } else if count >= OwnedBytes.mapThreshold,
-           let p = mmap(nil, count, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), p != MAP_FAILED {
+        } else if count >= OwnedBytes.mapThreshold {
+            guard let p = mmap(nil, count, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), p != MAP_FAILED else {
+                throw IOError("cannot allocate", path: "\(count) bytes of memory", errno: errno)
+            }
             base = p
             mapped = count
             #if os(Linux)
-            // 2 MiB pages where the kernel allows them (THP "madvise" mode): a quantized tensor
-            // is written once front to back, and 4 KiB pages cost a fault each (~66k faults,
-            // a tenth of the system time, for a 270 MB output).
+            // 2 MiB pages where the kernel allows them (THP "madvise" mode): a large buffer is
+            // written once front to back, and 4 KiB pages cost a fault each.
             _ = madvise(p, count, MADV_HUGEPAGE)
             #endif
         } else {

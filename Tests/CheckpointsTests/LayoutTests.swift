@@ -12,7 +12,7 @@ final class LayoutTests: XCTestCase {
         let (r, c) = (shape[0], shape.count > 1 ? shape[1] : 1)
         var b: [UInt8] = []
         for i in 0..<r { for _ in 0..<c { b.appendLE(Float(i).bitPattern) } }
-        return SourceTensor(name: name, dtype: .f32, shape: shape, origin: "test") { b.withUnsafeBytes { ByteRegion.copying($0) } }
+        return SourceTensor(name: name, dtype: .f32, shape: shape, origin: "test") { try b.withUnsafeBytes { try ByteRegion.copying($0) } }
     }
 
     func hfModel(skip: Set<String> = [], extra: [String] = []) -> [SourceTensor] {

@@ -89,7 +89,7 @@ final class QuantizePipelineTests: XCTestCase {
             for (m, next) in zip(b.pieces, b.pieces.dropFirst()) { XCTAssertLessThanOrEqual(m.offset + m.bytes, next.offset) }
         }
         // An empty tensor is one empty piece, and encoding it writes nothing and does not throw.
-        let empty = SourceTensor(name: "layers.0.attention.wq.weight", dtype: .f32, shape: [4, 0], origin: "test") { ByteRegion.copying(UnsafeRawBufferPointer(start: nil, count: 0)) }
+        let empty = SourceTensor(name: "layers.0.attention.wq.weight", dtype: .f32, shape: [4, 0], origin: "test") { try ByteRegion.copying(UnsafeRawBufferPointer(start: nil, count: 0)) }
         let entry = Quantizer.Entry(name: empty.name, shape: empty.shape, source: "f32", type: "q4_0", reason: "test", bytes: 0, bitsPerWeight: 0)
         let lone = try TensorBatch.batches([entry], byName: [empty.name: empty]).flatMap(\.pieces)
         XCTAssertEqual(lone.map(\.bytes), [0])

@@ -94,7 +94,7 @@ public enum PyTorchArchive {
         // A strided view (a saved transpose): gather it into a contiguous copy when loaded.
         return SourceTensor(name: name, dtype: dtype, shape: t.shape, origin: origin) {
             let src = file.region(offset: base, count: storageBytes).bytes
-            return ByteRegion.allocate(count: n * es) { dst in
+            return try ByteRegion.allocate(count: n * es) { dst in
                 var index = [Int](repeating: 0, count: t.shape.count)
                 for i in 0..<n {
                     var e = t.offset
