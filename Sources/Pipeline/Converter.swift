@@ -3,10 +3,23 @@ import Foundation
 import ModelFile
 import TensorCore
 
-/// `tramontane convert`: any readable checkpoint → one `.tmt` in native layout, streamed tensor
-/// by tensor (peak memory ≈ the largest tensor plus a few compressed chunks).
+/// `tramontane convert`: any readable checkpoint → one `.tmt` in native layout, each tensor's
+/// bytes copied or its values re-encoded in a float type (`TensorEngine`: in slices, so memory
+/// stays at a few buffers whatever the tensor's size).
 public struct Converter {
-    public enum TargetDType: String, CaseIterable, Sendable { case keep, f32, f16, bf16 }
+    public enum TargetDType: String, CaseIterable, Sendable {
+        case keep, f32, f16, bf16
+
+        /// The type every tensor becomes (nil: each keeps its own).
+        var type: DType? {
+            switch self {
+            case .keep: return nil
+            case .f32: return .f32
+            case .f16: return .f16
+            case .bf16: return .bf16
+            }
+        }
+    }
 
     public struct Options: Sendable {
         public var dtype: TargetDType = .keep
@@ -47,21 +60,15 @@ public struct Converter {
         let model = try checkpoint.native()
         let written = model.tensors.filter { model.aliases[$0.name] == nil }
         let inputBytes = written.reduce(0) { $0 + $1.byteCount }
-
+        let steps = written.map { t -> TensorEngine.Step in
+            guard let target = options.dtype.type, target != t.dtype else { return TensorEngine.Step(tensor: t, encoding: .copy) }
+            return TensorEngine.Step(tensor: t, encoding: .encode(target))
+        }
         let metadata = OutputMetadata(checkpoint: checkpoint, model: model, command: options.command, hashSources: options.hashSources,
                                       hashCache: options.hashCache, writer: options.writer)
         let writer = try TMTWriter(target: target, options: options.writer)
-        var decoded = 0
         do {
-            for t in written {
-                progress.update(done: decoded, total: inputBytes, label: t.name)
-                let bytes = try t.load()
-                let target: DType = options.dtype == .keep ? t.dtype : DType(rawValue: options.dtype.rawValue) ?? t.dtype
-                let converted = try withExtendedLifetime(bytes) { try DTypeConversion.convert(t, bytes: bytes, to: target, threads: options.writer.threads) }
-                try converted.withBytes { try writer.addTensor(name: t.name, dtype: target, shape: t.shape, bytes: $0) }
-                bytes.dropPages()
-                decoded += t.byteCount
-            }
+            _ = try TensorEngine(threads: options.writer.threads).run(steps, writer: writer, metadata: metadata, progress: progress)
             try metadata.finish(writer, extra: ["dtype": .string(options.dtype.rawValue)])
         } catch {
             writer.abandon()
@@ -70,7 +77,7 @@ public struct Converter {
         progress.finish(label: "wrote \(output)")
         let seconds = Date().timeIntervalSince(start)
         let outBytes = (try? FileManager.default.attributesOfItem(atPath: output)[.size] as? Int) ?? 0
-        return Report(output: output, tensors: written.count, inputBytes: inputBytes, decodedBytes: decoded,
+        return Report(output: output, tensors: written.count, inputBytes: inputBytes, decodedBytes: inputBytes,
                       outputBytes: outBytes, ratio: inputBytes == 0 ? 1 : Double(outBytes) / Double(inputBytes),
                       seconds: seconds, mbPerSecond: Double(inputBytes) / 1e6 / max(seconds, 1e-9))
     }

@@ -105,71 +105,17 @@ public struct Quantizer {
         let inputBytes = plan.tensors.reduce(0) { $0 + (byName[$1.name]?.byteCount ?? 0) }
         let metadata = OutputMetadata(checkpoint: checkpoint, model: model, command: options.command, hashSources: options.hashSources,
                                       hashCache: options.hashCache, writer: writer.options)
-        var done = 0
-        let writes = WriteBehind()
-        // Two outputs live at a time (one being filled, one being written), recycled; decoded
-        // values (sources that are not f32) live for one batch.
-        let buffers = BufferPool(keep: 2), decodedValues = BufferPool(keep: 1)
-        // A tensor's loaded bytes while its slices are in flight; --report's sums per tensor.
-        var loaded: [Int: ByteRegion] = [:]
-        var sums: [Int: ErrorSums] = [:]
+        var engine = TensorEngine(threads: options.threads, mode: options.mode, imatrix: options.imatrix)
+        engine.report = options.report
+        engine.batchWeights = options.batchWeights
         do {
-            for batch in try TensorBatch.batches(plan.tensors, byName: byName, limit: options.batchWeights) {
-                let first = batch.pieces[0]
-                progress.update(done: done, total: inputBytes, label: "\(first.tensor.name) → \(first.type.rawValue)")
-                let sources = try batch.pieces.map { p -> ByteRegion in
-                    if let s = loaded[p.entry] { return s }
-                    let s = try p.tensor.load()
-                    loaded[p.entry] = s
-                    return s
-                }
-                for p in batch.pieces where p.isLast { loaded[p.entry] = nil }
-                // While the sources are hashed, that thread gets a core of its own: the SHA-256 is
-                // one serial stream (~1 s per 1.75 GB here), and with every core also running a
-                // quantization worker it got ~2/3 of one and finished last.
-                let threads = options.threads > 1 && metadata.hashing ? options.threads - 1 : options.threads
-                let (values, decoded) = try batch.values(sources: sources, threads: threads, pool: decodedValues)
-                let encoded = try buffers.region(count: batch.outputBytes) { dst in
-                    let jobs = EncodeJobs(options: options)
-                    for (k, p) in batch.pieces.enumerated() {
-                        try jobs.add(values[k], name: p.tensor.name, shape: p.tensor.shape, columns: p.columns, rows: p.rows, type: p.type,
-                                     into: UnsafeMutableRawBufferPointer(rebasing: dst[p.offset..<(p.offset + p.bytes)]))
-                    }
-                    try jobs.run(threads: threads)
-                }
-                // The sources' pages are dropped after the write, off this thread: unmapping them
-                // (madvise) was a serial step between tensors, ~5% of SmolLM2's wall time.
-                let pieces = batch.pieces
-                try writes.submit {
-                    try encoded.withBytes { b in
-                        for p in pieces {
-                            if p.isFirst { try writer.beginTensor(name: p.tensor.name, dtype: p.type, shape: p.tensor.shape) }
-                            try writer.appendTensorBytes(UnsafeRawBufferPointer(rebasing: b[p.offset..<(p.offset + p.bytes)]))
-                            if p.isLast { try writer.endTensor() }
-                        }
-                    }
-                    for (k, p) in pieces.enumerated() { sources[k].rows(p.rows, of: p.totalRows).dropPages() }
-                }
-                if options.report {
-                    try encoded.withBytes { b in
-                        for (k, p) in batch.pieces.enumerated() {
-                            var s = sums[p.entry] ?? ErrorSums()
-                            try s.add(values[k], UnsafeRawBufferPointer(rebasing: b[p.offset..<(p.offset + p.bytes)]), type: p.type, columns: p.columns)
-                            sums[p.entry] = p.isLast ? nil : s
-                            if p.isLast {
-                                plan.tensors[p.entry].rmse = s.rmse
-                                plan.tensors[p.entry].relativeError = s.relative
-                                plan.tensors[p.entry].cosine = s.cosine
-                            }
-                        }
-                    }
-                }
-                // `values` point into `sources` (a recycled un-permuted copy, say) or `decoded`: both
-                // must outlive the report, whatever the write job has released by then.
-                withExtendedLifetime((sources, decoded)) {}
-                done += batch.pieces.reduce(0) { $0 + $1.inputBytes }
+            let steps = try TensorEngine.steps(plan.tensors, byName: byName)
+            for (k, s) in try engine.run(steps, writer: writer, metadata: metadata, progress: progress).enumerated() {
+                guard let s else { continue }
+                plan.tensors[k].rmse = s.rmse
+                plan.tensors[k].relativeError = s.relative
+                plan.tensors[k].cosine = s.cosine
             }
-            try writes.drain()
             try metadata.finish(writer, extra: ["quantization": .object([
                 "recipe": .string(options.recipe.name),
                 "rules": .array(options.recipe.rules.map { .string($0.description) }),
@@ -181,7 +127,6 @@ public struct Quantizer {
                 } ?? .null,
             ])])
         } catch {
-            try? writes.drain()
             writer.abandon()
             throw error
         }

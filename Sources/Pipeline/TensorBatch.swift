@@ -14,11 +14,14 @@ import TensorCore
 /// to fault in and clear; slices of at most `limit` weights keep two small buffers in use for
 /// any model (and peak memory with them). The file is the same either way.
 struct TensorBatch {
-    /// Rows `rows` of a tensor, encoded at `offset` in the batch's output (`bytes` long).
+    /// Rows `rows` of a tensor: encoded as `type` at `offset` in the batch's output (`bytes`
+    /// long), or with `copy` its stored bytes written as they are (`type` is then its dtype and
+    /// the piece takes no output space).
     struct Piece {
         let entry: Int
         let tensor: SourceTensor
         let type: DType
+        var copy = false
         let rows: Range<Int>
         let offset: Int
         let bytes: Int
@@ -29,6 +32,16 @@ struct TensorBatch {
         var weights: Int { rows.count * columns }
         /// The source bytes of these rows.
         var inputBytes: Int { (try? tensor.dtype.rowBytes(columns)).map { $0 * rows.count } ?? 0 }
+
+        init(entry: Int, tensor: SourceTensor, type: DType, copy: Bool = false, rows: Range<Int>, offset: Int, bytes: Int) {
+            self.entry = entry
+            self.tensor = tensor
+            self.type = type
+            self.copy = copy
+            self.rows = rows
+            self.offset = offset
+            self.bytes = bytes
+        }
     }
 
     var pieces: [Piece] = []
@@ -37,17 +50,27 @@ struct TensorBatch {
 
     static let limit = 8 << 20
 
-    /// The plan's tensors cut into batches of at most `limit` weights (a tensor larger than that
-    /// is cut into slices of whole rows), in order.
+    /// The plan's tensors, each encoded as its entry's type, cut into batches (see below).
     static func batches(_ entries: [Quantizer.Entry], byName: [String: SourceTensor], limit: Int = limit) throws -> [TensorBatch] {
+        try batches(TensorEngine.steps(entries, byName: byName), limit: limit)
+    }
+
+    /// The steps' tensors cut into batches of at most `limit` weights (a tensor larger than
+    /// that is cut into slices of whole rows), in order.
+    static func batches(_ steps: [TensorEngine.Step], limit: Int = limit) throws -> [TensorBatch] {
         var out: [TensorBatch] = []
         var current = TensorBatch()
-        for (i, e) in entries.enumerated() {
-            guard let t = byName[e.name] else { throw TensorError.invalidShape("plan entry \(e.name) names no tensor of the checkpoint") }
-            guard let type = DType(rawValue: e.type) else { throw TensorError.unsupported("plan entry \(e.name): unknown type \(e.type)") }
+        for (i, step) in steps.enumerated() {
+            let t = step.tensor
+            let (type, copy): (DType, Bool) = {
+                switch step.encoding {
+                case .copy: return (t.dtype, true)
+                case .encode(let type): return (type, false)
+                }
+            }()
             guard t.elementCount > 0 else {
                 // An empty tensor is still written (no bytes, its shape in the directory).
-                current.pieces.append(Piece(entry: i, tensor: t, type: type, rows: 0..<0, offset: current.outputBytes, bytes: 0))
+                current.pieces.append(Piece(entry: i, tensor: t, type: type, copy: copy, rows: 0..<0, offset: current.outputBytes, bytes: 0))
                 continue
             }
             let columns = max(t.shape.last ?? 1, 1), rows = t.elementCount / columns
@@ -60,10 +83,11 @@ struct TensorBatch {
                     out.append(current)
                     current = TensorBatch()
                 }
-                current.pieces.append(Piece(entry: i, tensor: t, type: type, rows: range, offset: current.outputBytes, bytes: range.count * rowBytes))
+                current.pieces.append(Piece(entry: i, tensor: t, type: type, copy: copy, rows: range, offset: current.outputBytes,
+                                            bytes: range.count * rowBytes))
                 current.weights += range.count * columns
                 // 64-byte aligned starts: every piece's blocks begin on a cache line.
-                current.outputBytes += (range.count * rowBytes + 63) / 64 * 64
+                if !copy { current.outputBytes += (range.count * rowBytes + 63) / 64 * 64 }
                 r = range.upperBound
             } while r < rows
         }
@@ -72,13 +96,14 @@ struct TensorBatch {
     }
 
     /// Each piece's values as f32: its rows of an aligned f32 source themselves (no copy), else
-    /// decoded into one buffer from `pool`, every piece in one parallel region. `sources` holds
-    /// each piece's loaded tensor bytes; the result is valid while they and `decoded` live.
+    /// decoded into one buffer from `pool`, every piece in one parallel region; none for a
+    /// `copy` piece. `sources` holds each piece's loaded tensor bytes; the result is valid while
+    /// they and `decoded` live.
     func values(sources: [ByteRegion], threads: Int, pool: BufferPool) throws -> (values: [UnsafeBufferPointer<Float>], decoded: ByteRegion?) {
         var values = [UnsafeBufferPointer<Float>](repeating: UnsafeBufferPointer(start: nil, count: 0), count: pieces.count)
         var toDecode: [(piece: Int, offset: Int)] = []
         var decodedCount = 0
-        for (k, p) in pieces.enumerated() {
+        for (k, p) in pieces.enumerated() where !p.copy {
             let start = p.rows.lowerBound * p.columns
             if p.tensor.dtype == .f32, let b = sources[k].bytes.baseAddress, Int(bitPattern: b) % 4 == 0, sources[k].count >= 4 * p.tensor.elementCount {
                 values[k] = UnsafeBufferPointer(start: b.assumingMemoryBound(to: Float.self) + start, count: p.weights)
@@ -122,9 +147,17 @@ struct TensorBatch {
 final class EncodeJobs {
     private(set) var jobs: [MatrixJob] = []
     private var importance: [UnsafeMutableBufferPointer<Float>] = []
-    let options: Quantizer.Options
+    let mode: Quantize.Mode
+    let imatrix: ImportanceMatrix?
+    let threads: Int
 
-    init(options: Quantizer.Options) { self.options = options }
+    init(mode: Quantize.Mode, imatrix: ImportanceMatrix?, threads: Int) {
+        self.mode = mode
+        self.imatrix = imatrix
+        self.threads = threads
+    }
+
+    convenience init(options: Quantizer.Options) { self.init(mode: options.mode, imatrix: options.imatrix, threads: options.threads) }
 
     deinit { for w in importance { w.deallocate() } }
 
@@ -139,7 +172,7 @@ final class EncodeJobs {
         let rows = rows ?? 0..<(values.count / max(columns, 1))
         // Importance weights apply to the search quantizer; tensors without an entry get none.
         // A stacked expert tensor [experts, rows, columns] takes each expert's own entry.
-        let vectors: [[Float]]? = options.mode == .search ? options.imatrix.flatMap { m in
+        let vectors: [[Float]]? = mode == .search ? imatrix.flatMap { m in
             if let w = m.weights(for: name), w.count == columns { return [w] }
             return shape.count == 3 ? Quantizer.stackedExpertImportance(m, name: name, experts: shape[0], columns: columns) : nil
         } : nil
@@ -166,8 +199,8 @@ final class EncodeJobs {
         }
     }
 
-    /// Runs every job added, in one parallel region on `threads` (default: the options').
+    /// Runs every job added, in one parallel region on `threads` (default: the initialiser's).
     func run(threads: Int? = nil) throws {
-        try Quantize.matrices(jobs, mode: options.mode, threads: threads ?? options.threads)
+        try Quantize.matrices(jobs, mode: mode, threads: threads ?? self.threads)
     }
 }
