@@ -128,27 +128,31 @@ public final class ByteLevelBPE: Tokenizer, @unchecked Sendable {
         let t = ScalarText(text)
         // Words repeat: merge each distinct piece once (keyed by its bytes).
         var cache: [ArraySlice<UInt8>: [Int]] = [:]
+        var merger = PairMerge()
         for r in pre.ranges(t.scalars) {
             let piece = t.bytes(r)
             if let hit = cache[piece] { out += hit; continue }
-            // A byte without a token becomes the unknown token (or is dropped if there is none).
-            var symbols = piece.map { byteToken[Int($0)] >= 0 ? byteToken[Int($0)] : unknownID }.filter { $0 >= 0 }
-            // Repeatedly merge the adjacent pair of lowest rank.
-            while symbols.count > 1 {
-                var best: (rank: Int32, at: Int, id: Int32) = (.max, -1, -1)
-                for i in 0..<(symbols.count - 1) {
-                    if let m = merges[UInt64(UInt32(symbols[i])) << 32 | UInt64(UInt32(symbols[i + 1]))], m.rank < best.rank {
-                        best = (m.rank, i, m.id)
-                    }
-                }
-                guard best.at >= 0 else { break }
-                symbols[best.at] = best.id
-                symbols.remove(at: best.at + 1)
-            }
-            let ids = symbols.map(Int.init)
+            let ids = merge(piece, using: &merger)
             cache[piece] = ids
             out += ids
         }
+    }
+
+    /// The ids of one piece: its bytes' tokens joined by merge rank (`PairMerge`).
+    func merge(_ piece: ArraySlice<UInt8>, using merger: inout PairMerge) -> [Int] {
+        merger.load()
+        // A byte without a token becomes the unknown token (or is dropped if there is none).
+        for b in piece {
+            let id = byteToken[Int(b)] >= 0 ? byteToken[Int(b)] : unknownID
+            if id >= 0 { merger.append(id) }
+        }
+        merger.run { a, b, _, _ in
+            guard let m = merges[UInt64(UInt32(bitPattern: a)) << 32 | UInt64(UInt32(bitPattern: b))] else { return nil }
+            return (UInt32(bitPattern: m.rank), m.id)
+        }
+        var ids: [Int] = []
+        merger.forEachSymbol { _, id in ids.append(Int(id)) }
+        return ids
     }
 
     public func decodeBytes(_ ids: [Int]) -> [UInt8] {

@@ -11,7 +11,8 @@ public final class Tekken: Tokenizer, @unchecked Sendable {
     public let eosID: Int? = 2
     public let addsBOS = true
     let specialCount: Int
-    let rankOf: [[UInt8]: Int32]
+    /// Token bytes → rank (its id after the special tokens); keys are slices of `bytesOf`.
+    let rankOf: [ArraySlice<UInt8>: Int32]
     let bytesOf: [[UInt8]]
     let pattern: Regex<AnyRegexOutput>
     /// tekken's own pattern runs through the hand-written splitter.
@@ -27,7 +28,7 @@ public final class Tekken: Tokenizer, @unchecked Sendable {
         let special = config["default_num_special_tokens"]?.intValue ?? (root["special_tokens"]?.arrayValue?.count ?? 0)
         guard special >= 0, size > special else { throw TokenizerError.invalid("vocabulary size \(size) ≤ special tokens \(special)") }
         let inner = min(size - special, vocab.count)
-        var rankOf: [[UInt8]: Int32] = [:]
+        var rankOf: [ArraySlice<UInt8>: Int32] = [:]
         rankOf.reserveCapacity(inner)
         var bytesOf: [[UInt8]] = []
         bytesOf.reserveCapacity(inner)
@@ -36,7 +37,7 @@ public final class Tekken: Tokenizer, @unchecked Sendable {
                 throw TokenizerError.invalid("vocab entry \(i) has no base64 token_bytes")
             }
             let bytes = [UInt8](d)
-            if rankOf[bytes] == nil { rankOf[bytes] = Int32(i) }
+            if rankOf[bytes[...]] == nil { rankOf[bytes[...]] = Int32(i) }
             bytesOf.append(bytes)
         }
         self.rankOf = rankOf
@@ -51,22 +52,24 @@ public final class Tekken: Tokenizer, @unchecked Sendable {
 
     public func encode(_ text: String) -> [Int] {
         var out: [Int] = []
-        func add(_ piece: [UInt8]) {
-            if let r = rankOf[piece] { out.append(Int(r) + specialCount) } else { out += merge(piece).map { Int($0) + specialCount } }
+        var merger = PairMerge()
+        func add(_ piece: ArraySlice<UInt8>) {
+            if let r = rankOf[piece] { out.append(Int(r) + specialCount) } else { merge(piece, using: &merger) { out.append(Int($0) + specialCount) } }
         }
         if knownPattern {
             let t = ScalarText(text)
             var cache: [ArraySlice<UInt8>: [Int]] = [:]
             for r in TekkenPreTokenizer.split(t.scalars) {
                 let piece = t.bytes(r)
-                if let r = rankOf[Array(piece)] { out.append(Int(r) + specialCount); continue }
+                if let r = rankOf[piece] { out.append(Int(r) + specialCount); continue }
                 if let hit = cache[piece] { out += hit; continue }
-                let ids = merge(Array(piece)).map { Int($0) + specialCount }
+                var ids: [Int] = []
+                merge(piece, using: &merger) { ids.append(Int($0) + specialCount) }
                 cache[piece] = ids
                 out += ids
             }
         } else {
-            for m in text.matches(of: pattern) { add(Array(text[m.range].utf8)) }
+            for m in text.matches(of: pattern) { add(Array(text[m.range].utf8)[...]) }
         }
         return out
     }
@@ -78,19 +81,18 @@ public final class Tekken: Tokenizer, @unchecked Sendable {
         return TekkenPreTokenizer.split(scalars).map { r in var s = ""; s.unicodeScalars.append(contentsOf: scalars[r]); return s }
     }
 
-    /// tiktoken's byte-pair merge: repeatedly join the adjacent pair whose bytes have the lowest rank.
-    func merge(_ piece: [UInt8]) -> [Int32] {
-        var parts: [[UInt8]] = piece.map { [$0] }
-        while parts.count > 1 {
-            var best: (rank: Int32, at: Int) = (.max, -1)
-            for i in 0..<(parts.count - 1) {
-                if let r = rankOf[parts[i] + parts[i + 1]], r < best.rank { best = (r, i) }
-            }
-            guard best.at >= 0 else { break }
-            parts[best.at] += parts[best.at + 1]
-            parts.remove(at: best.at + 1)
+    /// tiktoken's byte-pair merge: join the adjacent pair whose bytes have the lowest rank, the
+    /// rank being the id of the joined token (`PairMerge`). Starts from single bytes; a byte
+    /// without a rank of its own stays rank 0, as before.
+    func merge(_ piece: ArraySlice<UInt8>, using merger: inout PairMerge, _ emit: (Int32) -> Void) {
+        merger.load()
+        for b in piece { merger.append(rankOf[[b][...]] ?? 0) }
+        let base = piece.startIndex
+        merger.run { _, _, left, end in
+            guard let r = rankOf[piece[(base + left)..<(base + end)]] else { return nil }
+            return (UInt32(bitPattern: r), r)
         }
-        return parts.map { rankOf[$0] ?? 0 }
+        merger.forEachSymbol { _, id in emit(id) }
     }
 
     public func decodeBytes(_ ids: [Int]) -> [UInt8] {
