@@ -14,6 +14,7 @@ final class PairMergeTests: XCTestCase {
         try ByteRegion.mapping(Fixtures.root.appendingPathComponent("tokenizers/smollm2-tokenizer.json").path)
             .withBytes { try ByteLevelBPE(huggingFaceJSON: $0) }
     }
+    static let v1 = Result { try SentencePieceBPE(model: readBytes(Fixtures.root.appendingPathComponent("tokenizers/tokenizer.model.v1").path)) }
 
     // MARK: reference merges (what the tokenizers did before PairMerge)
 
@@ -49,13 +50,32 @@ final class PairMergeTests: XCTestCase {
         return symbols.map(Int.init)
     }
 
+    /// sentencepiece: join the leftmost adjacent pair whose concatenation has the highest score
+    /// (compared as floats, so the rank encoding is checked too). A character that is no piece
+    /// never merges and becomes its bytes' <0xXX> pieces.
+    func referenceEncode(_ tok: SentencePieceBPE, _ chars: [Unicode.Scalar]) -> [Int] {
+        var symbols = chars.enumerated().map { (id: tok.scalarIDs[$1.value] ?? -1, char: $0) }
+        while symbols.count > 1 {
+            var best: (score: Float, at: Int, id: Int32)?
+            for i in 0..<(symbols.count - 1) where symbols[i].id >= 0 && symbols[i + 1].id >= 0 {
+                guard let m = tok.merges[UInt64(UInt32(symbols[i].id)) << 32 | UInt64(UInt32(symbols[i + 1].id))] else { continue }
+                if best.map({ tok.scores[Int(m.id)] > $0.score }) ?? true { best = (tok.scores[Int(m.id)], i, m.id) }
+            }
+            guard let b = best else { break }
+            symbols[b.at].id = b.id
+            symbols.remove(at: b.at + 1)
+        }
+        XCTAssertTrue(tok.byteFallback)
+        return symbols.flatMap { s in s.id >= 0 ? [Int(s.id)] : String(Character(chars[s.char])).utf8.map { tok.byteIDs[Int($0)] } }
+    }
+
     // MARK: inputs
 
     /// Repetitive pieces (one unit repeated, up to 800 bytes) and random ones: over small alphabets
     /// (many ties and long merge chains), over all bytes, and runs of real tokens glued together.
     func inputs(tokens: [[UInt8]]) -> [[UInt8]] {
         var out: [[UInt8]] = []
-        for unit in ["a", "ab", "abc", "aab", " ", "\n", "🙂", "é", "0", "the", "ing "] {
+        for unit in ["a", "ab", "abc", "aab", " ", "\n", "🙂", "é", "0", "the", "ing ", "▁a"] {
             for k in [1, 2, 3, 5, 8, 64, 233, 700] where k * unit.utf8.count <= 800 {
                 out.append(Array(String(repeating: unit, count: k).utf8))
             }
@@ -96,6 +116,19 @@ final class PairMergeTests: XCTestCase {
         }
     }
 
+    func testSentencePieceHeapMergeEqualsReference() throws {
+        let tok = try Self.v1.get()
+        var merger = PairMerge()
+        let words = tok.pieces.filter { !$0.hasPrefix("<") }.map { Array($0.utf8) }
+        for piece in inputs(tokens: words) {
+            // As code points: invalid UTF-8 from the random bytes becomes U+FFFD, which is no piece (−1).
+            let chars = Array(String(decoding: piece, as: UTF8.self).unicodeScalars)
+            var ids: [Int] = []
+            tok.encode(chars[...], using: &merger, into: &ids)
+            XCTAssertEqual(ids, referenceEncode(tok, chars), "\(chars.count) scalars")
+        }
+    }
+
     // MARK: work on 20 KB of one letter
 
     /// n symbols: at most n − 1 merges, and every merge pushes at most two new pairs, so at most
@@ -130,6 +163,18 @@ final class PairMergeTests: XCTestCase {
         var merger = PairMerge()
         let ids = tok.merge(t.bytes(pieces[0]), using: &merger)
         assertLinearWork(merger, symbols: 20_000)
+        XCTAssertEqual(tok.encode(Self.letters), ids)
+        XCTAssertEqual(tok.decode(ids), Self.letters)
+    }
+
+    func testSentencePieceLongWordWorkIsLinear() throws {
+        let tok = try Self.v1.get()
+        let chars = tok.normalize(Self.letters)
+        XCTAssertEqual(chars.count, 20_001, "one word: ▁ and the letters")
+        var merger = PairMerge()
+        var ids: [Int] = []
+        tok.encode(chars[...], using: &merger, into: &ids)
+        assertLinearWork(merger, symbols: 20_001)
         XCTAssertEqual(tok.encode(Self.letters), ids)
         XCTAssertEqual(tok.decode(ids), Self.letters)
     }
