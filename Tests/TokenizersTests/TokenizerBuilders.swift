@@ -1,4 +1,6 @@
 import Foundation
+import XCTest
+@testable import Tokenizers
 
 /// Writes SentencePiece `ModelProto` records (protobuf wire format), so tests can append pieces
 /// to a real model or write fields no trainer would.
@@ -27,4 +29,46 @@ enum SentencePieceBuilder {
 
     /// A `trainer_spec` (field 2) with the given model type as a raw varint (BPE is 2).
     static func trainerSpec(modelType: UInt64) -> [UInt8] { field(2, bytes: field(3, varint: modelType)) }
+}
+
+/// Writes small tekken.json files: the 256 single bytes, then `merged` tokens, under tekken's
+/// pattern; `edit` changes the JSON object before it is written (to make it lie).
+enum TekkenBuilder {
+    static func json(merged: [String] = ["aa", "aaaa", "ab"], special: Int = 3, edit: (inout [String: Any]) -> Void = { _ in }) -> [UInt8] {
+        var vocab: [[String: Any]] = (0..<256).map { ["rank": $0, "token_bytes": Data([UInt8($0)]).base64EncodedString()] }
+        for (i, m) in merged.enumerated() { vocab.append(["rank": 256 + i, "token_bytes": Data(m.utf8).base64EncodedString(), "token_str": m]) }
+        var root: [String: Any] = [
+            "config": ["pattern": TekkenPreTokenizer.pattern, "default_vocab_size": special + vocab.count,
+                       "default_num_special_tokens": special, "version": "v3"],
+            "vocab": vocab,
+        ]
+        edit(&root)
+        return (try? [UInt8](JSONSerialization.data(withJSONObject: root))) ?? []
+    }
+
+    /// Sets `config[key]`.
+    static func config(_ key: String, _ value: Any) -> (inout [String: Any]) -> Void {
+        { root in
+            var c = root["config"] as? [String: Any] ?? [:]
+            c[key] = value
+            root["config"] = c
+        }
+    }
+}
+
+extension XCTestCase {
+    /// Asserts that `body` throws `TokenizerError.invalidField` naming `field`, and returns its message.
+    @discardableResult
+    func assertInvalidField<T>(_ field: String, file: StaticString = #filePath, line: UInt = #line, _ body: () throws -> T) -> String {
+        do {
+            _ = try body()
+            XCTFail("no error; expected one naming \(field)", file: file, line: line)
+        } catch let TokenizerError.invalidField(_, f, problem) {
+            XCTAssertEqual(f, field, problem, file: file, line: line)
+            return "\(f): \(problem)"
+        } catch {
+            XCTFail("\(error); expected an invalidField error naming \(field)", file: file, line: line)
+        }
+        return ""
+    }
 }
