@@ -26,6 +26,10 @@ public final class SentencePieceBPE: Tokenizer, @unchecked Sendable {
     let byteIDs: [Int]               // byte value → id of <0xXX>
 
     public init(model bytes: [UInt8]) throws {
+        // Ids and trie nodes are 32-bit: a model this large has more pieces than an id can name.
+        guard bytes.count < Int(Int32.max) else {
+            throw TokenizerError.invalidField(file: "tokenizer.model", field: "pieces", problem: "a \(bytes.count)-byte model is beyond 32-bit token ids")
+        }
         var r = ProtobufReader(bytes)
         var pieces: [String] = [], scores: [Float] = [], types: [PieceType] = []
         var addDummy = true, removeExtra = true, byteFallback = false, modelType = 1
@@ -40,9 +44,12 @@ public final class SentencePieceBPE: Tokenizer, @unchecked Sendable {
                     switch (f, w) {
                     case (1, 2): piece = String(decoding: bytes[try p.lengthDelimited()], as: UTF8.self)
                     case (2, 5): score = Float(bitPattern: try p.fixed32())
-                    case (3, 0): type = PieceType(rawValue: Int(try p.varint())) ?? .normal
+                    case (3, 0): type = PieceType(rawValue: Int(try p.int32())) ?? .normal
                     default: try p.skip(wireType: w)
                     }
+                }
+                guard !score.isNaN else {
+                    throw TokenizerError.invalidField(file: "tokenizer.model", field: "pieces[\(pieces.count)].score", problem: "NaN orders no merge")
                 }
                 pieces.append(piece); scores.append(score); types.append(type)
             case (2, 2):
@@ -50,7 +57,7 @@ public final class SentencePieceBPE: Tokenizer, @unchecked Sendable {
                 var t = ProtobufReader(bytes, from: range.lowerBound, to: range.upperBound)
                 while !t.isAtEnd {
                     let (f, w) = try t.tag()
-                    if f == 3 && w == 0 { modelType = Int(try t.varint()) }
+                    if f == 3 && w == 0 { modelType = Int(try t.int32()) }
                     else if f == 35 && w == 0 { byteFallback = try t.varint() != 0 }
                     else { try t.skip(wireType: w) }
                 }

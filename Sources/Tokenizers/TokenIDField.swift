@@ -4,10 +4,12 @@ import TensorCore
 /// tables are sized by the largest id, so an id is checked against the vocabulary the file
 /// actually lists before anything is allocated from it.
 enum TokenIDField {
-    /// `value` as an id in `0..<limit`, or an error naming `field` of `file`.
-    static func id(_ value: JSONValue, file: String, field: String, below limit: Int) throws -> Int {
+    /// `value` as an id in `0..<limit`, or an error naming `field` of `file` (`why` says where
+    /// the limit comes from).
+    static func id(_ value: JSONValue, file: String, field: String, below limit: Int, why: String? = nil) throws -> Int {
         guard let i = value.intValue, i >= 0, i < limit else {
-            throw TokenizerError.invalidField(file: file, field: field, problem: "\(text(value)) is not a token id in 0..<\(limit)")
+            throw TokenizerError.invalidField(file: file, field: field,
+                                              problem: "\(text(value)) is not a token id in 0..<\(limit)" + (why.map { " (\($0))" } ?? ""))
         }
         return i
     }

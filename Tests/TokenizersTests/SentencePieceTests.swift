@@ -30,6 +30,22 @@ final class SentencePieceTests: XCTestCase {
         try check(model: "mistral_instruct_tokenizer_240323.model.v3", vectors: "mistral-v3-sentencepiece (mistral_instruct_tokenizer_240323.model.v3)")
     }
 
+    /// Varints that do not fit an Int (a 10-byte 2^64 − 1) used to trap in `Int(_:)`; protobuf
+    /// reads int32 and enum fields as the low 32 bits, and so does the reader now. A NaN score,
+    /// which orders no merge, is refused naming the piece.
+    func testHostileFieldValues() throws {
+        let v1 = readBytes(Fixtures.root.appendingPathComponent("tokenizers/tokenizer.model.v1").path)
+        let odd = try SentencePieceBPE(model: v1 + SentencePieceBuilder.piece("zq", score: -5, type: UInt64.max))
+        XCTAssertEqual(odd.types.last, .normal, "an unknown piece type is NORMAL, as in proto2")
+        XCTAssertEqual(odd.encode("Hello"), try SentencePieceBPE(model: v1).encode("Hello"))
+        for modelType in [UInt64.max, UInt64(1) << 40, UInt64(UInt32.max)] {
+            XCTAssertThrowsError(try SentencePieceBPE(model: v1 + SentencePieceBuilder.trainerSpec(modelType: modelType))) { e in
+                XCTAssertTrue("\(e)".contains("is not BPE"), "\(e)")
+            }
+        }
+        assertInvalidField("pieces[32000].score") { try SentencePieceBPE(model: v1 + SentencePieceBuilder.piece("zq", score: .nan)) }
+    }
+
     func testTruncatedModelIsAnError() {
         let bytes = readBytes(Fixtures.root.appendingPathComponent("tokenizers/tokenizer.model.v1").path)
         for cut in [1, 100, bytes.count / 2] {

@@ -1,4 +1,5 @@
 import Foundation
+import TensorCore
 import XCTest
 @testable import Tokenizers
 
@@ -70,5 +71,48 @@ extension XCTestCase {
             XCTFail("\(error); expected an invalidField error naming \(field)", file: file, line: line)
         }
         return ""
+    }
+}
+
+/// Writes small Hugging Face byte-level BPE tokenizer.json files: the 256 byte tokens (ids
+/// 0…255), "aa" (256) and "ab" (257) with their merges, and `<|endoftext|>` (258) as an added
+/// special token; `edit` changes the JSON object before it is written.
+enum HuggingFaceTokenizerBuilder {
+    static func json(edit: (inout [String: Any]) -> Void = { _ in }) -> [UInt8] {
+        var vocab: [String: Any] = [:]
+        for (b, s) in ByteLevelBPE.byteToScalar.enumerated() { vocab[String(Character(s))] = b }
+        vocab["aa"] = 256
+        vocab["ab"] = 257
+        var root: [String: Any] = [
+            "model": ["type": "BPE", "vocab": vocab, "merges": ["a a", ["a", "b"]]],
+            "pre_tokenizer": ["type": "ByteLevel"],
+            "added_tokens": [["id": 258, "content": "<|endoftext|>", "special": true]],
+        ]
+        edit(&root)
+        return (try? [UInt8](JSONSerialization.data(withJSONObject: root))) ?? []
+    }
+
+    /// Sets `model.vocab[token]`.
+    static func vocab(_ token: String, _ id: Any) -> (inout [String: Any]) -> Void {
+        { root in
+            var model = root["model"] as? [String: Any] ?? [:]
+            var vocab = model["vocab"] as? [String: Any] ?? [:]
+            vocab[token] = id
+            model["vocab"] = vocab
+            root["model"] = model
+        }
+    }
+}
+
+/// GGUF `tokenizer.ggml.*` metadata as the GGUF reader hands it over: the same vocabulary.
+enum GGUFTokenizerBuilder {
+    static func metadata(_ extra: [String: JSONValue] = [:]) -> [String: JSONValue] {
+        var m: [String: JSONValue] = [
+            "tokenizer.ggml.model": .string("gpt2"),
+            "tokenizer.ggml.tokens": .array(ByteLevelBPE.byteToScalar.map { .string(String(Character($0))) } + [.string("aa"), .string("ab")]),
+            "tokenizer.ggml.merges": .array([.string("a a"), .string("a b")]),
+        ]
+        m.merge(extra) { $1 }
+        return m
     }
 }
