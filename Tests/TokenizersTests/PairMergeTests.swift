@@ -98,41 +98,57 @@ final class PairMergeTests: XCTestCase {
 
     // MARK: the heap merge equals the reference
 
+    /// Both ways PairMerge runs: the default (scan up to `scanLimit` symbols, heap beyond), the
+    /// heap always, the scan always.
+    static let limits = [PairMerge().scanLimit, 0, Int.max]
+
     func testTekkenHeapMergeEqualsReference() throws {
         let tok = try Self.tekken.get()
-        var merger = PairMerge()
         for piece in inputs(tokens: Array(tok.bytesOf[256..<20000])) {
-            var ids: [Int32] = []
-            tok.merge(piece[...], using: &merger) { ids.append($0) }
-            XCTAssertEqual(ids, referenceMerge(tok, piece), "\(piece.count) bytes: \(piece.prefix(16))")
+            let expected = referenceMerge(tok, piece)
+            for limit in Self.limits {
+                var merger = PairMerge()
+                merger.scanLimit = limit
+                var ids: [Int32] = []
+                tok.merge(piece[...], using: &merger) { ids.append($0) }
+                XCTAssertEqual(ids, expected, "\(piece.count) bytes, scan limit \(limit): \(piece.prefix(16))")
+            }
         }
     }
 
     func testByteLevelHeapMergeEqualsReference() throws {
         let tok = try Self.smol.get()
-        var merger = PairMerge()
         for piece in inputs(tokens: Array(tok.tokenBytes[256..<20000])) {
-            XCTAssertEqual(tok.merge(piece[...], using: &merger), referenceMerge(tok, piece), "\(piece.count) bytes: \(piece.prefix(16))")
+            let expected = referenceMerge(tok, piece)
+            for limit in Self.limits {
+                var merger = PairMerge()
+                merger.scanLimit = limit
+                XCTAssertEqual(tok.merge(piece[...], using: &merger), expected, "\(piece.count) bytes, scan limit \(limit): \(piece.prefix(16))")
+            }
         }
     }
 
     func testSentencePieceHeapMergeEqualsReference() throws {
         let tok = try Self.v1.get()
-        var merger = PairMerge()
         let words = tok.pieces.filter { !$0.hasPrefix("<") }.map { Array($0.utf8) }
         for piece in inputs(tokens: words) {
             // As code points: invalid UTF-8 from the random bytes becomes U+FFFD, which is no piece (−1).
             let chars = Array(String(decoding: piece, as: UTF8.self).unicodeScalars)
-            var ids: [Int] = []
-            tok.encode(chars[...], using: &merger, into: &ids)
-            XCTAssertEqual(ids, referenceEncode(tok, chars), "\(chars.count) scalars")
+            let expected = referenceEncode(tok, chars)
+            for limit in Self.limits {
+                var merger = PairMerge()
+                merger.scanLimit = limit
+                var ids: [Int] = []
+                tok.encode(chars[...], using: &merger, into: &ids)
+                XCTAssertEqual(ids, expected, "\(chars.count) scalars, scan limit \(limit)")
+            }
         }
     }
 
     // MARK: work on 20 KB of one letter
 
     /// n symbols: at most n − 1 merges, and every merge pushes at most two new pairs, so at most
-    /// 3n look-ups and heap pops: O(n log n) with the heap.
+    /// 3n look-ups and heap pops: O(n log n) with the heap (a piece this long never takes the scan).
     func assertLinearWork(_ m: PairMerge, symbols n: Int, file: StaticString = #filePath, line: UInt = #line) {
         XCTAssertLessThanOrEqual(m.merges, n - 1, file: file, line: line)
         XCTAssertLessThanOrEqual(m.lookups, 3 * n, file: file, line: line)
