@@ -34,7 +34,19 @@ public final class ByteLevelBPE: Tokenizer, @unchecked Sendable {
     /// Where a byte has no token of its own (some vocabularies lack a few control bytes).
     let unknownID: Int32
 
+    /// `tokens` are indexed by id; bos, eos and unknown must be ids of them (the convenience
+    /// initializers check the file's fields first and name them).
     public init(tokens: [String], merges: [String], tokenTypes: [Int]?, bos: Int?, eos: Int?, unknown: Int? = nil, isolateDigits: Bool) throws {
+        // Ids and merge ranks are 32-bit.
+        guard tokens.count <= Int(Int32.max), merges.count <= Int(Int32.max) else {
+            throw TokenizerError.invalid("\(tokens.count) tokens and \(merges.count) merges: more than 32-bit ids can name")
+        }
+        guard tokenTypes == nil || tokenTypes?.count == tokens.count else {
+            throw TokenizerError.invalid("\(tokenTypes?.count ?? 0) token types for \(tokens.count) tokens")
+        }
+        for (name, id) in [("bos", bos), ("eos", eos), ("unknown", unknown)] {
+            if let id, !(0..<tokens.count).contains(id) { throw TokenizerError.invalid("\(name) id \(id) is not a token id in 0..<\(tokens.count)") }
+        }
         self.tokens = tokens
         vocabularySize = tokens.count
         bosID = bos
@@ -81,17 +93,31 @@ public final class ByteLevelBPE: Tokenizer, @unchecked Sendable {
         guard m["tokenizer.ggml.model"]?.stringValue == "gpt2" else {
             throw TokenizerError.unsupported("GGUF tokenizer model \(m["tokenizer.ggml.model"]?.stringValue ?? "?") is not gpt2 byte-level BPE")
         }
-        guard let tokens = m["tokenizer.ggml.tokens"]?.arrayValue?.compactMap(\.stringValue), !tokens.isEmpty,
-              let merges = m["tokenizer.ggml.merges"]?.arrayValue?.compactMap(\.stringValue) else {
-            throw TokenizerError.invalid("tokenizer.ggml.tokens or merges missing")
+        func strings(_ key: String) throws -> [String] {
+            guard let a = m[key]?.arrayValue else { throw TokenizerError.invalidField(file: "GGUF metadata", field: key, problem: "missing or not an array") }
+            return try a.enumerated().map { i, v in
+                // A dropped entry would shift every later id.
+                guard let s = v.stringValue else { throw TokenizerError.invalidField(file: "GGUF metadata", field: "\(key)[\(i)]", problem: "not a string") }
+                return s
+            }
         }
+        let tokens = try strings("tokenizer.ggml.tokens"), merges = try strings("tokenizer.ggml.merges")
+        guard !tokens.isEmpty else { throw TokenizerError.invalidField(file: "GGUF metadata", field: "tokenizer.ggml.tokens", problem: "empty") }
+        guard tokens.count <= Int(Int32.max) else {
+            throw TokenizerError.invalidField(file: "GGUF metadata", field: "tokenizer.ggml.tokens", problem: "\(tokens.count) tokens: more than 32-bit ids can name")
+        }
+        /// An id the metadata gives (llama.cpp reads them as uint32 and falls back to a default
+        /// when out of range; here it is an error naming the key).
+        func id(_ key: String) throws -> Int? {
+            try m[key].map { try TokenIDField.id($0, file: "GGUF metadata", field: key, below: tokens.count, why: "the vocabulary has \(tokens.count) tokens") }
+        }
+        let bos = try id("tokenizer.ggml.bos_token_id"), eos = try id("tokenizer.ggml.eos_token_id"), unknown = try id("tokenizer.ggml.unknown_token_id")
         let types = m["tokenizer.ggml.token_type"]?.arrayValue?.compactMap(\.intValue)
         let pre = m["tokenizer.ggml.pre"]?.stringValue ?? "default"
         // llama.cpp's pre-tokenizers that split digits one by one before the GPT-2 regex.
         let isolate = ["smollm", "starcoder", "refact", "command-r", "codeshell", "exaone", "minerva"].contains(pre)
         try self.init(tokens: tokens, merges: merges, tokenTypes: types?.count == tokens.count ? types : nil,
-                      bos: m["tokenizer.ggml.bos_token_id"]?.intValue, eos: m["tokenizer.ggml.eos_token_id"]?.intValue,
-                      unknown: m["tokenizer.ggml.unknown_token_id"]?.intValue, isolateDigits: isolate)
+                      bos: bos, eos: eos, unknown: unknown, isolateDigits: isolate)
         addsBOS = m["tokenizer.ggml.add_bos_token"]?.boolValue ?? false
     }
 
@@ -128,27 +154,31 @@ public final class ByteLevelBPE: Tokenizer, @unchecked Sendable {
         let t = ScalarText(text)
         // Words repeat: merge each distinct piece once (keyed by its bytes).
         var cache: [ArraySlice<UInt8>: [Int]] = [:]
+        var merger = PairMerge()
         for r in pre.ranges(t.scalars) {
             let piece = t.bytes(r)
             if let hit = cache[piece] { out += hit; continue }
-            // A byte without a token becomes the unknown token (or is dropped if there is none).
-            var symbols = piece.map { byteToken[Int($0)] >= 0 ? byteToken[Int($0)] : unknownID }.filter { $0 >= 0 }
-            // Repeatedly merge the adjacent pair of lowest rank.
-            while symbols.count > 1 {
-                var best: (rank: Int32, at: Int, id: Int32) = (.max, -1, -1)
-                for i in 0..<(symbols.count - 1) {
-                    if let m = merges[UInt64(UInt32(symbols[i])) << 32 | UInt64(UInt32(symbols[i + 1]))], m.rank < best.rank {
-                        best = (m.rank, i, m.id)
-                    }
-                }
-                guard best.at >= 0 else { break }
-                symbols[best.at] = best.id
-                symbols.remove(at: best.at + 1)
-            }
-            let ids = symbols.map(Int.init)
+            let ids = merge(piece, using: &merger)
             cache[piece] = ids
             out += ids
         }
+    }
+
+    /// The ids of one piece: its bytes' tokens joined by merge rank (`PairMerge`).
+    func merge(_ piece: ArraySlice<UInt8>, using merger: inout PairMerge) -> [Int] {
+        merger.load()
+        // A byte without a token becomes the unknown token (or is dropped if there is none).
+        for b in piece {
+            let id = byteToken[Int(b)] >= 0 ? byteToken[Int(b)] : unknownID
+            if id >= 0 { merger.append(id) }
+        }
+        merger.run { a, b, _, _ in
+            guard let m = merges[UInt64(UInt32(bitPattern: a)) << 32 | UInt64(UInt32(bitPattern: b))] else { return nil }
+            return (UInt32(bitPattern: m.rank), m.id)
+        }
+        var ids: [Int] = []
+        merger.forEachSymbol { _, id in ids.append(Int(id)) }
+        return ids
     }
 
     public func decodeBytes(_ ids: [Int]) -> [UInt8] {
@@ -175,19 +205,44 @@ extension ByteLevelBPE {
             throw TokenizerError.unsupported("tokenizer.json: the pre-tokenizer is not ByteLevel")
         }
         let isolate = parts.contains { $0["type"]?.stringValue == "Digits" && $0["individual_digits"]?.boolValue == true }
-        var tokens = [String](repeating: "", count: (vocab.values.compactMap(\.intValue).max() ?? -1) + 1)
-        var types = [Int](repeating: 1, count: tokens.count)
-        for (t, v) in vocab { if let i = v.intValue, i >= 0 { tokens[i] = t } }
-        for a in root["added_tokens"]?.arrayValue ?? [] {
-            guard let i = a["id"]?.intValue, let c = a["content"]?.stringValue, i >= 0 else { continue }
-            if i >= tokens.count { tokens += [String](repeating: "", count: i + 1 - tokens.count); types += [Int](repeating: 1, count: i + 1 - types.count) }
-            tokens[i] = c
-            types[i] = a["special"]?.boolValue == true ? 3 : 4
+        // Tables are indexed by id, so ids are checked against the tokens actually listed before
+        // anything is sized from them: a hole-free vocabulary uses ids 0..<listed, and holes may at
+        // most double that (HF tokenizers keeps ids in a map; one id of 10^8 would cost GBs here).
+        let added = root["added_tokens"]?.arrayValue ?? []
+        let listed = vocab.count + added.count
+        let limit = min(2 * listed, Int(Int32.max))
+        let why = "ids stay below twice the \(listed) tokens listed"
+        var entries: [(id: Int, token: String)] = []
+        entries.reserveCapacity(vocab.count)
+        for (t, v) in vocab {
+            entries.append((try TokenIDField.id(v, file: "tokenizer.json", field: "model.vocab[\(TokenIDField.text(.string(t)))]", below: limit, why: why), t))
         }
-        let merges = mergeList.compactMap { m -> String? in
+        // The same id twice would leave which token it decodes to to dictionary order.
+        entries.sort { $0.id < $1.id || ($0.id == $1.id && $0.token < $1.token) }
+        for (a, b) in zip(entries, entries.dropFirst()) where a.id == b.id {
+            throw TokenizerError.invalidField(file: "tokenizer.json", field: "model.vocab",
+                                              problem: "\(TokenIDField.text(.string(a.token))) and \(TokenIDField.text(.string(b.token))) both have id \(a.id)")
+        }
+        var addedEntries: [(id: Int, content: String, special: Bool)] = []
+        for (n, a) in added.enumerated() {
+            guard let idValue = a["id"], let c = a["content"]?.stringValue else {
+                throw TokenizerError.invalidField(file: "tokenizer.json", field: "added_tokens[\(n)]", problem: "needs an id and a string content")
+            }
+            addedEntries.append((try TokenIDField.id(idValue, file: "tokenizer.json", field: "added_tokens[\(n)].id", below: limit, why: why), c,
+                                 a["special"]?.boolValue == true))
+        }
+        let count = max(entries.last.map { $0.id + 1 } ?? 0, addedEntries.map { $0.id + 1 }.max() ?? 0)
+        var tokens = [String](repeating: "", count: count)
+        var types = [Int](repeating: 1, count: count)
+        for e in entries { tokens[e.id] = e.token }
+        for a in addedEntries {
+            tokens[a.id] = a.content
+            types[a.id] = a.special ? 3 : 4
+        }
+        let merges = try mergeList.enumerated().map { n, m -> String in
             if let s = m.stringValue { return s }
             if let pair = m.arrayValue, pair.count == 2, let a = pair[0].stringValue, let b = pair[1].stringValue { return "\(a) \(b)" }
-            return nil
+            throw TokenizerError.invalidField(file: "tokenizer.json", field: "model.merges[\(n)]", problem: "neither \"a b\" nor [\"a\", \"b\"]")
         }
         func id(_ s: String) -> Int? { tokens.firstIndex(of: s) }
         try self.init(tokens: tokens, merges: merges, tokenTypes: types, bos: nil, eos: id("<|endoftext|>") ?? id("</s>"),

@@ -26,6 +26,10 @@ struct ProtobufReader {
         }
     }
 
+    /// An `int32` or enum field: the varint's low 32 bits, as protobuf's own parsers read it
+    /// (a negative int32 is written as a 10-byte varint).
+    mutating func int32() throws -> Int32 { Int32(truncatingIfNeeded: try varint()) }
+
     /// (field number, wire type).
     mutating func tag() throws -> (Int, Int) {
         let t = try varint()

@@ -2,95 +2,115 @@ import Foundation
 import TensorCore
 
 /// Mistral's tekken tokenizer (`tekken.json`): tiktoken-style byte-level BPE over base64 token
-/// bytes ranked by merge priority, split first by the regex in its config, with a block of
+/// bytes ranked by merge priority, split first by the pattern in its config, with a block of
 /// special tokens (ids 0 ..< num_special) before the vocabulary and the vocabulary cut to the
 /// configured size.
+///
+/// The file is checked as mistral_common's `Tekkenizer` checks it (ranks in order, the first 256
+/// entries the single bytes, no duplicate token bytes, enough entries for the configured size),
+/// and its pattern must be the one `TekkenPreTokenizer` implements: a regex engine running an
+/// arbitrary pattern from a file can backtrack for ever (`(a+)+$`).
 public final class Tekken: Tokenizer, @unchecked Sendable {
     public let vocabularySize: Int
     public let bosID: Int? = 1
     public let eosID: Int? = 2
     public let addsBOS = true
     let specialCount: Int
-    let rankOf: [[UInt8]: Int32]
+    /// Token bytes → rank (its id after the special tokens); keys are slices of `bytesOf`.
+    let rankOf: [ArraySlice<UInt8>: Int32]
     let bytesOf: [[UInt8]]
-    let pattern: Regex<AnyRegexOutput>
-    /// tekken's own pattern runs through the hand-written splitter.
-    let knownPattern: Bool
 
     public init(json data: UnsafeRawBufferPointer) throws {
         let root: JSONValue
         do { root = try JSONParser.parse(data) } catch { throw TokenizerError.invalid("tekken.json: \(error)") }
-        guard let config = root["config"], let vocab = root["vocab"]?.arrayValue, let pat = config["pattern"]?.stringValue else {
-            throw TokenizerError.invalid("tekken.json lacks config.pattern or vocab")
+        func bad(_ field: String, _ problem: String) -> TokenizerError { .invalidField(file: "tekken.json", field: field, problem: problem) }
+        guard let config = root["config"] else { throw bad("config", "missing") }
+        guard let pattern = config["pattern"]?.stringValue else { throw bad("config.pattern", "missing or not a string") }
+        guard pattern == TekkenPreTokenizer.pattern else {
+            throw bad("config.pattern", "\(TokenIDField.text(.string(pattern))) is not tekken's pattern, the only one this tokenizer splits by")
         }
-        let size = config["default_vocab_size"]?.intValue ?? vocab.count
-        let special = config["default_num_special_tokens"]?.intValue ?? (root["special_tokens"]?.arrayValue?.count ?? 0)
-        guard special >= 0, size > special else { throw TokenizerError.invalid("vocabulary size \(size) ≤ special tokens \(special)") }
-        let inner = min(size - special, vocab.count)
-        var rankOf: [[UInt8]: Int32] = [:]
+        guard let vocab = root["vocab"]?.arrayValue else { throw bad("vocab", "missing or not an array") }
+        guard !vocab.isEmpty else { throw bad("vocab", "empty") }
+        /// A count from the config (required, as mistral_common requires it): an integer in
+        /// 0...Int32.max, since ids are 32-bit everywhere.
+        func count(_ key: String) throws -> Int {
+            guard let v = config[key] else { throw bad("config.\(key)", "missing") }
+            guard let n = v.intValue, n >= 0, n <= Int(Int32.max) else {
+                throw bad("config.\(key)", "\(TokenIDField.text(v)) is not an integer in 0...\(Int32.max)")
+            }
+            return n
+        }
+        let special = try count("default_num_special_tokens")
+        let size = try count("default_vocab_size")
+        guard size > special else {
+            throw bad("config.default_vocab_size", "\(size) leaves no room after \(special) special tokens")
+        }
+        let inner = size - special
+        guard inner <= vocab.count else {
+            throw bad("config.default_vocab_size", "\(size) needs \(inner) vocab entries after \(special) special tokens; vocab has \(vocab.count)")
+        }
+        guard inner >= 256 else {
+            throw bad("config.default_vocab_size", "\(size) keeps \(inner) vocab entries; byte-level BPE needs the 256 single bytes")
+        }
+        if let specials = root["special_tokens"]?.arrayValue {
+            guard specials.count <= special else {
+                throw bad("special_tokens", "\(specials.count) entries, more than config.default_num_special_tokens \(special)")
+            }
+            for (i, s) in specials.enumerated() {
+                if let r = s["rank"] { _ = try TokenIDField.id(r, file: "tekken.json", field: "special_tokens[\(i)].rank", below: special) }
+            }
+        }
+        var rankOf: [ArraySlice<UInt8>: Int32] = [:]
         rankOf.reserveCapacity(inner)
         var bytesOf: [[UInt8]] = []
         bytesOf.reserveCapacity(inner)
         for (i, v) in vocab.prefix(inner).enumerated() {
-            guard let b64 = v["token_bytes"]?.stringValue, let d = Data(base64Encoded: b64) else {
-                throw TokenizerError.invalid("vocab entry \(i) has no base64 token_bytes")
+            guard let b64 = v["token_bytes"]?.stringValue, let d = Data(base64Encoded: b64), !d.isEmpty else {
+                throw bad("vocab[\(i)].token_bytes", "missing, empty or not base64")
             }
+            if let r = v["rank"], r.intValue != i { throw bad("vocab[\(i)].rank", "\(TokenIDField.text(r)) is not the entry's position \(i)") }
             let bytes = [UInt8](d)
-            if rankOf[bytes] == nil { rankOf[bytes] = Int32(i) }
+            if i < 256, bytes != [UInt8(i)] { throw bad("vocab[\(i)].token_bytes", "the first 256 entries must be the single bytes 0…255 in order") }
+            if let first = rankOf.updateValue(Int32(i), forKey: bytes[...]) {
+                throw bad("vocab[\(i)].token_bytes", "the same bytes as vocab[\(first)]")
+            }
             bytesOf.append(bytes)
         }
         self.rankOf = rankOf
         self.bytesOf = bytesOf
         specialCount = special
-        vocabularySize = special + inner
-        knownPattern = pat == TekkenPreTokenizer.pattern
-        do { pattern = try Regex(pat).matchingSemantics(.unicodeScalar) } catch {
-            throw TokenizerError.invalid("tekken pattern does not compile: \(error)")
-        }
+        vocabularySize = size
     }
 
     public func encode(_ text: String) -> [Int] {
         var out: [Int] = []
-        func add(_ piece: [UInt8]) {
-            if let r = rankOf[piece] { out.append(Int(r) + specialCount) } else { out += merge(piece).map { Int($0) + specialCount } }
-        }
-        if knownPattern {
-            let t = ScalarText(text)
-            var cache: [ArraySlice<UInt8>: [Int]] = [:]
-            for r in TekkenPreTokenizer.split(t.scalars) {
-                let piece = t.bytes(r)
-                if let r = rankOf[Array(piece)] { out.append(Int(r) + specialCount); continue }
-                if let hit = cache[piece] { out += hit; continue }
-                let ids = merge(Array(piece)).map { Int($0) + specialCount }
-                cache[piece] = ids
-                out += ids
-            }
-        } else {
-            for m in text.matches(of: pattern) { add(Array(text[m.range].utf8)) }
+        let t = ScalarText(text)
+        var cache: [ArraySlice<UInt8>: [Int]] = [:]
+        var merger = PairMerge()
+        for r in TekkenPreTokenizer.split(t.scalars) {
+            let piece = t.bytes(r)
+            if let r = rankOf[piece] { out.append(Int(r) + specialCount); continue }
+            if let hit = cache[piece] { out += hit; continue }
+            var ids: [Int] = []
+            merge(piece, using: &merger) { ids.append(Int($0) + specialCount) }
+            cache[piece] = ids
+            out += ids
         }
         return out
     }
 
-    /// The pieces the regex engine makes, for testing the hand-written splitter against it.
-    func regexPieces(_ text: String) -> [String] { text.matches(of: pattern).map { String(text[$0.range]) } }
-    func scannerPieces(_ text: String) -> [String] {
-        let scalars = Array(text.unicodeScalars)
-        return TekkenPreTokenizer.split(scalars).map { r in var s = ""; s.unicodeScalars.append(contentsOf: scalars[r]); return s }
-    }
-
-    /// tiktoken's byte-pair merge: repeatedly join the adjacent pair whose bytes have the lowest rank.
-    func merge(_ piece: [UInt8]) -> [Int32] {
-        var parts: [[UInt8]] = piece.map { [$0] }
-        while parts.count > 1 {
-            var best: (rank: Int32, at: Int) = (.max, -1)
-            for i in 0..<(parts.count - 1) {
-                if let r = rankOf[parts[i] + parts[i + 1]], r < best.rank { best = (r, i) }
-            }
-            guard best.at >= 0 else { break }
-            parts[best.at] += parts[best.at + 1]
-            parts.remove(at: best.at + 1)
+    /// tiktoken's byte-pair merge: join the adjacent pair whose bytes have the lowest rank, the
+    /// rank being the id of the joined token (`PairMerge`). Starts from single bytes, whose ranks
+    /// are their values (checked at load).
+    func merge(_ piece: ArraySlice<UInt8>, using merger: inout PairMerge, _ emit: (Int32) -> Void) {
+        merger.load()
+        for b in piece { merger.append(Int32(b)) }
+        let base = piece.startIndex
+        merger.run { _, _, left, end in
+            guard let r = rankOf[piece[(base + left)..<(base + end)]] else { return nil }
+            return (UInt32(bitPattern: r), r)
         }
-        return parts.map { rankOf[$0] ?? 0 }
+        merger.forEachSymbol { _, id in emit(id) }
     }
 
     public func decodeBytes(_ ids: [Int]) -> [UInt8] {

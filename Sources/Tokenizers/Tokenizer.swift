@@ -17,10 +17,14 @@ extension Tokenizer {
 
 public enum TokenizerError: Error, CustomStringConvertible {
     case invalid(String)
+    /// A field of a tokenizer file (`tekken.json`, `tokenizer.json`, GGUF `tokenizer.ggml.*`,
+    /// `tokenizer.model`) holds a value that cannot be used, e.g. a token id out of range.
+    case invalidField(file: String, field: String, problem: String)
     case unsupported(String)
     public var description: String {
         switch self {
         case .invalid(let s): return "invalid tokenizer: \(s)"
+        case .invalidField(let file, let field, let problem): return "invalid tokenizer: \(file): \(field): \(problem)"
         case .unsupported(let s): return s
         }
     }
