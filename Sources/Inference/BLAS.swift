@@ -1,3 +1,4 @@
+import TensorCore
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -33,16 +34,17 @@ enum BLAS {
         setenv("OPENBLAS_NUM_THREADS", "1", 1)
         var tried: [String] = []
         for name in libraries {
-            guard let handle = dlopen(name, RTLD_NOW | RTLD_LOCAL) else {
-                tried.append(dlerror().map { String(cString: $0) } ?? name)
-                continue
+            let handle: UnsafeMutableRawPointer
+            switch Syscalls.loadLibrary(name) {
+            case .success(let h): handle = h
+            case .failure(let e): tried.append(e.detail ?? name); continue
             }
-            guard let f = dlsym(handle, "cblas_sgemm") else {
+            guard let f = Syscalls.symbol(handle, "cblas_sgemm") else {
                 tried.append("\(name) has no cblas_sgemm")
                 continue
             }
             // If something else had loaded OpenBLAS already, its pool exists: make it one thread.
-            if let s = dlsym(handle, "openblas_set_num_threads") { unsafeBitCast(s, to: SetThreads.self)(1) }
+            if let s = Syscalls.symbol(handle, "openblas_set_num_threads") { unsafeBitCast(s, to: SetThreads.self)(1) }
             return .success(unsafeBitCast(f, to: Sgemm.self))
         }
         return .failure(.unsupported("OpenBLAS is needed to run a model and could not be loaded (\(tried.joined(separator: "; "))); "

@@ -39,11 +39,9 @@ public struct HashCache: Sendable {
     /// The identity of the file at `path` now and the time of its last change (seconds since
     /// 1970), or nil if it cannot be read.
     static func identity(_ path: String) -> (key: String, changed: Double)? {
-        var st = stat()
-        guard stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return nil }
-        let m = st.st_mtim, c = st.st_ctim
-        let changed = max(Double(m.tv_sec) + Double(m.tv_nsec) / 1e9, Double(c.tv_sec) + Double(c.tv_nsec) / 1e9)
-        return ("\(st.st_dev)-\(st.st_ino)-\(st.st_size)-\(m.tv_sec).\(m.tv_nsec)-\(c.tv_sec).\(c.tv_nsec)", changed)
+        guard let st = try? Syscalls.status(path), st.kind == .regular else { return nil }
+        let m = st.modified, c = st.changed
+        return ("\(st.device)-\(st.inode)-\(st.size)-\(m.seconds).\(m.nanoseconds)-\(c.seconds).\(c.nanoseconds)", max(m.value, c.value))
     }
 
     func lookup(_ key: String) -> String? {

@@ -64,17 +64,13 @@ final class PoolMapping: @unchecked Sendable {
         let huge = 1 << 21, page = 1 << 12
         let unit = bytes >= huge ? huge : page
         let size = (max(bytes, 1) + unit - 1) / unit * unit
-        guard let p = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), p != MAP_FAILED else {
-            throw IOError("cannot map \(size) bytes of memory for", path: "an output buffer", errno: errno)
-        }
-        #if os(Linux)
-        if unit == huge { _ = madvise(p, size, MADV_HUGEPAGE) }
-        #endif
+        let p = try Syscalls.mapAnonymous(size)
+        if unit == huge { Syscalls.advise(p, size, .hugePages) }
         base = p
         self.size = size
     }
 
-    deinit { munmap(base, size) }
+    deinit { Syscalls.unmap(base, size) }
 }
 
 /// Returns its mapping to the pool when the last region using it goes.

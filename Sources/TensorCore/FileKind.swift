@@ -44,12 +44,28 @@ public struct FileStatus: Sendable, Equatable {
     public let inode: UInt64
     public let kind: FileKind
     public let size: Int
+    /// The last modification and status change, as (seconds, nanoseconds) since 1970.
+    public let modified: Timestamp
+    public let changed: Timestamp
+
+    public struct Timestamp: Sendable, Equatable {
+        public let seconds: Int
+        public let nanoseconds: Int
+        public var value: Double { Double(seconds) + Double(nanoseconds) / 1e9 }
+    }
 
     init(_ st: stat) {
         device = UInt64(st.st_dev)
         inode = UInt64(st.st_ino)
         kind = FileKind(mode: st.st_mode)
         size = Int(st.st_size)
+        #if os(Linux)
+        modified = Timestamp(seconds: Int(st.st_mtim.tv_sec), nanoseconds: Int(st.st_mtim.tv_nsec))
+        changed = Timestamp(seconds: Int(st.st_ctim.tv_sec), nanoseconds: Int(st.st_ctim.tv_nsec))
+        #else
+        modified = Timestamp(seconds: Int(st.st_mtimespec.tv_sec), nanoseconds: Int(st.st_mtimespec.tv_nsec))
+        changed = Timestamp(seconds: Int(st.st_ctimespec.tv_sec), nanoseconds: Int(st.st_ctimespec.tv_nsec))
+        #endif
     }
 
     public func isSameFile(as other: FileStatus) -> Bool { device == other.device && inode == other.inode }

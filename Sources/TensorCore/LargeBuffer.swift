@@ -21,9 +21,7 @@ public final class LargeBuffer: @unchecked Sendable {
         guard posix_memalign(&p, Self.alignment, rounded) == 0, let p else { return nil }
         base = p
         count = rounded
-        #if os(Linux)
-        _ = madvise(p, rounded, MADV_HUGEPAGE)
-        #endif
+        Syscalls.advise(p, rounded, .hugePages)
     }
 
     deinit { free(base) }

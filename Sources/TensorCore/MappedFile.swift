@@ -21,13 +21,11 @@ public final class MappedFile: @unchecked Sendable {
             base = nil
             return
         }
-        let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0)
-        guard let p, p != MAP_FAILED else { throw IOError("cannot map", path: path, errno: errno) }
-        base = p
+        base = try Syscalls.mapFile(fd, size: size, path: path)
     }
 
     deinit {
-        if let base { munmap(base, size) }
+        if let base { Syscalls.unmap(base, size) }
     }
 
     /// All bytes of the file.
@@ -48,12 +46,12 @@ public final class MappedFile: @unchecked Sendable {
         let start = offset / page * page
         let end = min(size, offset + count)
         guard end > start else { return }
-        _ = madvise(base + start, end - start, MADV_DONTNEED)
+        Syscalls.advise(base + start, end - start, .dontNeed)
     }
 
     /// Tells the kernel the file will be read front to back (`madvise(MADV_SEQUENTIAL)`).
     public func adviseSequential() {
-        if let base { _ = madvise(base, size, MADV_SEQUENTIAL) }
+        if let base { Syscalls.advise(base, size, .sequential) }
     }
 }
 
@@ -128,16 +126,12 @@ public final class OwnedBytes: @unchecked Sendable {
             base = p
             mapped = size
         } else if count >= OwnedBytes.mapThreshold {
-            guard let p = mmap(nil, count, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), p != MAP_FAILED else {
-                throw IOError("cannot allocate", path: "\(count) bytes of memory", errno: errno)
-            }
+            let p = try Syscalls.mapAnonymous(count)
             base = p
             mapped = count
-            #if os(Linux)
-            // 2 MiB pages where the kernel allows them (THP "madvise" mode): a large buffer is
-            // written once front to back, and 4 KiB pages cost a fault each.
-            _ = madvise(p, count, MADV_HUGEPAGE)
-            #endif
+            // 2 MiB pages where the kernel allows them: a large buffer is written once front to
+            // back, and 4 KiB pages cost a fault each.
+            Syscalls.advise(p, count, .hugePages)
         } else {
             let raw = UnsafeMutableRawBufferPointer.allocate(byteCount: max(count, 1), alignment: 64)
             raw.initializeMemory(as: UInt8.self, repeating: 0)
@@ -149,7 +143,7 @@ public final class OwnedBytes: @unchecked Sendable {
 
     deinit {
         if mapped > 0 {
-            if !MappingCache.shared.give(base, mapped) { munmap(base, mapped) }
+            if !MappingCache.shared.give(base, mapped) { Syscalls.unmap(base, mapped) }
         } else {
             base.deallocate()
         }
@@ -180,7 +174,7 @@ final class MappingCache: @unchecked Sendable {
     /// Unmaps every cached mapping.
     func drain() {
         lock.lock(); defer { lock.unlock() }
-        for (p, size) in free { munmap(p, size) }
+        for (p, size) in free { Syscalls.unmap(p, size) }
         free.removeAll()
     }
 

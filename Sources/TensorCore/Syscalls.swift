@@ -6,9 +6,10 @@ import Glibc
 import Darwin
 #endif
 
-/// Every system call Tramontane makes on files, in one place behind thin wrappers (the
-/// swift-system habit), so that errors carry the path and tests can inject a short write or
-/// ENOSPC through `AtomicOutputFile`'s `write` parameter.
+/// Every system call Tramontane makes, behind thin wrappers (the swift-system habit): the file
+/// calls here, memory mapping and library loading in `Syscalls+Memory.swift`. Errors carry the
+/// path, and tests can inject a short write or ENOSPC through `AtomicOutputFile`'s `write`
+/// parameter.
 public enum Syscalls {
     /// `open(2)` of a regular file for reading, and its size. Anything else is refused with the
     /// path and what it is, before it is opened where `stat(2)` can tell (opening a device may

@@ -1,0 +1,61 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The memory-mapping and library-loading calls, beside the file calls of `Syscalls.swift`.
+extension Syscalls {
+    /// What `advise` tells the kernel about a range of mapped memory.
+    public enum Advice: Sendable {
+        /// Back it with transparent huge pages where the kernel allows (`MADV_HUGEPAGE`, Linux).
+        case hugePages
+        /// Its pages may go (`MADV_DONTNEED`): a file's are read again on the next touch.
+        case dontNeed
+        /// It will be read front to back (`MADV_SEQUENTIAL`).
+        case sequential
+    }
+
+    /// `mmap(2)` of `bytes` of zero-filled, private, read-write anonymous memory.
+    public static func mapAnonymous(_ bytes: Int) throws(IOError) -> UnsafeMutableRawPointer {
+        guard bytes > 0 else { throw IOError("cannot map", path: "\(bytes) bytes of memory", errno: EINVAL) }
+        guard let p = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), p != MAP_FAILED else {
+            throw IOError("cannot map", path: "\(bytes) bytes of memory", errno: errno)
+        }
+        return p
+    }
+
+    /// `mmap(2)` of a whole file, private and read-only.
+    public static func mapFile(_ fd: Int32, size: Int, path: String) throws(IOError) -> UnsafeMutableRawPointer {
+        guard let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), p != MAP_FAILED else {
+            throw IOError("cannot map", path: path, errno: errno)
+        }
+        return p
+    }
+
+    /// `munmap(2)`.
+    public static func unmap(_ p: UnsafeMutableRawPointer, _ bytes: Int) { _ = munmap(p, bytes) }
+
+    /// `madvise(2)`: a hint, so a refusal changes nothing and is not reported.
+    public static func advise(_ p: UnsafeMutableRawPointer, _ bytes: Int, _ advice: Advice) {
+        switch advice {
+        case .hugePages:
+            #if os(Linux)
+            _ = madvise(p, bytes, MADV_HUGEPAGE)
+            #endif
+        case .dontNeed: _ = madvise(p, bytes, MADV_DONTNEED)
+        case .sequential: _ = madvise(p, bytes, MADV_SEQUENTIAL)
+        }
+    }
+
+    /// `dlopen(3)` of a shared library (`RTLD_NOW | RTLD_LOCAL`), or the loader's reason.
+    public static func loadLibrary(_ name: String) -> Result<UnsafeMutableRawPointer, IOError> {
+        guard let h = dlopen(name, RTLD_NOW | RTLD_LOCAL) else {
+            return .failure(IOError("cannot load", path: name, errno: 0, detail: dlerror().map { String(cString: $0) } ?? "dlopen failed"))
+        }
+        return .success(h)
+    }
+
+    /// `dlsym(3)`.
+    public static func symbol(_ library: UnsafeMutableRawPointer, _ name: String) -> UnsafeMutableRawPointer? { dlsym(library, name) }
+}
