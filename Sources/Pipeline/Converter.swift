@@ -58,6 +58,7 @@ public struct Converter {
         let checkpoint = try Checkpoint.open(source)
         let target = try OutputTarget(output, inputs: checkpoint.inputs, replacing: options.replacing)
         let model = try checkpoint.native()
+        try model.checkAgainstConfig()
         let written = model.tensors.filter { model.aliases[$0.name] == nil }
         let inputBytes = written.reduce(0) { $0 + $1.byteCount }
         let steps = written.map { t -> TensorEngine.Step in

@@ -5,7 +5,8 @@ import TensorCore
 
 /// What every `.tmt` that Tramontane writes carries besides tensors: the tokenizer files, the
 /// config, and the provenance (tool, command, time, sources with their sha256, what was
-/// dropped, the parent file's provenance). Shared by `convert` and `quantize`.
+/// dropped, the parent file's provenance). Shared by `convert` and `quantize`. The tokenizer
+/// files are parsed and checked against the config on the way (`TokenizerLoader.check`).
 struct OutputMetadata {
     let checkpoint: Checkpoint
     let model: NativeModel
@@ -37,7 +38,11 @@ struct OutputMetadata {
         let (tokenizers, config) = (checkpoint.tokenizers, model.config)
         prepared = Background {
             Prepared(blobs: try tokenizers.map { t in
-                         (t.name, t.kind, try t.load().withBytes { try EncodedBlob($0, codec: .zstd, level: writer.level, chunkSize: writer.chunkSize) })
+                         // Built as `generate` would build it before it is embedded.
+                         (t.name, t.kind, try t.load().withBytes { b in
+                             try TokenizerLoader.check(kind: t.kind, name: t.name, bytes: b, vocabulary: config.vocabSize, cache: hashCache)
+                             return try EncodedBlob(b, codec: .zstd, level: writer.level, chunkSize: writer.chunkSize)
+                         })
                      },
                      config: try JSONDecoder().decode(JSONValue.self, from: JSONEncoder().encode(config)),
                      created: ISO8601DateFormatter().string(from: Date()))

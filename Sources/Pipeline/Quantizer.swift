@@ -68,6 +68,7 @@ public struct Quantizer {
 
     /// Which type each tensor gets and what the file will weigh, without quantizing.
     public static func plan(_ model: NativeModel, source: String, options: Options) throws -> Plan {
+        try model.checkAgainstConfig()
         var entries: [Entry] = []
         var params = 0, bytes = 0
         for t in model.tensors where model.aliases[t.name] == nil {

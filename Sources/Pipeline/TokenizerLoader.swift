@@ -1,4 +1,5 @@
 import Checkpoints
+import Crypto
 import Foundation
 import TensorCore
 import Tokenizers
@@ -23,6 +24,36 @@ public enum TokenizerLoader {
             throw TokenizerError.unsupported("\(checkpoint.path): the \(other.kind) tokenizer (\(other.name)) is not implemented yet; give token ids (--tokens / --prompt-ids)")
         }
         throw TokenizerError.unsupported("\(checkpoint.path) carries no tokenizer; give token ids (--tokens / --prompt-ids)")
+    }
+
+    /// Builds a tokenizer file (`bytes`, of `kind`) as `generate` would, so a file that is
+    /// garbage, or would fail later, is refused before it is embedded; a kind that is not a
+    /// tokenizer (`hf-tokenizer-config`) must be JSON. Its vocabulary must fit the model's
+    /// embeddings (`vocabulary` rows). With a `cache`, bytes that passed before (by SHA-256,
+    /// with this tool version, kind and vocabulary) are not built again: a ladder of
+    /// quantizations from one source builds its tokenizer once.
+    public static func check(kind: String, name: String, bytes: UnsafeRawBufferPointer, vocabulary: Int, cache: HashCache? = nil) throws {
+        var key: (name: String, digest: String)?
+        if let cache {
+            let digest = SHA256.hash(data: bytes).map { String(format2: $0) }.joined()
+            let k = "tokenizer-ok-\(Converter.toolVersion)-\(kind)-\(vocabulary)-\(digest)"
+            if cache.lookup(k) == digest { return }
+            key = (k, digest)
+        }
+        let tokenizer: (any Tokenizer)?
+        switch kind {
+        case "gguf-metadata": tokenizer = try ByteLevelBPE(ggufMetadata: try JSONParser.parse(bytes))
+        case "tekken": tokenizer = try Tekken(json: bytes)
+        case "hf-tokenizer-json": tokenizer = try ByteLevelBPE(huggingFaceJSON: bytes)
+        case "sentencepiece": tokenizer = try SentencePieceBPE(model: Array(bytes))
+        default:
+            _ = try JSONParser.parse(bytes)
+            tokenizer = nil
+        }
+        if let tokenizer, tokenizer.vocabularySize > vocabulary {
+            throw TokenizerError.invalid("\(name): \(tokenizer.vocabularySize) tokens, but the model's embeddings have \(vocabulary) rows")
+        }
+        if let cache, let key { cache.store(key.name, key.digest) }
     }
 
     /// The tokenizer of a model file or folder, or a tokenizer file itself (`tokenizer.model*`).
