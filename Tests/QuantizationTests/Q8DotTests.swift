@@ -60,9 +60,10 @@ final class Q8DotTests: XCTestCase {
         XCTAssertEqual(Set(DType.allCases.filter(Q8Dot.supports)), [.q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .q4_k, .q6_k])
     }
 
-    /// Q5 blocks of random bytes (every high-bit and nibble pattern, not only what a quantizer
-    /// writes) and blocks at the extreme levels against activations at ±127 everywhere: the
-    /// largest 16-bit lane sums the kernels form (2·16·127 for Q5_0, 2·31·127 for Q5_1).
+    /// Q5 blocks of random bytes (not only what a quantizer writes; each high bit is set in
+    /// one block of a pair and clear in the other) and blocks at the extreme levels against
+    /// activations at ±127 everywhere: the largest 16-bit lane sums the kernels form (2·16·127
+    /// for Q5_0, 2·31·127 for Q5_1).
     func testFiveBitKernelsOnRawBlocks() throws {
         let n = 256, blocks = n / 32
         for dtype in [DType.q5_0, .q5_1] {
@@ -77,8 +78,10 @@ final class Q8DotTests: XCTestCase {
                 }
             }
             var raw = [UInt8](repeating: 0, count: blocks * bb)
+            var qh: UInt32 = 0
             for b in 0..<blocks {
-                block(&raw, b, d: 0.01 + abs(random()), m: random(), qh: UInt32(truncatingIfNeeded: seed >> 20)) { _ in
+                qh = b % 2 == 0 ? UInt32(truncatingIfNeeded: seed >> 20) : ~qh
+                block(&raw, b, d: 0.01 + abs(random()), m: random(), qh: qh) { _ in
                     UInt8(truncatingIfNeeded: Int(self.random() * 1e6))
                 }
             }
