@@ -48,7 +48,7 @@ final class Q8DotTests: XCTestCase {
         let n = 576, rows = 8
         let w = (0..<(rows * n)).map { i in random() * (i % 97 == 0 ? 20 : 1) }
         let x = (0..<n).map { i in random() * (i % 131 == 0 ? 10 : 1) }
-        for dtype in [DType.q8_0, .q4_0, .q4_1, .q4_k, .q6_k] {   // 576 columns: K-quant rows end in two tail blocks
+        for dtype in [DType.q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .q4_k, .q6_k] {   // 576 columns: K-quant rows end in two tail blocks
             XCTAssertTrue(Q8Dot.supports(dtype))
             var bytes = [UInt8](repeating: 0, count: rows * (try dtype.rowBytes(n)))
             try w.withUnsafeBufferPointer { wb in
@@ -57,7 +57,74 @@ final class Q8DotTests: XCTestCase {
             try bytes.withUnsafeBytes { try check($0, dtype: dtype, rows: rows, n: n, x: x, label: "\(dtype)") }
         }
         // Only those: a format without a kernel of its own gets none (it once got Q4_1's).
-        XCTAssertEqual(Set(DType.allCases.filter(Q8Dot.supports)), [.q8_0, .q4_0, .q4_1, .q4_k, .q6_k])
+        XCTAssertEqual(Set(DType.allCases.filter(Q8Dot.supports)), [.q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .q4_k, .q6_k])
+    }
+
+    /// Q5 blocks of random bytes (not only what a quantizer writes; each high bit is set in
+    /// one block of a pair and clear in the other) and blocks at the extreme levels against
+    /// activations at ±127 everywhere: the largest 16-bit lane sums the kernels form (2·16·127
+    /// for Q5_0, 2·31·127 for Q5_1).
+    func testFiveBitKernelsOnRawBlocks() throws {
+        let n = 256, blocks = n / 32
+        for dtype in [DType.q5_0, .q5_1] {
+            let bb = dtype.blockBytes, qhAt = dtype == .q5_0 ? 2 : 4
+            func block(_ bytes: inout [UInt8], _ b: Int, d: Float, m: Float, qh: UInt32, nibbles: (Int) -> UInt8) {
+                bytes.withUnsafeMutableBytes { p in
+                    let blk = p.baseAddress! + bb * b
+                    blk.storeBytes(of: Float16(d).bitPattern.littleEndian, as: UInt16.self)
+                    if dtype == .q5_1 { blk.storeBytes(of: Float16(m).bitPattern.littleEndian, toByteOffset: 2, as: UInt16.self) }
+                    blk.storeBytes(of: qh.littleEndian, toByteOffset: qhAt, as: UInt32.self)
+                    for j in 0..<16 { blk.storeBytes(of: nibbles(j), toByteOffset: qhAt + 4 + j, as: UInt8.self) }
+                }
+            }
+            var raw = [UInt8](repeating: 0, count: blocks * bb)
+            var qh: UInt32 = 0
+            for b in 0..<blocks {
+                qh = b % 2 == 0 ? UInt32(truncatingIfNeeded: seed >> 20) : ~qh
+                block(&raw, b, d: 0.01 + abs(random()), m: random(), qh: qh) { _ in
+                    UInt8(truncatingIfNeeded: Int(self.random() * 1e6))
+                }
+            }
+            let x = (0..<n).map { i in random() * (i % 37 == 0 ? 8 : 1) }
+            try raw.withUnsafeBytes { try check($0, dtype: dtype, rows: 1, n: n, x: x, label: "\(dtype) random bytes") }
+
+            // Level −16 (Q5_0) or 31 (Q5_1) everywhere, against activations all at +127 or −127.
+            var extreme = [UInt8](repeating: 0, count: blocks * bb)
+            let high: UInt32 = dtype == .q5_0 ? 0 : 0xFFFF_FFFF, low: UInt8 = dtype == .q5_0 ? 0 : 0xFF
+            for b in 0..<blocks { block(&extreme, b, d: 1, m: 0, qh: high) { _ in low } }
+            for sign: Float in [1, -1] {
+                let a = [Float](repeating: sign, count: n).withUnsafeBufferPointer { Q8Activation($0.baseAddress!, count: n) }
+                let kernel = try XCTUnwrap(Q8Dot.kernel(dtype))
+                let level: Float = dtype == .q5_0 ? -16 : 31
+                let got = extreme.withUnsafeBytes { Q8Dot.dot($0.baseAddress!, kernel: kernel, a) }
+                XCTAssertEqual(got, Float(n) * level * sign, accuracy: 1e-3 * Float(n) * 31, "\(dtype) extreme levels, sign \(sign)")
+                let slow = try extreme.withUnsafeBytes { try Q8Dot.scalarDot($0.baseAddress!, dtype: dtype, a) }
+                XCTAssertEqual(got, slow, accuracy: 2e-5 * abs(slow), "\(dtype) extreme levels SIMD vs scalar, sign \(sign)")
+            }
+        }
+    }
+
+    /// SmolLM2's 576-wide rows (what llama.cpp's Q4_K_M stores as Q5_0) decoded from its
+    /// published GGUF and quantized to Q5_0 and Q5_1.
+    func testFiveBitKernelsOnRealSmolLM2Rows() throws {
+        let ckpt = try Checkpoint.open(try Fixtures.smolLM2())
+        let t = try XCTUnwrap(ckpt.tensors.first { $0.name == "blk.0.attn_q.weight" })
+        let n = t.shape.last!, rows = 32
+        XCTAssertEqual(n, 576)
+        var w = [Float](repeating: 0, count: rows * n)
+        try t.load().withBytes { b in
+            try w.withUnsafeMutableBufferPointer {
+                try Dequantize.toFloat(UnsafeRawBufferPointer(rebasing: b[0..<(rows * (try t.dtype.rowBytes(n)))]), dtype: t.dtype, into: $0, columns: n)
+            }
+        }
+        let x = (0..<n).map { i in random() * (i % 131 == 0 ? 10 : 1) }
+        for dtype in [DType.q5_0, .q5_1] {
+            var bytes = [UInt8](repeating: 0, count: rows * (try dtype.rowBytes(n)))
+            try w.withUnsafeBufferPointer { wb in
+                try bytes.withUnsafeMutableBytes { try Quantize.matrix(wb, columns: n, dtype: dtype, mode: .search, weights: nil, threads: 1, into: $0) }
+            }
+            try bytes.withUnsafeBytes { try check($0, dtype: dtype, rows: rows, n: n, x: x, label: "\(t.name) as \(dtype)") }
+        }
     }
 
     /// SmolLM2's published Q4_1 GGUF: the first rows of a real projection, as stored.

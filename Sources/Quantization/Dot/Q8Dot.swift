@@ -4,7 +4,7 @@ import TensorCore
 /// `vec_dot_*_q8_0` work: per block the 32 weight levels (int8) times the 32 activation levels
 /// summed exactly in integers, then scaled by d_w · d_x in f32. A block's 32 products are
 /// 16-bit lanes (|w·x| ≤ 128·127, two of them still fit in Int16), widened once to 8 × Int32
-/// (each at most 4·128·127 in magnitude).
+/// (each at most 4·128·127 in magnitude). Q5 levels (0…31, or −16…15) stay well inside that.
 /// With -target-cpu haswell each block is about twenty AVX2 instructions (vpmullw, vpsraw, …).
 /// Each format's kernel is its `BlockFormat.q8Dot` (in `Formats/`); the lane arithmetic they
 /// share is here. `scalarDot` is the plain reference.
@@ -47,6 +47,13 @@ public enum Q8Dot {
         pairSums((w & 0x00FF) &* even &+ (w &>> 8) &* odd)
     }
 
+    /// The same for 32 five-bit two's-complement levels (−16…15, bit 4 the sign, the upper
+    /// three bits of each byte ignored): each byte's low five bits shifted to the top of a
+    /// 16-bit lane and arithmetically back. A pair of products is at most 2·16·127 in magnitude.
+    @inline(__always) static func blockSumFiveBitSigned(_ w: Lanes, _ even: Lanes, _ odd: Lanes) -> I32 {
+        pairSums(((w &<< 11) &>> 11) &* even &+ ((w &<< 3) &>> 11) &* odd)
+    }
+
     /// Adjacent pairs of 16-bit lanes summed into 8 × Int32.
     @inline(__always) static func pairSums(_ p: Lanes) -> I32 {
         let v = unsafeBitCast(p, to: I32.self)
@@ -59,6 +66,20 @@ public enum Q8Dot {
     @inline(__always) static func nibbles(_ p: UnsafeRawPointer) -> Lanes {
         let v = p.loadUnaligned(as: SIMD8<UInt16>.self)
         return unsafeBitCast(SIMD16<UInt16>(lowHalf: v & 0x0F0F, highHalf: (v &>> 4) & 0x0F0F), to: Lanes.self)
+    }
+
+    /// Q5's 32 high bits (bit j = bit 4 of weight j) as 0x10 in byte j, in the byte order of
+    /// `nibbles`, so OR-ing the two gives the 5-bit levels. 16-bit lane i holds weights 2i, 2i+1:
+    /// the half of qh with their bits in every lane of its half (vpshuflw, vpermd), then each bit
+    /// tested against its own mask (vpand, vpcmpeqw). Shifting qh by a different amount per lane
+    /// (vpsrlvd) would be shorter, but LLVM splits shifts of a broadcast value into scalar ones.
+    @inline(__always) static func highBits(_ qh: UInt32) -> Lanes {
+        typealias U = SIMD16<UInt16>
+        let h = U(lowHalf: SIMD8(repeating: UInt16(truncatingIfNeeded: qh)), highHalf: SIMD8(repeating: UInt16(truncatingIfNeeded: qh >> 16)))
+        let even = U(1, 4, 16, 64, 256, 1024, 4096, 16384, 1, 4, 16, 64, 256, 1024, 4096, 16384), odd = even &<< 1
+        let low = U().replacing(with: 0x0010, where: (h & even) .== even)
+        let high = U().replacing(with: 0x1000, where: (h & odd) .== odd)
+        return unsafeBitCast(low | high, to: Lanes.self)
     }
 
     /// The plain reference: the row decoded to f32 times the activation's decoded values,

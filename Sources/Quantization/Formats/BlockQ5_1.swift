@@ -49,4 +49,22 @@ public enum BlockQ5_1: EightBlockSearch {
             BlockQ5_0.pack({ q[$0] }, into: block, at: 4)
         }
     }
+
+    // MARK: Dot products (the engine's kernels; `Dot/` holds what they share)
+
+    public static var q8Dot: Q8RowDot? { q8Row }
+
+    /// Q5_1: w = d·q + m with q in 0…31, as ggml's `ggml_vec_dot_q5_1_q8_1`:
+    /// Σ w·x = d·d_x·Σ q·q_x + m·(d_x·Σ q_x).
+    static func q8Row(_ w: UnsafeRawPointer, _ x: UnsafePointer<Q8Activation.Lanes>, _ d: UnsafePointer<Float>, _ sums: UnsafePointer<Float>, _ blocks: Int) -> Float {
+        var minimums: Float = 0
+        let s = RowDot.sumOfBlocks(blocks) { b in
+            let blk = w + layoutBytes * b
+            minimums += loadHalf(blk, 2) * sums[b]
+            let qh = UInt32(littleEndian: blk.loadUnaligned(fromByteOffset: 4, as: UInt32.self))
+            let q = Q8Dot.nibbles(blk + 8) | Q8Dot.highBits(qh)
+            return ExactIntegers.float(Q8Dot.blockSumUnsigned(q, x[2 * b], x[2 * b + 1])) * Q8Dot.V(repeating: loadHalf(blk, 0) * d[b])
+        }
+        return s.sum() + minimums
+    }
 }
