@@ -66,7 +66,7 @@ public final class TMTFile: @unchecked Sendable {
         guard XXH64.hash(dir) == dirHash else { throw TMTError.corruptDirectory(path: path, detail: "directory checksum mismatch") }
         let directory: TMTDirectory
         do {
-            directory = try JSONDecoder().decode(TMTDirectory.self, from: Data(dir))
+            directory = try TMTDirectory(json: try JSONParser.parse(dir))
         } catch {
             throw TMTError.corruptDirectory(path: path, detail: "\(error)")
         }

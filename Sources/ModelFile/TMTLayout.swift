@@ -161,3 +161,82 @@ public struct TMTChunk: Codable, Sendable, Equatable {
         try c.encode(checksum.hex16)
     }
 }
+
+extension TMTDirectory {
+    /// The directory from the strict parser's value (duplicate keys and deep nesting were refused
+    /// there), every field checked for its JSON type; unknown keys are ignored (formats/tmt.md).
+    init(json: JSONValue) throws(TMTDirectoryError) {
+        guard let o = json.objectValue else { throw TMTDirectoryError("the directory is not an object") }
+        guard let format = o["format"]?.stringValue else { throw TMTDirectoryError("format: a string is required") }
+        guard case .int(let v)? = o["version"], let version = UInt32(exactly: v) else { throw TMTDirectoryError("version: an integer is required") }
+        func items(_ key: String) throws(TMTDirectoryError) -> [TMTItem] {
+            guard let a = o[key]?.arrayValue else { throw TMTDirectoryError("\(key): an array is required") }
+            var out: [TMTItem] = []
+            out.reserveCapacity(a.count)
+            for (i, v) in a.enumerated() { out.append(try TMTItem(json: v, at: "\(key)[\(i)]")) }
+            return out
+        }
+        self.init(format: format, version: version, metadata: o["metadata"] ?? .object([:]), blobs: try items("blobs"), tensors: try items("tensors"))
+    }
+}
+
+extension TMTItem {
+    init(json: JSONValue, at place: String) throws(TMTDirectoryError) {
+        guard let o = json.objectValue else { throw TMTDirectoryError("\(place): an object is required") }
+        func int(_ key: String) throws(TMTDirectoryError) -> Int {
+            guard case .int(let v)? = o[key], let i = Int(exactly: v) else { throw TMTDirectoryError("\(place).\(key): an integer is required") }
+            return i
+        }
+        func string(_ key: String) throws(TMTDirectoryError) -> String {
+            guard let s = o[key]?.stringValue else { throw TMTDirectoryError("\(place).\(key): a string is required") }
+            return s
+        }
+        func optional<T>(_ key: String, _ read: (String) throws(TMTDirectoryError) -> T) throws(TMTDirectoryError) -> T? {
+            guard let v = o[key], v != .null else { return nil }
+            return try read(key)
+        }
+        func dtype(_ key: String) throws(TMTDirectoryError) -> DType {
+            let s = try string(key)
+            guard let d = DType(rawValue: s) else { throw TMTDirectoryError("\(place).\(key): unknown dtype \"\(s)\"") }
+            return d
+        }
+        name = try string("name")
+        self.dtype = try optional("dtype", dtype)
+        shape = try optional("shape") { (key: String) throws(TMTDirectoryError) -> [Int] in
+            guard let a = o[key]?.arrayValue else { throw TMTDirectoryError("\(place).shape: an array is required") }
+            var dims: [Int] = []
+            for d in a {
+                guard case .int(let v) = d, let i = Int(exactly: v) else { throw TMTDirectoryError("\(place).shape: integers are required") }
+                dims.append(i)
+            }
+            return dims
+        }
+        let c = try string("codec")
+        guard let codec = TMTCodec(rawValue: c) else { throw TMTDirectoryError("\(place).codec: unknown codec \"\(c)\"") }
+        self.codec = codec
+        elementSize = try optional("element_size", int)
+        offset = try int("offset")
+        storedSize = try int("stored_size")
+        size = try int("size")
+        chunkSize = try int("chunk_size")
+        guard let list = o["chunks"]?.arrayValue else { throw TMTDirectoryError("\(place).chunks: an array is required") }
+        var chunks: [TMTChunk] = []
+        chunks.reserveCapacity(list.count)
+        for (i, entry) in list.enumerated() {
+            guard let pair = entry.arrayValue, pair.count == 2, case .int(let n) = pair[0], let length = Int(exactly: n),
+                  let hex = pair[1].stringValue, hex.utf8.count == 16, let sum = UInt64(hex, radix: 16) else {
+                throw TMTDirectoryError("\(place).chunks[\(i)]: [length, \"16 hex digits\"] is required")
+            }
+            chunks.append(TMTChunk(storedLength: length, checksum: sum))
+        }
+        self.chunks = chunks
+        xxh64 = try string("xxh64")
+        tail = try optional("tail", dtype)
+    }
+}
+
+/// Why a directory's JSON does not describe a directory (the file's path is added by the reader).
+struct TMTDirectoryError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}

@@ -246,6 +246,20 @@ final class TMTDamageTests: XCTestCase {
         guard case .some(.corruptDirectory) = e as? TMTError else { return XCTFail("\(e)") }
     }
 
+    /// The directory is read by the strict parser every other header uses: a key given twice
+    /// (which JSONDecoder took, the last one winning) is refused, and so is a number where an
+    /// integer must be.
+    func testDirectoryJSONIsReadStrictly() throws {
+        var t = TMTBuilder()
+        XCTAssertNoThrow(try open(t.build()).get())
+        t.metadata = #"{"config": {"dim": 64}, "config": {"dim": 4096}}"#
+        guard case .failure(let e) = open(t.build()) else { return XCTFail("duplicate key accepted") }
+        guard case .some(.corruptDirectory(_, let detail)) = e as? TMTError, detail.contains("config") else { return XCTFail("\(e)") }
+        // The writer's own directory, and the same re-encoded by Foundation's JSONEncoder, read.
+        guard let f = try? TMTFile(path: dir.write("g.tmt", good)) else { return XCTFail("the writer's file refused") }
+        XCTAssertNoThrow(try TMTFile(path: dir.write("r.tmt", try rewrite(directory: f.directory))))
+    }
+
     /// Header flags or reserved bytes set (a file a newer writer might make, or damage) are
     /// refused on open, naming the byte.
     func testHeaderFlagsAndReservedBytesMustBeZero() throws {
