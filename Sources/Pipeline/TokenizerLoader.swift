@@ -28,7 +28,8 @@ public enum TokenizerLoader {
 
     /// Builds a tokenizer file (`bytes`, of `kind`) as `generate` would, so a file that is
     /// garbage, or would fail later, is refused before it is embedded; a kind that is not a
-    /// tokenizer (`hf-tokenizer-config`) must be JSON. Its vocabulary must fit the model's
+    /// tokenizer (`hf-tokenizer-config`), or a tokenizer of a kind Tramontane does not run,
+    /// must be JSON. Its vocabulary must fit the model's
     /// embeddings (`vocabulary` rows). With a `cache`, bytes that passed before (by SHA-256,
     /// with this tool version, kind and vocabulary) are not built again: a ladder of
     /// quantizations from one source builds its tokenizer once.
@@ -41,13 +42,21 @@ public enum TokenizerLoader {
             key = (k, digest)
         }
         let tokenizer: (any Tokenizer)?
-        switch kind {
-        case "gguf-metadata": tokenizer = try ByteLevelBPE(ggufMetadata: try JSONParser.parse(bytes))
-        case "tekken": tokenizer = try Tekken(json: bytes)
-        case "hf-tokenizer-json": tokenizer = try ByteLevelBPE(huggingFaceJSON: bytes)
-        case "sentencepiece": tokenizer = try SentencePieceBPE(model: Array(bytes))
-        default:
-            _ = try JSONParser.parse(bytes)
+        do {
+            switch kind {
+            case "gguf-metadata": tokenizer = try ByteLevelBPE(ggufMetadata: try JSONParser.parse(bytes))
+            case "tekken": tokenizer = try Tekken(json: bytes)
+            case "hf-tokenizer-json": tokenizer = try ByteLevelBPE(huggingFaceJSON: bytes)
+            case "sentencepiece": tokenizer = try SentencePieceBPE(model: Array(bytes))
+            default:
+                _ = try JSONParser.parse(bytes)
+                tokenizer = nil
+            }
+        } catch TokenizerError.unsupported {
+            // A kind of tokenizer Tramontane does not run (a Metaspace tokenizer.json, a GGUF
+            // llama SentencePiece): it travels as it came, and `generate` says so. Still JSON
+            // where its kind is JSON.
+            if kind != "sentencepiece" { _ = try JSONParser.parse(bytes) }
             tokenizer = nil
         }
         if let tokenizer, tokenizer.vocabularySize > vocabulary {

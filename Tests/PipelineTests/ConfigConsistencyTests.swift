@@ -75,10 +75,20 @@ final class ConfigConsistencyTests: XCTestCase {
     }
 
     func testTokenizersAreParsedBeforeTheyAreEmbedded() throws {
-        let garbage = try folder(files: ["tokenizer.json": Array("{\"model\": {\"type\": \"BPE\", \"vocab\": 7}}".utf8)])
+        let garbage = try folder(files: ["tokenizer.json": Array(#"{"model": {"type": "BPE", "vocab": {"a": -1}, "merges": []}, "pre_tokenizer": {"type": "ByteLevel"}}"#.utf8)])
         try assertRefused(garbage, "tokenizer")
+        let notJSONAtAll = try folder(files: ["tokenizer.json": Array("PK\u{03}\u{04} not a tokenizer".utf8)])
+        try assertRefused(notJSONAtAll, "tokenizer")
         let notJSON = try folder(files: ["tokenizer_config.json": Array("{\"chat_template\": ".utf8)])
         XCTAssertThrowsError(try Converter.convert(notJSON.path, to: TempDir().file("x.tmt"), options: Converter.Options()))
+        // A tokenizer of a kind Tramontane does not run (Mistral's Hugging Face tokenizer.json
+        // uses a Metaspace pre-tokenizer) is embedded as it came, not refused.
+        let metaspace = #"{"model": {"type": "BPE", "vocab": {"a": 0, "b": 1}, "merges": []}, "pre_tokenizer": {"type": "Metaspace"}}"#
+        let other = try folder(files: ["tokenizer.json": Array(metaspace.utf8)])
+        let out = TempDir()
+        var o = Converter.Options()
+        o.hashSources = false
+        XCTAssertNoThrow(try Converter.convert(other.path, to: out.file("m.tmt"), options: o))
         // Mistral v1's 32000 pieces do not fit the 1024 embeddings.
         let v1 = readBytes(Fixtures.root.appendingPathComponent("tokenizers/tokenizer.model.v1").path)
         let tooLarge = try folder(files: ["tokenizer.model": v1])
