@@ -12,24 +12,20 @@ public struct EncodedBlob: Sendable {
     let chunks: [[UInt8]]
     let xxh64: UInt64
 
-    /// Shuffling makes no sense for bytes: `.shuffleZstd` is stored as `.zstd`.
+    /// Shuffling makes no sense for bytes: `.shuffleZstd` is stored as `.zstd` (`ChunkEncoder`).
     public init(_ bytes: UnsafeRawBufferPointer, codec requested: TMTCodec = .zstd, level: Int32 = 1,
                 chunkSize: Int = TMTLayout.defaultChunkSize) throws {
         try TMTLayout.checkChunkSize(chunkSize, path: "-")
-        let codec: TMTCodec = requested == .shuffleZstd ? .zstd : requested
-        let context = codec == .raw ? nil : ZstdContexts(threads: 1, compress: true)
+        let encoder = ChunkEncoder(requested, elementSize: 1, level: level)
+        let context = encoder.codec == .raw ? nil : ZstdContexts(threads: 1, compress: true)
         var chunks: [[UInt8]] = []
         var p = 0
         while p < bytes.count {
             let c = UnsafeRawBufferPointer(rebasing: bytes[p..<min(bytes.count, p + chunkSize)])
-            if codec == .raw {
-                chunks.append(Array(c))
-            } else {
-                guard let ctx = context?.compression.first else { throw TMTError.codec(item: "", chunk: chunks.count, detail: "zstd: no compression context") }
-                chunks.append(try ChunkCodec.compress(c, level: level, context: ctx))
-            }
+            chunks.append(try encoder.encode(c, context: context?.compression.first, plane: nil))
             p += chunkSize
         }
+        let codec = encoder.codec
         self.size = bytes.count
         self.codec = codec
         self.chunkSize = chunkSize

@@ -115,6 +115,7 @@ final class ItemStream {
     private func encode(_ sources: [UnsafeRawBufferPointer]) throws {
         guard !sources.isEmpty else { return }
         let threads = contexts.compression.count
+        let encoder = ChunkEncoder(codec, elementSize: elementSize, level: level)
         if codec == .shuffleZstd && planes.isEmpty { planes = try (0..<threads).map { _ in try OwnedBytes(count: chunkSize) } }
         let batch = max(1, threads * 2)
         var start = 0
@@ -123,14 +124,8 @@ final class ItemStream {
             var encoded = [[UInt8]](repeating: [], count: end - start)
             try encoded.withUnsafeMutableBufferPointer { out in
                 try parallelFor(end - start, threads: threads) { j, worker in
-                    let c = sources[start + j]
-                    if codec == .shuffleZstd {
-                        let plane = UnsafeMutableRawBufferPointer(rebasing: planes[worker].mutableBytes[0..<c.count])
-                        ChunkCodec.shuffle(c, elementSize: elementSize, into: plane)
-                        out[j] = try ChunkCodec.compress(UnsafeRawBufferPointer(plane), level: level, context: contexts.compression[worker])
-                    } else {
-                        out[j] = try ChunkCodec.compress(c, level: level, context: contexts.compression[worker])
-                    }
+                    out[j] = try encoder.encode(sources[start + j], context: contexts.compression[worker],
+                                                plane: planes.isEmpty ? nil : planes[worker].mutableBytes)
                 }
             }
             for e in encoded {

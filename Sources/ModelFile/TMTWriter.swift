@@ -125,8 +125,7 @@ public final class TMTWriter {
     }
 
     private func startItem(name: String, size: Int, codec requested: TMTCodec, elementSize: Int) throws -> ItemStream {
-        // Shuffle only makes sense for 2- and 4-byte floats.
-        let codec: TMTCodec = (requested == .shuffleZstd && elementSize == 1) ? .zstd : requested
+        let codec = ChunkEncoder(requested, elementSize: elementSize, level: options.level).codec
         let offset = try alignedItemStart()
         let chunkSize = options.chunkSize - options.chunkSize % max(elementSize, 1)
         return ItemStream(name: name, size: size, codec: codec, elementSize: elementSize, offset: offset, chunkSize: chunkSize,
