@@ -10,7 +10,7 @@ func makeSeeds(into dir: String) throws {
     for sub in ["tmt", "safetensors", "imatrix"] { try fm.createDirectory(atPath: dir + "/" + sub, withIntermediateDirectories: true) }
     let values: [Float] = (0..<96).map { Float($0) * 0.25 - 7 }
     for codec in TMTCodec.allCases {
-        for chunk in [64, TMTLayout.defaultChunkSize] {
+        for chunk in [65536] {
             let path = "\(dir)/tmt/\(codec.rawValue)-\(chunk).tmt"
             try? fm.removeItem(atPath: path)
             let w = try TMTWriter(path: path, options: TMTWriterOptions(codec: codec, chunkSize: chunk, threads: 1))
