@@ -49,7 +49,7 @@ case "$name" in
     safetensors) seed $fx/*/*.safetensors $fx/*/*/*.safetensors "$made"/safetensors/* ;;
     imatrix) seed "$made"/imatrix/* "$made"/safetensors/* $fx/quant/ggml-random.safetensors ;;
     pytorch) seed $fx/tiny-mistral/hf-pytorch-f16/pytorch_model.bin $fx/tiny-mistral/native-pth-bf16/consolidated.00.pth ;;
-    gguf) seed $fx/tiny-mixtral/gguf-stacked/tiny-mixtral.gguf ;;
+    gguf) seed "$made"/gguf/* $fx/tiny-mixtral/gguf-stacked/tiny-mixtral.gguf ;;
     tmt) seed "$made"/tmt/* ;;
     sentencepiece) seed $fx/tokenizers/*.model* ;;
     tekken) seed Fuzz/seeds/tekken/* ;;
@@ -69,6 +69,7 @@ PY
         ;;
     sharded)
         # index.json, config.json and the three shards, framed by the line --8<-- (see Harness.swift).
+        seed "$made"/sharded/*
         s=$fx/tiny-mistral/hf-sharded-bf16
         { cat $s/model.safetensors.index.json; printf '\n--8<--\n'; cat $s/config.json
           for i in 1 2 3; do printf '\n--8<--\n'; cat $s/model-0000$i-of-00003.safetensors; done; } > "$corpus/seed-hf-sharded-bf16"
