@@ -5,6 +5,8 @@ import XCTest
 /// The built `tramontane` binary as a subprocess, as a user runs it: output to files (no pipe
 /// can fill up), a bounded wait, and the way it ended (exit status or signal).
 struct CLIProcess {
+    /// The binary the test build just built, beside the test bundle (`swift build --build-tests`
+    /// builds both into one folder), never one guessed elsewhere that may be stale.
     static var binary: String {
         get throws {
             let dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
@@ -12,10 +14,13 @@ struct CLIProcess {
                 let p = candidate.appendingPathComponent("tramontane").path
                 if FileManager.default.isExecutableFile(atPath: p) { return p }
             }
-            let p = Fixtures.packageRoot.appendingPathComponent(".build/debug/tramontane").path
-            guard FileManager.default.isExecutableFile(atPath: p) else { throw Fixtures.Missing(path: p) }
-            return p
+            throw NotBuilt(path: dir.appendingPathComponent("tramontane").path)
         }
+    }
+
+    struct NotBuilt: Error, CustomStringConvertible {
+        var path: String
+        var description: String { "\(path) is missing: build it with the tests (swift build --build-tests, as scripts/test.sh does)" }
     }
 
     struct Ended {
