@@ -8,17 +8,10 @@ import Tokenizers
 /// embedded in a `.tmt`), or a tokenizer file beside a checkpoint.
 public enum TokenizerLoader {
     public static func load(_ checkpoint: Checkpoint) throws -> any Tokenizer {
-        if let g = checkpoint.tokenizers.first(where: { $0.kind == "gguf-metadata" }) {
-            return try ByteLevelBPE(ggufMetadata: try g.load().withBytes { try JSONParser.parse($0) })
-        }
-        if let t = checkpoint.tokenizers.first(where: { $0.kind == "tekken" }) {
-            return try t.load().withBytes { try Tekken(json: $0) }
-        }
-        if let hf = checkpoint.tokenizers.first(where: { $0.kind == "hf-tokenizer-json" }) {
-            return try hf.load().withBytes { try ByteLevelBPE(huggingFaceJSON: $0) }
-        }
-        if let sp = checkpoint.tokenizers.first(where: { $0.kind == "sentencepiece" }) {
-            return try SentencePieceBPE(model: try sp.load().array)
+        // In this order of preference when a checkpoint carries several.
+        for kind in ["gguf-metadata", "tekken", "hf-tokenizer-json", "sentencepiece"] {
+            guard let file = checkpoint.tokenizers.first(where: { $0.kind == kind }) else { continue }
+            if let t = try file.load().withBytes({ try build(kind: kind, bytes: $0) }) { return t }
         }
         if let other = checkpoint.tokenizers.first {
             throw TokenizerError.unsupported("\(checkpoint.path): the \(other.kind) tokenizer (\(other.name)) is not implemented yet; give token ids (--tokens / --prompt-ids)")
@@ -41,42 +34,41 @@ public enum TokenizerLoader {
             if cache.lookup(k) == digest { return }
             key = (k, digest)
         }
-        let tokenizer: (any Tokenizer)?
+        var tokenizer: (any Tokenizer)?
         do {
-            switch kind {
-            case "gguf-metadata": tokenizer = try ByteLevelBPE(ggufMetadata: try JSONParser.parse(bytes))
-            case "tekken": tokenizer = try Tekken(json: bytes)
-            case "hf-tokenizer-json": tokenizer = try ByteLevelBPE(huggingFaceJSON: bytes)
-            case "sentencepiece": tokenizer = try SentencePieceBPE(model: Array(bytes))
-            default:
-                _ = try JSONParser.parse(bytes)
-                tokenizer = nil
-            }
+            tokenizer = try build(kind: kind, bytes: bytes)
         } catch TokenizerError.unsupported {
             // A kind of tokenizer Tramontane does not run (a Metaspace tokenizer.json, a GGUF
-            // llama SentencePiece): it travels as it came, and `generate` says so. Still JSON
-            // where its kind is JSON.
-            if kind != "sentencepiece" { _ = try JSONParser.parse(bytes) }
+            // llama SentencePiece): it travels as it came, and `generate` says so.
             tokenizer = nil
         }
+        // What is not built must still be JSON where its kind is JSON.
+        if tokenizer == nil && kind != "sentencepiece" { _ = try JSONParser.parse(bytes) }
         if let tokenizer, tokenizer.vocabularySize > vocabulary {
             throw TokenizerError.invalid("\(name): \(tokenizer.vocabularySize) tokens, but the model's embeddings have \(vocabulary) rows")
         }
         if let cache, let key { cache.store(key.name, key.digest) }
     }
 
+    /// The tokenizer a file of `kind` holds (nil for a kind that is not one, such as
+    /// `hf-tokenizer-config`).
+    static func build(kind: String, bytes: UnsafeRawBufferPointer) throws -> (any Tokenizer)? {
+        switch kind {
+        case "gguf-metadata": return try ByteLevelBPE(ggufMetadata: try JSONParser.parse(bytes))
+        case "tekken": return try Tekken(json: bytes)
+        case "hf-tokenizer-json": return try ByteLevelBPE(huggingFaceJSON: bytes)
+        case "sentencepiece": return try SentencePieceBPE(model: Array(bytes))
+        default: return nil
+        }
+    }
+
     /// The tokenizer of a model file or folder, or a tokenizer file itself (`tokenizer.model*`).
     public static func load(path: String) throws -> any Tokenizer {
         let name = (path as NSString).lastPathComponent
-        if name.hasSuffix(".model") || name.contains(".model.v") {
-            return try SentencePieceBPE(model: try ByteRegion.mapping(path).array)
-        }
-        if name.hasPrefix("tekken") && name.hasSuffix(".json") {
-            return try ByteRegion.mapping(path).withBytes { try Tekken(json: $0) }
-        }
-        if name.hasSuffix("tokenizer.json") {
-            return try ByteRegion.mapping(path).withBytes { try ByteLevelBPE(huggingFaceJSON: $0) }
-        }
+        let kind: String? = name.hasSuffix(".model") || name.contains(".model.v") ? "sentencepiece"
+            : name.hasPrefix("tekken") && name.hasSuffix(".json") ? "tekken"
+            : name.hasSuffix("tokenizer.json") ? "hf-tokenizer-json" : nil
+        if let kind, let t = try ByteRegion.mapping(path).withBytes({ try build(kind: kind, bytes: $0) }) { return t }
         return try load(try Checkpoint.open(path))
     }
 
