@@ -149,10 +149,16 @@ public struct TMTChunk: Codable, Sendable, Equatable {
         var c = try decoder.unkeyedContainer()
         storedLength = try c.decode(Int.self)
         let hex = try c.decode(String.self)
-        guard hex.count == 16, let v = UInt64(hex, radix: 16) else {
+        guard let v = TMTChunk.checksum(hex: hex) else {
             throw DecodingError.dataCorruptedError(in: c, debugDescription: "checksum is not 16 hex digits")
         }
         checksum = v
+    }
+
+    /// A checksum as the directory writes it: exactly 16 hex digits.
+    static func checksum(hex: String) -> UInt64? {
+        guard hex.utf8.count == 16 else { return nil }
+        return UInt64(hex, radix: 16)
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -224,7 +230,7 @@ extension TMTItem {
         chunks.reserveCapacity(list.count)
         for (i, entry) in list.enumerated() {
             guard let pair = entry.arrayValue, pair.count == 2, case .int(let n) = pair[0], let length = Int(exactly: n),
-                  let hex = pair[1].stringValue, hex.utf8.count == 16, let sum = UInt64(hex, radix: 16) else {
+                  let hex = pair[1].stringValue, let sum = TMTChunk.checksum(hex: hex) else {
                 throw TMTDirectoryError("\(place).chunks[\(i)]: [length, \"16 hex digits\"] is required")
             }
             chunks.append(TMTChunk(storedLength: length, checksum: sum))

@@ -114,6 +114,11 @@ final class TMTRoundTripTests: XCTestCase {
         let back = try JSONDecoder().decode(TMTDirectory.self, from: Data(JSONWriter.bytes(d.jsonValue)))
         XCTAssertEqual(back.tensors[0].chunks, item.chunks)
         XCTAssertEqual(back.blobs[0].elementSize, 2)
+        // And through the reader's own path (the strict parser, then `TMTDirectory(json:)`).
+        let read = try TMTDirectory(json: ours)
+        XCTAssertEqual(read.tensors[0].chunks, item.chunks)
+        XCTAssertEqual(read.blobs[0].elementSize, 2)
+        XCTAssertEqual(read.jsonValue, d.jsonValue)
     }
 
     func testShuffleCompressesGaussianBF16BetterThanPlainZstd() throws {
