@@ -1,13 +1,13 @@
 import TensorCore
 
+/// Σ w·x of one stored row against f32 activations: (row, x, n, scratch of n floats) → the dot product.
+public typealias F32RowDot = (UnsafeRawPointer, UnsafePointer<Float>, Int, UnsafeMutablePointer<Float>) -> Float
+
 /// Dot products of one stored weight row with an f32 activation row, decoding each block in
 /// registers (SIMD8 lanes, FMA with -target-cpu haswell): the f32 and f16 kernels and what the
 /// block formats' own kernels (`BlockFormat.dot`, in `Formats/`) share; a format without a
 /// kernel of its own decodes the row into `scratch` and uses the f32 one. `scalarDot` is the plain reference the tests
 /// hold these against.
-/// Σ w·x of one stored row against f32 activations: (row, x, n, scratch of n floats) → the dot product.
-public typealias F32RowDot = (UnsafeRawPointer, UnsafePointer<Float>, Int, UnsafeMutablePointer<Float>) -> Float
-
 public enum RowDot {
     typealias V = SIMD8<Float>
 
