@@ -8,7 +8,10 @@ public final class ByteLevelBPE: Tokenizer, @unchecked Sendable {
     public let bosID: Int?
     public let eosID: Int?
     public var addsBOS = false
-    let tokens: [String]
+    /// Token texts by id, as the vocabulary spells them (bytes in GPT-2's mapping).
+    public let tokens: [String]
+    /// Token types by id (gguf's numbering: 1 normal, 3 control, 4 user-defined), if given.
+    public let tokenTypes: [Int]?
     let ids: [String: Int]
     /// (left id, right id) → (rank, merged id).
     let merges: [UInt64: (rank: Int32, id: Int32)]
@@ -33,6 +36,8 @@ public final class ByteLevelBPE: Tokenizer, @unchecked Sendable {
 
     /// Where a byte has no token of its own (some vocabularies lack a few control bytes).
     let unknownID: Int32
+    /// The unknown token's id, if the vocabulary names one.
+    public var unknownTokenID: Int? { unknownID >= 0 ? Int(unknownID) : nil }
 
     /// `tokens` are indexed by id; bos, eos and unknown must be ids of them (the convenience
     /// initializers check the file's fields first and name them).
@@ -48,6 +53,7 @@ public final class ByteLevelBPE: Tokenizer, @unchecked Sendable {
             if let id, !(0..<tokens.count).contains(id) { throw TokenizerError.invalid("\(name) id \(id) is not a token id in 0..<\(tokens.count)") }
         }
         self.tokens = tokens
+        self.tokenTypes = tokenTypes
         vocabularySize = tokens.count
         bosID = bos
         eosID = eos
@@ -119,6 +125,14 @@ public final class ByteLevelBPE: Tokenizer, @unchecked Sendable {
         try self.init(tokens: tokens, merges: merges, tokenTypes: types?.count == tokens.count ? types : nil,
                       bos: bos, eos: eos, unknown: unknown, isolateDigits: isolate)
         addsBOS = m["tokenizer.ggml.add_bos_token"]?.boolValue ?? false
+    }
+
+    /// The merges as GGUF's `tokenizer.ggml.merges` lines ("left right"), in rank order: those
+    /// of the file whose parts and result are tokens (the others can never apply).
+    public func mergeLines() -> [String] {
+        merges.sorted { $0.value.rank < $1.value.rank }.map { key, _ in
+            tokens[Int(key >> 32)] + " " + tokens[Int(key & 0xFFFF_FFFF)]
+        }
     }
 
     public func encode(_ text: String) -> [Int] {

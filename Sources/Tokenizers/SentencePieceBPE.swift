@@ -12,8 +12,8 @@ public final class SentencePieceBPE: Tokenizer, @unchecked Sendable {
     public let bosID: Int?
     public let eosID: Int?
     public let addsBOS = true
-    let unknownID: Int
-    let addDummyPrefix: Bool
+    public let unknownID: Int
+    public let addDummyPrefix: Bool
     let removeExtraWhitespaces: Bool
     let byteFallback: Bool
     /// (left id, right id) → (merged id, its rank), from `SentencePieceMergeTable`.

@@ -19,6 +19,9 @@ public final class Tekken: Tokenizer, @unchecked Sendable {
     /// Token bytes → rank (its id after the special tokens); keys are slices of `bytesOf`.
     let rankOf: [ArraySlice<UInt8>: Int32]
     let bytesOf: [[UInt8]]
+    /// The special tokens' texts by id (`special_tokens[].token_str`), for exporting the
+    /// vocabulary; ids the file does not name are `<SPECIAL_i>`, as mistral_common names them.
+    public let specialTokens: [String]
 
     public init(json data: UnsafeRawBufferPointer) throws {
         let root: JSONValue
@@ -52,14 +55,19 @@ public final class Tekken: Tokenizer, @unchecked Sendable {
         guard inner >= 256 else {
             throw bad("config.default_vocab_size", "\(size) keeps \(inner) vocab entries; byte-level BPE needs the 256 single bytes")
         }
+        var names = (0..<special).map { "<SPECIAL_\($0)>" }
         if let specials = root["special_tokens"]?.arrayValue {
             guard specials.count <= special else {
                 throw bad("special_tokens", "\(specials.count) entries, more than config.default_num_special_tokens \(special)")
             }
             for (i, s) in specials.enumerated() {
-                if let r = s["rank"] { _ = try TokenIDField.id(r, file: "tekken.json", field: "special_tokens[\(i)].rank", below: special) }
+                if let r = s["rank"] {
+                    let id = try TokenIDField.id(r, file: "tekken.json", field: "special_tokens[\(i)].rank", below: special)
+                    if let text = s["token_str"]?.stringValue { names[id] = text }
+                }
             }
         }
+        specialTokens = names
         var rankOf: [ArraySlice<UInt8>: Int32] = [:]
         rankOf.reserveCapacity(inner)
         var bytesOf: [[UInt8]] = []
@@ -117,5 +125,34 @@ public final class Tekken: Tokenizer, @unchecked Sendable {
         var out: [UInt8] = []
         for id in ids where id >= specialCount && id - specialCount < bytesOf.count { out += bytesOf[id - specialCount] }
         return out
+    }
+}
+
+extension Tekken {
+    /// The vocabulary as GGUF's `gpt2` tokenizer spells it (what llama.cpp's
+    /// convert_hf_to_gguf.py writes for tekken, gguf-py `MistralVocab`): the special tokens'
+    /// texts, then each token's bytes in GPT-2's byte-to-character mapping; and the merges,
+    /// for each token from rank 256 up every split into two tokens, ordered by the parts' ranks
+    /// (`extract_vocab_merges_from_model`, after transformers' convert_slow_tokenizer).
+    public func ggufVocabulary() -> (tokens: [String], merges: [String]) {
+        func text(_ b: ArraySlice<UInt8>) -> String {
+            var s = String.UnicodeScalarView()
+            for x in b { s.append(ByteLevelBPE.byteToScalar[Int(x)]) }
+            return String(s)
+        }
+        var tokens = specialTokens
+        tokens.reserveCapacity(vocabularySize)
+        for b in bytesOf { tokens.append(text(b[...])) }
+        var merges: [String] = []
+        merges.reserveCapacity(bytesOf.count)
+        for token in bytesOf.dropFirst(256) {
+            var local: [(Int32, Int32, Int)] = []
+            for j in 1..<token.count {
+                if let l = rankOf[token[..<j]], let r = rankOf[token[j...]] { local.append((l, r, j)) }
+            }
+            local.sort { ($0.0, $0.1) < ($1.0, $1.1) }
+            for (_, _, j) in local { merges.append(text(token[..<j]) + " " + text(token[j...])) }
+        }
+        return (tokens, merges)
     }
 }

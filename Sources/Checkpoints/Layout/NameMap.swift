@@ -97,6 +97,14 @@ public struct NameMap: Sendable {
         return (r, NameMap.fill(r.native, NameMap.captures(pattern: r.source, name: name)))
     }
 
+    /// The source name a native name maps from (the inverse of `map`, used by export): the rule
+    /// whose native pattern the name fits, with its numbers filled into the source pattern.
+    public func source(forNative name: String) -> (Rule, String)? {
+        guard let i = nativeOrder[NameMap.patternKey(name)] else { return nil }
+        let r = rules[i]
+        return (r, NameMap.fill(r.source, NameMap.captures(pattern: r.native, name: name)))
+    }
+
     /// Sort key of a native name: (layer or −1 before layers / Int.max after, rule order).
     public func sortKey(native name: String) -> (Int, Int, String) {
         let parts = name.split(separator: ".")
