@@ -48,8 +48,11 @@ struct Export: ParsableCommand {
             options.threads = threads.threads
             let report = try GGUFExport.export(model, to: output, options: options, progress: TerminalProgress(title: "export", quiet: out.json))
             if out.json { return try out.printJSON(report) }
-            for r in report.reencoded {
-                print("re-encoded \(r.tensor): \(r.from) (rows end in tail blocks) → \(r.to), \(String(format: "%.3f", r.bitsPerWeight)) bits/weight, RMSE \(String(format: "%.3e", r.rmse))")
+            // One line per kind of re-encoding (--json lists every tensor with its error).
+            for (pair, group) in Dictionary(grouping: report.reencoded, by: { "\($0.from) → \($0.to)" }).sorted(by: { $0.key < $1.key }) {
+                let names = group.prefix(4).map(\.tensor).joined(separator: ", ") + (group.count > 4 ? ", …" : "")
+                let worst = group.map(\.rmse).max() ?? 0
+                print("re-encoded \(group.count) tensor(s) \(pair) (rows end in tail blocks; \(String(format: "%.2f", group[0].bitsPerWeight)) bits/weight, RMSE up to \(String(format: "%.2e", worst))): \(names)")
             }
             print("\(report.output): \(report.tensors) tensors (\(report.copied) copied byte for byte, \(report.reencoded.count) re-encoded), \(formatBytes(report.outputBytes)), \(String(format: "%.3f", report.bitsPerWeight)) bits/weight, in \(String(format: "%.1f", report.seconds)) s")
         case .safetensors?, .mlx?:

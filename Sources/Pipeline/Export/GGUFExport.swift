@@ -263,7 +263,8 @@ public enum ExportError: Error, CustomStringConvertible {
     public var description: String {
         switch self {
         case .noGGUFType(let names):
-            return "\(names.count) tensor(s) end their rows in tail blocks, which GGUF has no type for: \(names.joined(separator: ", ")); without --exact they are re-encoded to the type llama.cpp falls back to (q4_k → q5_0, q6_k → q8_0)"
+            let listed = names.prefix(8).joined(separator: ", ") + (names.count > 8 ? ", and \(names.count - 8) more" : "")
+            return "\(names.count) tensor(s) end their rows in tail blocks, which GGUF has no type for: \(listed); without --exact they are re-encoded to the type llama.cpp falls back to (q4_k → q5_0, q6_k → q8_0)"
         case .notBuilt(let target): return "export to \(target) is not built yet"
         case .internal(let s): return "internal error: \(s)"
         }
