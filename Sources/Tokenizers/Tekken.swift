@@ -20,8 +20,14 @@ public final class Tekken: Tokenizer, @unchecked Sendable {
     let rankOf: [ArraySlice<UInt8>: Int32]
     let bytesOf: [[UInt8]]
     /// The special tokens' texts by id (`special_tokens[].token_str`), for exporting the
-    /// vocabulary; ids the file does not name are `<SPECIAL_i>`, as mistral_common names them.
+    /// vocabulary; a file without that list (tekken_240911.json) has mistral_common's
+    /// `DEPRECATED_SPECIAL_TOKENS`, and ids named by neither are `<SPECIAL_i>`, as there.
     public let specialTokens: [String]
+    static let defaultSpecialTokens = [
+        "<unk>", "<s>", "</s>", "[INST]", "[/INST]", "[AVAILABLE_TOOLS]", "[/AVAILABLE_TOOLS]", "[TOOL_RESULTS]",
+        "[/TOOL_RESULTS]", "[TOOL_CALLS]", "[IMG]", "<pad>", "[IMG_BREAK]", "[IMG_END]", "[PREFIX]", "[MIDDLE]", "[SUFFIX]",
+        "[SYSTEM_PROMPT]", "[/SYSTEM_PROMPT]", "[TOOL_CONTENT]",
+    ]
 
     public init(json data: UnsafeRawBufferPointer) throws {
         let root: JSONValue
@@ -55,7 +61,7 @@ public final class Tekken: Tokenizer, @unchecked Sendable {
         guard inner >= 256 else {
             throw bad("config.default_vocab_size", "\(size) keeps \(inner) vocab entries; byte-level BPE needs the 256 single bytes")
         }
-        var names = (0..<special).map { "<SPECIAL_\($0)>" }
+        var names = (0..<special).map { i in i < Tekken.defaultSpecialTokens.count ? Tekken.defaultSpecialTokens[i] : "<SPECIAL_\(i)>" }
         if let specials = root["special_tokens"]?.arrayValue {
             guard specials.count <= special else {
                 throw bad("special_tokens", "\(specials.count) entries, more than config.default_num_special_tokens \(special)")
