@@ -88,4 +88,26 @@ final class CLITests: XCTestCase {
         XCTAssertNotEqual(code2, 0)
         XCTAssertTrue(err2.contains("--level"), err2)
     }
+
+    /// `export`: the target from the output's name or `--to`; the GGUF report as JSON; targets
+    /// not built yet say so.
+    func testExportCommand() throws {
+        let dir = TempDir()
+        let source = Fixtures.tinyMistral("native-safetensors-bf16")
+        var (code, data, err) = try run(["export", source, "-o", dir.file("out.gguf"), "--json"])
+        XCTAssertEqual(code, 0, err)
+        let report = try JSONSerialization.jsonObject(with: data) as? [String: Any]
+        XCTAssertEqual(report?["tensors"] as? Int, 21)
+        XCTAssertEqual(report?["copied"] as? Int, 21)
+        XCTAssertEqual(report?["file_type"] as? Int, 32)   // MOSTLY_BF16
+        (code, _, err) = try run(["export", source, "-o", dir.file("out.bin")])
+        XCTAssertNotEqual(code, 0)
+        XCTAssertTrue(err.contains("--to"), err)
+        (code, _, err) = try run(["export", source, "-o", dir.file("mlx"), "--to", "mlx"])
+        XCTAssertNotEqual(code, 0)
+        XCTAssertTrue(err.contains("not built yet"), err)
+        (code, _, err) = try run(["export", source, "-o", dir.file("out.gguf")])
+        XCTAssertNotEqual(code, 0)
+        XCTAssertTrue(err.contains("--force"), err)
+    }
 }
