@@ -54,7 +54,7 @@ struct Export: ParsableCommand {
                 let worst = group.map(\.rmse).max() ?? 0
                 print("re-encoded \(group.count) tensor(s) \(pair) (rows end in tail blocks; \(String(format: "%.2f", group[0].bitsPerWeight)) bits/weight, RMSE up to \(String(format: "%.2e", worst))): \(names)")
             }
-            print("\(report.output): \(report.tensors) tensors (\(report.copied) copied byte for byte, \(report.reencoded.count) re-encoded), \(formatBytes(report.outputBytes)), \(String(format: "%.3f", report.bitsPerWeight)) bits/weight, in \(String(format: "%.1f", report.seconds)) s")
+            print("\(report.output): \(report.tensors) tensors (\(report.copied) copied byte for byte, \(report.reencoded.count) re-encoded\(report.widened.isEmpty ? "" : ", \(report.widened.count) F16/BF16 vectors widened to F32")), \(formatBytes(report.outputBytes)), \(String(format: "%.3f", report.bitsPerWeight)) bits/weight, in \(String(format: "%.1f", report.seconds)) s")
         case .safetensors?, .mlx?:
             throw ExportError.notBuilt(resolvedTarget?.rawValue ?? "?")
         case nil:

@@ -10,7 +10,8 @@ import TensorCore
 /// so the export is its exact inverse); experts are stacked into `ffn_*_exps` as llama.cpp
 /// loads them. Every tensor in a type ggml has is copied byte for byte; tensors whose rows end
 /// in Tramontane's tail blocks (Q4_K/Q6_K rows not a multiple of 256) are re-encoded to the
-/// type llama.cpp itself falls back to for such rows, or refused with `exact`.
+/// type llama.cpp itself falls back to for such rows, or refused with `exact`; F16/BF16
+/// vectors (norms) are widened to F32, as llama.cpp needs them.
 public enum GGUFExport {
     public struct Options: Sendable {
         /// Refuse instead of re-encoding tensors that have no GGUF type (`--exact`).
@@ -45,13 +46,15 @@ public enum GGUFExport {
         public var tensors: Int
         public var copied: Int
         public var reencoded: [Reencoded]
+        /// F16/BF16 vectors written as F32 (exact).
+        public var widened: [String]
         public var fileType: Int
         /// Bits per weight over all tensors of the file.
         public var bitsPerWeight: Double
         public var outputBytes: Int
         public var seconds: Double
         enum CodingKeys: String, CodingKey {
-            case output, tensors, copied, reencoded, seconds
+            case output, tensors, copied, reencoded, widened, seconds
             case fileType = "file_type", bitsPerWeight = "bits_per_weight", outputBytes = "output_bytes"
         }
     }
@@ -77,7 +80,7 @@ public enum GGUFExport {
         let model = try checkpoint.native()
         try model.checkAgainstConfig()
         let reencoder = Reencoder(threads: options.threads)
-        var (entries, reencoded) = try plan(model, exact: options.exact, reencoder: reencoder)
+        var (entries, reencoded, widened) = try plan(model, exact: options.exact, reencoder: reencoder)
         let metadata = try self.metadata(checkpoint, model: model, entries: entries, options: options)
         let out = try AtomicOutputFile(target: target)
         let total = entries.reduce(0) { $0 + $1.byteCount }
@@ -95,18 +98,20 @@ public enum GGUFExport {
         for i in reencoded.indices { reencoded[i].rmse = reencoder.rmse[reencoded[i].tensor] ?? 0 }
         progress.finish(label: "wrote \(output)")
         let weights = entries.reduce(0) { $0 + $1.shape.reduce(1, *) }
-        return Report(output: output, tensors: entries.count, copied: entries.count - reencoded.count, reencoded: reencoded,
+        return Report(output: output, tensors: entries.count, copied: entries.count - reencoded.count - widened.count,
+                      reencoded: reencoded, widened: widened,
                       fileType: fileType(entries), bitsPerWeight: weights == 0 ? 0 : Double(total * 8) / Double(weights),
                       outputBytes: out.bytesWritten, seconds: Date().timeIntervalSince(start))
     }
 
     /// Which tensors the file gets, under which names and types, in native order (embeddings,
     /// then each block's tensors, then the final norm and output).
-    static func plan(_ model: NativeModel, exact: Bool, reencoder: Reencoder) throws -> ([GGUFTensorEntry], [Reencoded]) {
+    static func plan(_ model: NativeModel, exact: Bool, reencoder: Reencoder) throws -> ([GGUFTensorEntry], [Reencoded], [String]) {
         let map = try NameMap.named("gguf")
         var entries: [GGUFTensorEntry] = []
         var reencoded: [Reencoded] = []
         var refused: [String] = []
+        var widened: [String] = []
         // Per-expert tensors, gathered into one stacked tensor per layer and projection.
         var stacks: [String: (index: Int, experts: [Int: SourceTensor])] = [:]
         for t in model.tensors where model.aliases[t.name] == nil {
@@ -140,6 +145,18 @@ public enum GGUFExport {
                 reencoded.append(Reencoded(tensor: t.name, from: t.dtype.rawValue, to: to.rawValue, bitsPerWeight: to.bitsPerWeight, rmse: 0))
                 continue
             }
+            if t.shape.count == 1, t.dtype == .f16 || t.dtype == .bf16 {
+                // llama.cpp keeps vectors (norms) in F32 — its CPU kernels multiply an F32 row only
+                // by F32 weights there — and its converter writes them so; widening is exact.
+                entries.append(GGUFTensorEntry(name: name, ggmlType: 0, shape: t.shape, byteCount: 4 * t.elementCount) {
+                    let src = try t.load()
+                    return try ByteRegion.allocate(count: 4 * t.elementCount) { dst in
+                        try src.withBytes { b in try FloatConversion.toFloat(b, dtype: t.dtype, into: dst.bindMemory(to: Float.self)) }
+                    }
+                })
+                widened.append(t.name)
+                continue
+            }
             entries.append(GGUFTensorEntry(name: name, ggmlType: ggml, shape: t.shape, byteCount: t.byteCount, load: t.load))
         }
         guard refused.isEmpty else { throw ExportError.noGGUFType(refused) }
@@ -170,7 +187,7 @@ public enum GGUFExport {
                 }
             }
         }
-        return (entries, reencoded)
+        return (entries, reencoded, widened)
     }
 
     /// llama.cpp's `llama_ftype` for the type most weights have (by element count, 2-D and
