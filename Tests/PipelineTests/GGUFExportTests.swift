@@ -113,6 +113,38 @@ final class GGUFExportTests: XCTestCase {
         XCTAssertEqual(try ModelConfig.fromGGUF(GGUFFile(MappedFile(path: source))), try ModelConfig.fromGGUF(back))
     }
 
+    /// A head size that is not dim / heads (as in Mistral Nemo: 5120 wide, 32 heads of 128)
+    /// needs `attention.key_length`/`value_length`; the export writes them and reads back the same.
+    func testHeadDimOtherThanDimOverHeads() throws {
+        var g = GGUFBuilder()
+        let (dim, heads, headDim, kv, ffn, vocab) = (64, 4, 32, 2, 96, 40)
+        g.metadata = [("general.architecture", .string("llama")), ("llama.embedding_length", .u32(UInt32(dim))),
+                      ("llama.block_count", .u32(1)), ("llama.feed_forward_length", .u32(UInt32(ffn))),
+                      ("llama.attention.head_count", .u32(UInt32(heads))), ("llama.attention.head_count_kv", .u32(UInt32(kv))),
+                      ("llama.attention.key_length", .u32(UInt32(headDim))), ("llama.attention.value_length", .u32(UInt32(headDim))),
+                      ("llama.vocab_size", .u32(UInt32(vocab))), ("llama.attention.layer_norm_rms_epsilon", .f32(1e-5))]
+        let d = UInt64(dim), q = UInt64(heads * headDim), k = UInt64(kv * headDim), f = UInt64(ffn)
+        g.tensors = [("token_embd.weight", [d, UInt64(vocab)], 0), ("blk.0.attn_norm.weight", [d], 0),
+                     ("blk.0.attn_q.weight", [d, q], 0), ("blk.0.attn_k.weight", [d, k], 0),
+                     ("blk.0.attn_v.weight", [d, k], 0), ("blk.0.attn_output.weight", [q, d], 0),
+                     ("blk.0.ffn_norm.weight", [d], 0), ("blk.0.ffn_gate.weight", [d, f], 0),
+                     ("blk.0.ffn_down.weight", [f, d], 0), ("blk.0.ffn_up.weight", [d, f], 0),
+                     ("output_norm.weight", [d], 0)]
+        let dir = TempDir()
+        let source = dir.write("nemo-like.gguf", g.build())
+        _ = try export(source, dir.file("out.gguf"))
+        let out = try GGUFFile(MappedFile(path: dir.file("out.gguf")))
+        XCTAssertEqual(out.value("llama.attention.key_length"), .int(Int64(headDim)))
+        XCTAssertEqual(out.value("llama.attention.value_length"), .int(Int64(headDim)))
+        XCTAssertEqual(out.value("llama.rope.dimension_count"), .int(Int64(headDim)))
+        let config = try ModelConfig.fromGGUF(out)
+        XCTAssertEqual(config.headDim, headDim)
+        XCTAssertEqual(config, try ModelConfig.fromGGUF(GGUFFile(MappedFile(path: source))))
+        // Tied: the source has no output.weight, and neither has the export.
+        XCTAssertNil(out.tensors.first { $0.name == "output.weight" })
+        try assertSameTensors(source, dir.file("out.gguf"))
+    }
+
     /// tiny-mistral from Hugging Face safetensors (q/k permuted for HF's rotary): the GGUF holds
     /// the native (interleaved) rows, which is what llama.cpp's converter writes, and reads back
     /// as the same native model with the same config (window included).
