@@ -46,6 +46,16 @@ public final class Generator {
     /// Tokens the cache holds (the context used so far).
     public var contextLength: Int { cache.length }
 
+    /// Whether the last answer ended on a stop token (which the next call runs first).
+    public var endedOnStopToken: Bool { pending.map(stopTokens.contains) ?? false }
+
+    /// Forgets the conversation: an empty cache and history.
+    public func reset() {
+        cache.reset()
+        history = []
+        pending = nil
+    }
+
     /// Runs `prompt` after what came before and samples up to `maxTokens` new tokens, handing
     /// each to `onToken` as it comes. `shouldStop` is asked before each token.
     public func generate(_ prompt: [Int], maxTokens: Int, shouldStop: () -> Bool = { false },

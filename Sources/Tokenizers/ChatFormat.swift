@@ -33,16 +33,32 @@ public enum ChatFormat: String, Sendable {
     /// Prompt ids for one user turn (and an optional system prompt), ending where the
     /// assistant's answer starts.
     public func prompt(_ user: String, system: String?, tokenizer: any Tokenizer) -> [Int] {
+        turn(user, system: system, first: true, tokenizer: tokenizer)
+    }
+
+    /// Prompt ids for a user turn of a conversation, ending where the assistant's answer
+    /// starts. The first turn opens the conversation (BOS, the system prompt); a later turn
+    /// follows the previous answer and its end-of-turn id (`endOfTurn`), so the ids of a whole
+    /// conversation are the turns' ids and answers one after another.
+    public func turn(_ user: String, system: String?, first: Bool, tokenizer: any Tokenizer) -> [Int] {
         switch self {
         case .chatML:
-            let sys = system ?? "You are a helpful AI assistant named SmolLM, trained by Hugging Face"
-            return tokenizer.encode("<|im_start|>system\n\(sys)<|im_end|>\n<|im_start|>user\n\(user)<|im_end|>\n<|im_start|>assistant\n")
+            let head: String
+            if first {
+                let sys = system ?? "You are a helpful AI assistant named SmolLM, trained by Hugging Face"
+                head = "<|im_start|>system\n\(sys)<|im_end|>\n"
+            } else {
+                head = "\n"   // after the previous answer's <|im_end|>
+            }
+            return tokenizer.encode("\(head)<|im_start|>user\n\(user)<|im_end|>\n<|im_start|>assistant\n")
         case .mistralV1:
-            let content = system.map { "\($0)\n\n\(user)" } ?? user
-            return (tokenizer.bosID.map { [$0] } ?? []) + tokenizer.encode("[INST] \(content) [/INST]")
+            // mistral-common's v1: <s>[INST] u1 [/INST] a1</s>[INST] u2 [/INST]; the system
+            // prompt goes before the first user message.
+            let content = first ? system.map { "\($0)\n\n\(user)" } ?? user : user
+            return (first ? tokenizer.bosID.map { [$0] } ?? [] : []) + tokenizer.encode("[INST] \(content) [/INST]")
         case .mistralControl:
-            let content = system.map { "\($0)\n\n\(user)" } ?? user
-            var ids = tokenizer.bosID.map { [$0] } ?? []
+            let content = first ? system.map { "\($0)\n\n\(user)" } ?? user : user
+            var ids = first ? tokenizer.bosID.map { [$0] } ?? [] : []
             let (open, close): (Int?, Int?) = {
                 if let sp = tokenizer as? SentencePieceBPE { return (sp.controlID("[INST]"), sp.controlID("[/INST]")) }
                 return (3, 4)   // tekken's fixed special-token ids

@@ -25,18 +25,7 @@ struct Generate: ParsableCommand {
     @Option(name: .customLong("max-tokens"), help: "Tokens to generate at most.")
     var maxTokens: Int = 128
 
-    @Option(help: "Sampling temperature; 0 is greedy.")
-    var temperature: Float = 0
-    @Option(name: .customLong("top-k"), help: "Keep the k most likely tokens (0: all).")
-    var topK: Int = 0
-    @Option(name: .customLong("top-p"), help: "Keep the smallest set whose probability reaches p.")
-    var topP: Float = 1
-    @Option(name: .customLong("min-p"), help: "Drop tokens less likely than min-p × the most likely.")
-    var minP: Float = 0
-    @Option(name: .customLong("repeat-penalty"), help: "Penalty for the last 64 tokens (1: none).")
-    var repeatPenalty: Float = 1
-    @Option(help: "Random seed for sampling.")
-    var seed: UInt64 = 0
+    @OptionGroup var sampling: SamplingOptions
 
     @Flag(help: "Wrap the prompt in the model's chat format (Mistral [INST] … [/INST], or ChatML for SmolLM2).")
     var chat = false
@@ -76,7 +65,6 @@ struct Generate: ParsableCommand {
     func validate() throws {
         guard [prompt, promptFile, promptIDs].compactMap({ $0 }).count == 1 else { throw ValidationError("give exactly one of --prompt, --prompt-file or --prompt-ids") }
         guard maxTokens >= 0, prefillChunk >= 1, ctx >= 1 else { throw ValidationError("--max-tokens, --prefill-chunk and --ctx must be positive") }
-        guard temperature >= 0, topP > 0, topP <= 1, minP >= 0, minP <= 1, repeatPenalty > 0 else { throw ValidationError("sampling parameters out of range") }
     }
 
     func run() throws {
@@ -105,8 +93,7 @@ struct Generate: ParsableCommand {
             }
         }
         guard !ids.isEmpty else { throw ValidationError("the prompt is empty") }
-        let sampler = Sampler(temperature: temperature, topK: topK, topP: topP, minP: minP, repeatPenalty: repeatPenalty, seed: seed)
-        let generator = Generator(model: m, cache: m.makeCache(capacity: ctx, precision: kvCache), sampler: sampler,
+        let generator = Generator(model: m, cache: m.makeCache(capacity: ctx, precision: kvCache), sampler: sampling.sampler,
                                   stopTokens: stopTokens, prefillChunk: prefillChunk)
         var stream = tokenizer.map(StreamDecoder.init)
         let streaming = !out.json && promptIDs == nil
@@ -124,30 +111,6 @@ struct Generate: ParsableCommand {
         if !streaming { print(r.ids.map(String.init).joined(separator: ",")) }
         FileHandle.standardError.write(Data(String(format: "prompt: %d tokens, %.1f tokens/s; generation: %d tokens, %.1f tokens/s; stop: %@\n",
                                                    ids.count, result.promptTokensPerSecond, r.ids.count, result.tokensPerSecond, r.stopReason.rawValue).utf8))
-    }
-}
-
-/// Ctrl-C during generation: stop cleanly and print the statistics instead of dying.
-final class InterruptFlag: @unchecked Sendable {
-    private var set = false
-    private let lock = NSLock()
-    private let source: DispatchSourceSignal
-
-    init() {
-        signal(SIGINT, SIG_IGN)
-        source = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
-        source.setEventHandler { [weak self] in
-            guard let self else { return }
-            self.lock.lock(); self.set = true; self.lock.unlock()
-        }
-        source.resume()
-    }
-
-    var isSet: Bool { lock.lock(); defer { lock.unlock() }; return set }
-
-    deinit {
-        source.cancel()
-        signal(SIGINT, SIG_DFL)
     }
 }
 

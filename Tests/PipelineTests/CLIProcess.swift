@@ -40,8 +40,9 @@ struct CLIProcess {
     let args: [String]
     private let logs = TempDir()
 
-    /// Starts `tramontane args…` with its digest cache in `cacheDir`.
-    init(_ args: [String], cacheDir: String) throws {
+    /// Starts `tramontane args…` with its digest cache in `cacheDir`, reading `stdin` (or
+    /// nothing) as its standard input.
+    init(_ args: [String], cacheDir: String, stdin: String? = nil) throws {
         self.args = args
         process.executableURL = URL(fileURLWithPath: try Self.binary)
         process.arguments = args
@@ -52,7 +53,12 @@ struct CLIProcess {
         FileManager.default.createFile(atPath: logs.file("err"), contents: nil)
         process.standardOutput = FileHandle(forWritingAtPath: logs.file("out"))
         process.standardError = FileHandle(forWritingAtPath: logs.file("err"))
-        process.standardInput = FileHandle.nullDevice
+        if let stdin {
+            FileManager.default.createFile(atPath: logs.file("in"), contents: Data(stdin.utf8))
+            process.standardInput = FileHandle(forReadingAtPath: logs.file("in"))
+        } else {
+            process.standardInput = FileHandle.nullDevice
+        }
         try process.run()
     }
 
@@ -78,7 +84,7 @@ struct CLIProcess {
     }
 
     /// Runs `tramontane args…` to its end.
-    static func run(_ args: [String], cacheDir: String, timeout: TimeInterval = 120) throws -> Ended {
-        try CLIProcess(args, cacheDir: cacheDir).wait(timeout: timeout)
+    static func run(_ args: [String], cacheDir: String, stdin: String? = nil, timeout: TimeInterval = 120) throws -> Ended {
+        try CLIProcess(args, cacheDir: cacheDir, stdin: stdin).wait(timeout: timeout)
     }
 }
