@@ -119,10 +119,11 @@ public enum BlockQ2_K: BlockFormat {
         }
         var maxScale: Float = 0, maxMin: Float = 0
         for j in 0..<16 { maxScale = max(maxScale, scales[j]); maxMin = max(maxMin, mins[j]) }
-        let d = ScaleSearch.f16(maxScale / 15), dmin = ScaleSearch.f16(maxMin / 15)
-        // Levels of sub-block j for 4-bit scale s and min m and their weighted error (stored
-        // into `out` when given).
-        @inline(__always) func levels(_ j: Int, _ s: Int, _ m: Int, into out: UnsafeMutablePointer<UInt8>?) -> Float {
+        var sw = SIMD16<Float>(repeating: 16)
+        if let weights { for j in 0..<16 { sw[j] = 0; for l in 0..<16 { sw[j] += weights[16 * j + l] } } }
+        // Levels of sub-block j for super-scales (d, dmin), 4-bit scale s and min m and their
+        // weighted error (stored into `out` when given).
+        @inline(__always) func levels(_ d: Float, _ dmin: Float, _ j: Int, _ s: Int, _ m: Int, into out: UnsafeMutablePointer<UInt8>?) -> Float {
             typealias V = SIMD8<Float>
             let D = d * Float(s), M = dmin * Float(m)
             let Dv = V(repeating: D), Mv = V(repeating: M), top = V(repeating: 3)
@@ -137,25 +138,38 @@ public enum BlockQ2_K: BlockFormat {
             }
             return err.total
         }
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 256) { Lb in
-            let Lp = Lb.baseAddress!
-            var stored = SIMD16<UInt8>()
-            for j in 0..<16 {
-                let s0 = d > 0 ? min(15, max(0, Int((scales[j] / d).rounded()))) : 0
-                let m0 = dmin > 0 ? min(15, max(0, Int((mins[j] / dmin).rounded()))) : 0
-                var bestErr = levels(j, s0, m0, into: Lp + 16 * j), bestS = s0, bestM = m0
-                for ds in -1...1 {
-                    for dm in -1...1 where ds != 0 || dm != 0 {
-                        let s = s0 + ds, m = m0 + dm
-                        guard (0...15).contains(s), (0...15).contains(m) else { continue }
-                        let e = levels(j, s, m, into: nil)
-                        if e < bestErr { bestErr = e; bestS = s; bestM = m }
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 512) { Lb in
+            // Two pairs of super-scales: the largest scale and min mapped to 15 (as the
+            // reference), and the weighted fits of all sixteen (`SuperScale`); each with its best
+            // levels, the lower total error kept.
+            let fitD = maxScale > 0 ? SuperScale.fit(scales, weights: sw, extreme: maxScale, top: 15, lo: 0, hi: 15) : 0
+            let fitM = maxMin > 0 ? SuperScale.fit(mins, weights: sw, extreme: maxMin, top: 15, lo: 0, hi: 15) : 0
+            let plain = (ScaleSearch.f16(maxScale / 15), ScaleSearch.f16(maxMin / 15))
+            var bestTotal = Float.infinity, best = plain, bestStored = SIMD16<UInt8>()
+            for c in 0..<2 {
+                let (d, dmin) = c == 0 ? plain : (fitD, fitM)
+                if c == 1 && d == plain.0 && dmin == plain.1 { continue }
+                let Lp = Lb.baseAddress! + 256 * c
+                var stored = SIMD16<UInt8>(), total: Float = 0
+                for j in 0..<16 {
+                    let s0 = d > 0 ? min(15, max(0, Int((scales[j] / d).rounded()))) : 0
+                    let m0 = dmin > 0 ? min(15, max(0, Int((mins[j] / dmin).rounded()))) : 0
+                    var bestErr = levels(d, dmin, j, s0, m0, into: Lp + 16 * j), bestS = s0, bestM = m0
+                    for ds in -1...1 {
+                        for dm in -1...1 where ds != 0 || dm != 0 {
+                            let s = s0 + ds, m = m0 + dm
+                            guard (0...15).contains(s), (0...15).contains(m) else { continue }
+                            let e = levels(d, dmin, j, s, m, into: nil)
+                            if e < bestErr { bestErr = e; bestS = s; bestM = m }
+                        }
                     }
+                    if bestS != s0 || bestM != m0 { _ = levels(d, dmin, j, bestS, bestM, into: Lp + 16 * j) }
+                    stored[j] = UInt8(bestS) | (UInt8(bestM) << 4)
+                    total += bestErr
                 }
-                if bestS != s0 || bestM != m0 { _ = levels(j, bestS, bestM, into: Lp + 16 * j) }
-                stored[j] = UInt8(bestS) | (UInt8(bestM) << 4)
+                if total < bestTotal { bestTotal = total; best = (d, dmin); bestStored = stored; if c == 1 { Lb.baseAddress!.update(from: Lp, count: 256) } }
             }
-            pack(d: d, dmin: dmin, scales: stored, levels: Lp, into: block)
+            pack(d: best.0, dmin: best.1, scales: bestStored, levels: Lb.baseAddress!, into: block)
         }
     }
 

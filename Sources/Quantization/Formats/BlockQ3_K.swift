@@ -133,41 +133,56 @@ public enum BlockQ3_K: BlockFormat {
         }
         var maxAbs: Float = 0, maxScale: Float = 0
         for j in 0..<16 where abs(sub[j]) > maxAbs { maxAbs = abs(sub[j]); maxScale = sub[j] }
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 256) { Lb in
-            let Lp = Lb.baseAddress!
-            Lp.initialize(repeating: 4, count: 256)
-            var stored = SIMD16<UInt8>(repeating: 32)
-            guard maxAbs > 0 else { return pack(d: 0, scales: stored, levels: Lp, into: block) }
-            let iscale = -32 / maxScale
-            let d = ScaleSearch.f16(1 / iscale)
-            // Levels of sub-block j for scale s (−32…31) and their weighted error; stored into
-            // `out` when given.
-            @inline(__always) func levels(_ j: Int, _ s: Int, into out: UnsafeMutablePointer<UInt8>?) -> Float {
-                typealias V = SIMD8<Float>
-                let D = d * Float(s)
-                let Dv = V(repeating: D), lo = V(repeating: -4), hi = V(repeating: 3)
-                var err = V()
-                for k in stride(from: 0, to: 16, by: 8) {
-                    let v = UnsafeRawPointer(x + 16 * j + k).loadUnaligned(as: V.self)
-                    let l = D != 0 ? ScaleSearch.clamp((v / Dv).rounded(.toNearestOrEven), lo, hi) : V()
-                    if let out { ReferenceLevels.storeLowBytes(ExactIntegers.rounded(l + 4), to: out + k) }
-                    let e = v - Dv * l
-                    let w = weights.map { UnsafeRawPointer($0 + 16 * j + k).loadUnaligned(as: V.self) } ?? V(repeating: 1)
-                    err += w * e * e
-                }
-                return err.total
+        guard maxAbs > 0 else {
+            return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 256) { Lb in
+                Lb.initialize(repeating: 4)
+                pack(d: 0, scales: SIMD16(repeating: 32), levels: Lb.baseAddress!, into: block)
             }
-            for j in 0..<16 {
-                let s0 = max(-32, min(31, Int((iscale * sub[j]).rounded())))
-                var bestErr = levels(j, s0, into: Lp + 16 * j), bestS = s0
-                for s in Swift.stride(from: s0 - 1, through: s0 + 1, by: 2) where (-32...31).contains(s) {
-                    let e = levels(j, s, into: nil)
-                    if e < bestErr { bestErr = e; bestS = s }
-                }
-                if bestS != s0 { _ = levels(j, bestS, into: Lp + 16 * j) }
-                stored[j] = UInt8(bestS + 32)
+        }
+        var sw = SIMD16<Float>(repeating: 16)
+        if let weights { for j in 0..<16 { sw[j] = 0; for l in 0..<16 { sw[j] += weights[16 * j + l] } } }
+        // Levels of sub-block j for super-scale d and scale s (−32…31) and their weighted error;
+        // stored into `out` when given.
+        @inline(__always) func levels(_ d: Float, _ j: Int, _ s: Int, into out: UnsafeMutablePointer<UInt8>?) -> Float {
+            typealias V = SIMD8<Float>
+            let D = d * Float(s)
+            let Dv = V(repeating: D), lo = V(repeating: -4), hi = V(repeating: 3)
+            var err = V()
+            for k in stride(from: 0, to: 16, by: 8) {
+                let v = UnsafeRawPointer(x + 16 * j + k).loadUnaligned(as: V.self)
+                let l = D != 0 ? ScaleSearch.clamp((v / Dv).rounded(.toNearestOrEven), lo, hi) : V()
+                if let out { ReferenceLevels.storeLowBytes(ExactIntegers.rounded(l + 4), to: out + k) }
+                let e = v - Dv * l
+                let w = weights.map { UnsafeRawPointer($0 + 16 * j + k).loadUnaligned(as: V.self) } ?? V(repeating: 1)
+                err += w * e * e
             }
-            pack(d: d, scales: stored, levels: Lp, into: block)
+            return err.total
+        }
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 512) { Lb in
+            // Two super-scales: the largest sub-scale mapped to −32 (as the reference), and the
+            // weighted fit of all sixteen (`SuperScale`); each with its best levels, the lower
+            // total error kept.
+            let candidates = (ScaleSearch.f16(maxScale / -32), SuperScale.fit(sub, weights: sw, extreme: maxScale, top: -32, lo: -32, hi: 31))
+            var bestTotal = Float.infinity, bestD: Float = 0, bestStored = SIMD16<UInt8>()
+            for c in 0..<2 {
+                let d = c == 0 ? candidates.0 : candidates.1
+                if c == 1 && (d == candidates.0 || d == 0) { continue }
+                let Lp = Lb.baseAddress! + 256 * c
+                var stored = SIMD16<UInt8>(), total: Float = 0
+                for j in 0..<16 {
+                    let s0 = d != 0 ? max(-32, min(31, Int((sub[j] / d).rounded()))) : 0
+                    var bestErr = levels(d, j, s0, into: Lp + 16 * j), bestS = s0
+                    for s in Swift.stride(from: s0 - 1, through: s0 + 1, by: 2) where (-32...31).contains(s) {
+                        let e = levels(d, j, s, into: nil)
+                        if e < bestErr { bestErr = e; bestS = s }
+                    }
+                    if bestS != s0 { _ = levels(d, j, bestS, into: Lp + 16 * j) }
+                    stored[j] = UInt8(bestS + 32)
+                    total += bestErr
+                }
+                if total < bestTotal { bestTotal = total; bestD = d; bestStored = stored; if c == 1 { Lb.baseAddress!.update(from: Lp, count: 256) } }
+            }
+            pack(d: bestD, scales: bestStored, levels: Lb.baseAddress!, into: block)
         }
     }
 
