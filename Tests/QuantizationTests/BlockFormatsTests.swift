@@ -36,6 +36,9 @@ final class BlockFormatsTests: XCTestCase {
         XCTAssertEqual(DType(ggmlType: 8), .q8_0)
         XCTAssertEqual(DType(ggmlType: 12), .q4_k)
         XCTAssertEqual(DType(ggmlType: 30), .bf16)
-        XCTAssertNil(DType(ggmlType: 13), "Q5_K is not read yet")
+        XCTAssertEqual(DType(ggmlType: 13), .q5_k)
+        XCTAssertEqual(DType(ggmlType: 11), .q3_k)
+        XCTAssertEqual(DType(ggmlType: 10), .q2_k)
+        XCTAssertNil(DType(ggmlType: 23), "IQ4_XS is not read yet")
     }
 }

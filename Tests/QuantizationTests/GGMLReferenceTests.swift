@@ -98,7 +98,7 @@ final class GGMLReferenceTests: XCTestCase {
     }
 
     func testZeroAndConstantBlocks() throws {
-        for dtype in [DType.q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .q4_k, .q6_k] {
+        for dtype in [DType.q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .q4_k, .q6_k, .q5_k, .q3_k, .q2_k] {
             for value: Float in [0, 0.5, -3] {
                 let x = [Float](repeating: value, count: 256)
                 let err = try rmse(x, quantized(x, columns: 256, dtype, .search), dtype, columns: 256)

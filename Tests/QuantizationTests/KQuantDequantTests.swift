@@ -25,6 +25,9 @@ final class KQuantDequantTests: XCTestCase {
 
     func testQ6_K() { check(210, scaleOffsets: [208], { BlockQ6_K.dequantize(block: $0, into: $1) }, { BlockQ6_K.dequantizeScalar(block: $0, into: $1) }) }
     func testQ4_K() { check(144, scaleOffsets: [0, 2], { BlockQ4_K.dequantize(block: $0, into: $1) }, { BlockQ4_K.dequantizeScalar(block: $0, into: $1) }) }
+    func testQ5_K() { check(176, scaleOffsets: [0, 2], { BlockQ5_K.dequantize(block: $0, into: $1) }, { BlockQ5_K.dequantizeScalar(block: $0, into: $1) }) }
+    func testQ3_K() { check(110, scaleOffsets: [108], { BlockQ3_K.dequantize(block: $0, into: $1) }, { BlockQ3_K.dequantizeScalar(block: $0, into: $1) }) }
+    func testQ2_K() { check(84, scaleOffsets: [80, 82], { BlockQ2_K.dequantize(block: $0, into: $1) }, { BlockQ2_K.dequantizeScalar(block: $0, into: $1) }) }
 
     /// The eight (scale, min) pairs decoded side by side equal ggml's one-at-a-time unpacking.
     func testQ4_KScalesAndMinsAllAtOnce() {

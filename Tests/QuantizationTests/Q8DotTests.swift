@@ -48,7 +48,7 @@ final class Q8DotTests: XCTestCase {
         let n = 576, rows = 8
         let w = (0..<(rows * n)).map { i in random() * (i % 97 == 0 ? 20 : 1) }
         let x = (0..<n).map { i in random() * (i % 131 == 0 ? 10 : 1) }
-        for dtype in [DType.q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .q4_k, .q6_k] {   // 576 columns: K-quant rows end in two tail blocks
+        for dtype in [DType.q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .q4_k, .q6_k, .q5_k, .q3_k, .q2_k] {   // 576 columns: K-quant rows end in two tail blocks
             XCTAssertTrue(Q8Dot.supports(dtype))
             var bytes = [UInt8](repeating: 0, count: rows * (try dtype.rowBytes(n)))
             try w.withUnsafeBufferPointer { wb in
@@ -57,7 +57,7 @@ final class Q8DotTests: XCTestCase {
             try bytes.withUnsafeBytes { try check($0, dtype: dtype, rows: rows, n: n, x: x, label: "\(dtype)") }
         }
         // Only those: a format without a kernel of its own gets none (it once got Q4_1's).
-        XCTAssertEqual(Set(DType.allCases.filter(Q8Dot.supports)), [.q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .q4_k, .q6_k])
+        XCTAssertEqual(Set(DType.allCases.filter(Q8Dot.supports)), [.q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .q4_k, .q6_k, .q5_k, .q3_k, .q2_k])
     }
 
     /// Q5 blocks of random bytes (not only what a quantizer writes; each high bit is set in
@@ -100,6 +100,45 @@ final class Q8DotTests: XCTestCase {
                 XCTAssertEqual(got, Float(n) * level * sign, accuracy: 1e-3 * Float(n) * 31, "\(dtype) extreme levels, sign \(sign)")
                 let slow = try extreme.withUnsafeBytes { try Q8Dot.scalarDot($0.baseAddress!, dtype: dtype, a) }
                 XCTAssertEqual(got, slow, accuracy: 2e-5 * abs(slow), "\(dtype) extreme levels SIMD vs scalar, sign \(sign)")
+            }
+        }
+    }
+
+    /// Q5_K, Q3_K and Q2_K super-blocks of random bytes (every scale, min, level and high bit
+    /// pattern; finite f16 scales), rows of 4 super-blocks and of 4 plus 2 tail blocks, against
+    /// random activations and against activations all at ±127 (the largest lane sums).
+    func testSuperBlockKernelsOnRawBlocks() throws {
+        var rng = SeededRandom(seed: 33)
+        for (dtype, scaleOffsets) in [(DType.q5_k, [0, 2]), (.q3_k, [108]), (.q2_k, [80, 82])] {
+            for n in [1024, 1088] {
+                let rb = try dtype.rowBytes(n)
+                var raw = (0..<(2 * rb)).map { _ in UInt8.random(in: 0...255, using: &rng) }
+                for r in 0..<2 {
+                    for b in 0..<(n / 256) {
+                        for o in scaleOffsets {
+                            let h = Float16(Float.random(in: -0.1...0.1, using: &rng)).bitPattern
+                            raw[r * rb + b * dtype.blockBytes + o] = UInt8(h & 0xFF); raw[r * rb + b * dtype.blockBytes + o + 1] = UInt8(h >> 8)
+                        }
+                    }
+                    // The tail blocks' f16 scales (Q5_1: d and m; Q4_0: d) finite as well.
+                    let tail = dtype.tailType!
+                    for b in 0..<((n % 256) / 32) {
+                        for o in (tail == .q5_1 ? [0, 2] : [0]) {
+                            let h = Float16(Float.random(in: -0.1...0.1, using: &rng)).bitPattern
+                            let at = r * rb + (n / 256) * dtype.blockBytes + b * tail.blockBytes + o
+                            raw[at] = UInt8(h & 0xFF); raw[at + 1] = UInt8(h >> 8)
+                        }
+                    }
+                }
+                for x in [(0..<n).map { i in random() * (i % 37 == 0 ? 8 : 1) }, [Float](repeating: 1, count: n), [Float](repeating: -1, count: n)] {
+                    let a = x.withUnsafeBufferPointer { Q8Activation($0.baseAddress!, count: n) }
+                    let kernel = try XCTUnwrap(Q8Dot.kernel(dtype))
+                    for r in 0..<2 {
+                        let got = raw.withUnsafeBytes { Q8Dot.dot($0.baseAddress! + r * rb, kernel: kernel, a) }
+                        let slow = try raw.withUnsafeBytes { try Q8Dot.scalarDot($0.baseAddress! + r * rb, dtype: dtype, a) }
+                        XCTAssertEqual(got, slow, accuracy: 2e-5 * max(1, abs(slow)), "\(dtype) n \(n) row \(r) SIMD vs scalar")
+                    }
+                }
             }
         }
     }

@@ -75,6 +75,16 @@ public enum BlockQ4_K: BlockFormat {
     static func pack(d: Float, dmin: Float, ls: SIMD8<UInt8>, lm: SIMD8<UInt8>, levels L: UnsafePointer<UInt8>, into block: UnsafeMutableRawPointer) {
         storeHalf(block, 0, d)
         storeHalf(block, 2, dmin)
+        packScales(ls: ls, lm: lm, into: block + 4)
+        for j in 0..<4 {
+            for l in 0..<32 {
+                block.storeBytes(of: L[64 * j + l] | (L[64 * j + l + 32] << 4), toByteOffset: 16 + 32 * j + l, as: UInt8.self)
+            }
+        }
+    }
+
+    /// The 12 bytes of eight 6-bit (scale, min) pairs, as `scaleMin` reads them (shared with Q5_K).
+    static func packScales(ls: SIMD8<UInt8>, lm: SIMD8<UInt8>, into p: UnsafeMutableRawPointer) {
         var sc = SIMD16<UInt8>()
         for j in 0..<8 {
             if j < 4 {
@@ -86,12 +96,7 @@ public enum BlockQ4_K: BlockFormat {
                 sc[j] |= (lm[j] >> 4) << 6
             }
         }
-        for i in 0..<12 { block.storeBytes(of: sc[i], toByteOffset: 4 + i, as: UInt8.self) }
-        for j in 0..<4 {
-            for l in 0..<32 {
-                block.storeBytes(of: L[64 * j + l] | (L[64 * j + l + 32] << 4), toByteOffset: 16 + 32 * j + l, as: UInt8.self)
-            }
-        }
+        for i in 0..<12 { p.storeBytes(of: sc[i], toByteOffset: i, as: UInt8.self) }
     }
 
     /// Shared by both modes: the 8 sub-blocks' (scale, min) from `fits` (one per lane), then
@@ -99,6 +104,17 @@ public enum BlockQ4_K: BlockFormat {
     /// quantized scales.
     static func quantize(_ x: UnsafePointer<Float>, weights: UnsafePointer<Float>?, into block: UnsafeMutableRawPointer,
                          refine: Bool, fits: () -> (d: SIMD8<Float>, m: SIMD8<Float>)) {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 256) { Lp in
+            let (d, dmin, ls, lm) = subScales(x, weights: weights, nmax: 15, refine: refine, levels: Lp.baseAddress!, fits: fits)
+            pack(d: d, dmin: dmin, ls: ls, lm: lm, levels: Lp.baseAddress!, into: block)
+        }
+    }
+
+    /// The part of `quantize` before packing, for levels 0…nmax (15 here, 31 for Q5_K): the
+    /// super-block scales d and dmin, the 6-bit scales and mins, the 256 levels into `levels`.
+    @inline(__always)
+    static func subScales(_ x: UnsafePointer<Float>, weights: UnsafePointer<Float>?, nmax: Int, refine: Bool = true, levels Lout: UnsafeMutablePointer<UInt8>,
+                          fits: () -> (d: SIMD8<Float>, m: SIMD8<Float>)) -> (Float, Float, SIMD8<UInt8>, SIMD8<UInt8>) {
         // Vectors and stack memory, not arrays: three to six small arrays per super-block cost a
         // heap allocation and a generic-metadata lookup each (~8% of a SmolLM2 run).
         let (scales, fm) = fits()
@@ -111,12 +127,12 @@ public enum BlockQ4_K: BlockFormat {
             ls[j] = d > 0 ? UInt8(min(63, max(0, Int((scales[j] / d).rounded())))) : 0
             lm[j] = dmin > 0 ? UInt8(min(63, max(0, Int((mins[j] / dmin).rounded())))) : 0
         }
-        // Levels of sub-block j for 6-bit scale s and min m (nearest, ties to even, in 0…15) and
+        // Levels of sub-block j for 6-bit scale s and min m (nearest, ties to even, in 0…nmax) and
         // their weighted error, four vectors of 8 (a scalar `rounded()` is a libm call).
         func levels(_ j: Int, _ s: UInt8, _ m: UInt8, into out: UnsafeMutablePointer<UInt8>) -> Float {
             typealias V = SIMD8<Float>
             let D = d * Float(s), M = dmin * Float(m)
-            let Dv = V(repeating: D), Mv = V(repeating: M), top = V(repeating: 15)
+            let Dv = V(repeating: D), Mv = V(repeating: M), top = V(repeating: Float(nmax))
             var err = V()
             for k in stride(from: 0, to: 32, by: 8) {
                 let v = UnsafeRawPointer(x + 32 * j + k).loadUnaligned(as: V.self)
@@ -128,23 +144,23 @@ public enum BlockQ4_K: BlockFormat {
             }
             return err.total
         }
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 256) { Lp in
+        do {
             for j in 0..<8 {
-                let best = levels(j, ls[j], lm[j], into: Lp.baseAddress! + 32 * j)
+                let best = levels(j, ls[j], lm[j], into: Lout + 32 * j)
                 guard refine else { continue }
                 // The 6-bit rounding of scale and min moved the optimum: try the eight
                 // neighbours, one per lane; the first strictly better one in (ds, dm) order wins.
-                let errors = neighbourErrors(x + 32 * j, weights.map { $0 + 32 * j }, d: d, dmin: dmin, s: Int(ls[j]), m: Int(lm[j]))
+                let errors = neighbourErrors(x + 32 * j, weights.map { $0 + 32 * j }, d: d, dmin: dmin, s: Int(ls[j]), m: Int(lm[j]), nmax: nmax)
                 var bestLane = -1, bestErr = best
                 for lane in 0..<8 where errors[lane] < bestErr { bestErr = errors[lane]; bestLane = lane }
                 if bestLane >= 0 {
                     ls[j] = UInt8(Int(ls[j]) + Int(Self.neighbourDS[bestLane]))
                     lm[j] = UInt8(Int(lm[j]) + Int(Self.neighbourDM[bestLane]))
-                    _ = levels(j, ls[j], lm[j], into: Lp.baseAddress! + 32 * j)
+                    _ = levels(j, ls[j], lm[j], into: Lout + 32 * j)
                 }
             }
-            pack(d: d, dmin: dmin, ls: ls, lm: lm, levels: Lp.baseAddress!, into: block)
         }
+        return (d, dmin, ls, lm)
     }
 
     /// ds and dm of the eight neighbours of a (scale, min) pair, in the order they are tried
@@ -155,10 +171,10 @@ public enum BlockQ4_K: BlockFormat {
     /// The weighted errors of a 32-weight sub-block for the eight neighbours (s + ds, m + dm) of
     /// its 6-bit scale and min, one per lane (+∞ where one leaves 0…63): each weight broadcast
     /// once against all eight candidates, the same arithmetic per weight as `levels` (division,
-    /// ties to even, clamp to 0…15), summed weight by weight. Nine separate passes over the
+    /// ties to even, clamp to 0…nmax), summed weight by weight. Nine separate passes over the
     /// sub-block had compiled to half-width vectors with inserts and extracts.
     @inline(__always)
-    static func neighbourErrors(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>?, d: Float, dmin: Float, s: Int, m: Int) -> SIMD8<Float> {
+    static func neighbourErrors(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>?, d: Float, dmin: Float, s: Int, m: Int, nmax: Int = 15) -> SIMD8<Float> {
         typealias V = SIMD8<Float>
         let S = ExactIntegers.float(SIMD8(repeating: Int32(s)) &+ neighbourDS)
         let Mi = ExactIntegers.float(SIMD8(repeating: Int32(m)) &+ neighbourDM)
@@ -166,7 +182,7 @@ public enum BlockQ4_K: BlockFormat {
         let D = V(repeating: d) * S, M = V(repeating: dmin) * Mi
         let live = D .> 0
         let safeD = D.replacing(with: 1, where: .!live)
-        let top = V(repeating: 15)
+        let top = V(repeating: Float(nmax))
         var e0 = V(), e1 = V()
         var i = 0
         @inline(__always) func term(_ i: Int) -> V {

@@ -1,0 +1,37 @@
+/// The super-block scale of a 16-sub-block k-quant (Q3_K, Q2_K): d such that the sub-blocks'
+/// scales (or mins) v_j are stored as integers q_j in lo…hi with v_j ≈ d·q_j, chosen to minimise
+/// Σ sw_j (v_j − d·q_j)², sw_j the sub-block's total weight — the criterion of ggml's
+/// importance-weighted quantizers (`make_qx_quants`/`make_qp_quants` on the scales). Candidates:
+/// the extreme mapped to `top` ± 0.1·k (k = 1…9), then two least-squares refits; every d is
+/// f16-rounded, as stored, before it is scored. The searches try it beside the extreme mapped to
+/// `top` exactly (what the reference does) and keep the better block.
+enum SuperScale {
+    static func fit(_ v: SIMD16<Float>, weights sw: SIMD16<Float>, extreme: Float, top: Float, lo: Float, hi: Float) -> Float {
+        guard extreme != 0, extreme.isFinite else { return 0 }
+        @inline(__always) func levels(_ d: Float) -> SIMD16<Float> {
+            ((v / SIMD16(repeating: d)).rounded(.toNearestOrEven)).clamped(lowerBound: SIMD16(repeating: lo), upperBound: SIMD16(repeating: hi))
+        }
+        @inline(__always) func error(_ d: Float) -> Float {
+            let r = v - SIMD16(repeating: d) * levels(d)
+            return (sw * r * r).sum()
+        }
+        var bestD = ScaleSearch.f16(extreme / top), bestE = error(bestD)
+        @inline(__always) func consider(_ d0: Float) {
+            let d = ScaleSearch.f16(d0)
+            guard d != 0, d.isFinite else { return }
+            let e = error(d)
+            if e < bestE { bestE = e; bestD = d }
+        }
+        for k in 1...9 {
+            consider(extreme / (top + 0.1 * Float(k)))
+            consider(extreme / (top - 0.1 * Float(k)))
+        }
+        for _ in 0..<2 {
+            let l = levels(bestD)
+            let sll = (sw * l * l).sum()
+            guard sll > 0 else { break }
+            consider((sw * v * l).sum() / sll)
+        }
+        return bestD
+    }
+}
