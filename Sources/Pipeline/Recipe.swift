@@ -32,10 +32,17 @@ public struct Recipe: Sendable {
     public var rules: [Rule]
     public var defaultType: DType
 
-    public static let presetNames = ["q8_0", "q6_k", "q5_1", "q5_0", "q4_k", "q4_1", "q4_0", "q4_k_m", "q4_k_s"]
+    public static let presetNames = ["q8_0", "q6_k", "q5_1", "q5_0", "q4_k", "q4_1", "q4_0", "q4_k_m", "q4_k_s",
+                                     "iq4_nl", "iq4_xs"]
 
-    /// A preset for a model with `layers` layers.
-    public static func preset(_ name: String, layers: Int) throws -> Recipe {
+    /// A preset for a model with `layers` layers; llama.cpp's IQ4 mixes also read the
+    /// grouped-query ratio (n_heads / n_kv_heads), the expert count, whether the output matrix
+    /// is the token embedding and whether an importance matrix is used (formats/presets.md).
+    public static func preset(_ name: String, layers: Int, gqa: Int = 1, experts: Int = 1, tiedEmbeddings: Bool = false,
+                              imatrix: Bool = false) throws -> Recipe {
+        if let mix = try IQ4Mix(name: name, layers: layers, gqa: gqa, experts: experts, tiedEmbeddings: tiedEmbeddings, imatrix: imatrix) {
+            return Recipe(name: name, rules: mix.rules, defaultType: mix.base)
+        }
         switch name {
         case "q4_k_m":
             // llama.cpp's Q4_K_M mix: the output matrix and the `wv`/`w2` of the first and last
@@ -72,7 +79,7 @@ public enum RecipeError: Error, CustomStringConvertible {
         switch self {
         case .badRule(let s): return "rule \"\(s)\" is not REGEX=TYPE"
         case .badPattern(let p, let e): return "rule pattern \"\(p)\" is not a valid regular expression: \(e)"
-        case .unknownType(let t): return "unknown quantization type \(t); presets: \(Recipe.presetNames.joined(separator: ", ")), and per-rule types f32, f16, bf16, q8_0, q6_k, q5_1, q5_0, q4_k, q4_1, q4_0"
+        case .unknownType(let t): return "unknown quantization type \(t); presets: \(Recipe.presetNames.joined(separator: ", ")), and per-rule types f32, f16, bf16, q8_0, q6_k, q5_1, q5_0, q4_k, q4_1, q4_0, iq4_nl, iq4_xs"
         }
     }
 }

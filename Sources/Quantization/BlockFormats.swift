@@ -6,6 +6,7 @@ public enum BlockFormats {
     /// Every block format this build has.
     public static let all: [any BlockFormat.Type] = [
         BlockQ8_0.self, BlockQ6_K.self, BlockQ5_1.self, BlockQ5_0.self, BlockQ4_K.self, BlockQ4_1.self, BlockQ4_0.self,
+        BlockIQ4_NL.self, BlockIQ4_XS.self,
     ]
 
     /// The format that stores `dtype`, nil for float and integer types. A switch, exhaustive over
@@ -20,6 +21,8 @@ public enum BlockFormats {
         case .q8_0: return BlockQ8_0.self
         case .q4_k: return BlockQ4_K.self
         case .q6_k: return BlockQ6_K.self
+        case .iq4_nl: return BlockIQ4_NL.self
+        case .iq4_xs: return BlockIQ4_XS.self
         case .f64, .f32, .f16, .bf16, .i64, .i32, .i16, .i8, .u8, .bool: return nil
         }
     }

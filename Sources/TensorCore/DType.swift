@@ -10,6 +10,7 @@ public enum DType: String, CaseIterable, Sendable, Codable {
     case i64, i32, i16, i8, u8, bool
     case q4_0, q4_1, q5_0, q5_1, q8_0
     case q4_k, q6_k
+    case iq4_nl, iq4_xs
 
     /// One row of the type table: how the type is stored, and what ggml calls it.
     public struct Traits: Sendable {
@@ -50,6 +51,8 @@ public enum DType: String, CaseIterable, Sendable, Codable {
         case .q8_0: return Traits(blockSize: 32, blockBytes: 34, tailType: nil, ggmlType: 8)
         case .q4_k: return Traits(blockSize: 256, blockBytes: 144, tailType: .q4_1, ggmlType: 12)
         case .q6_k: return Traits(blockSize: 256, blockBytes: 210, tailType: .q8_0, ggmlType: 14)
+        case .iq4_nl: return Traits(blockSize: 32, blockBytes: 18, tailType: nil, ggmlType: 20)
+        case .iq4_xs: return Traits(blockSize: 256, blockBytes: 136, tailType: .iq4_nl, ggmlType: 23)
         }
     }
 

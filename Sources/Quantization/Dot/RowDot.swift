@@ -37,7 +37,8 @@ public enum RowDot {
                 for i in 0..<n { s += Float(w.loadUnaligned(fromByteOffset: 8 * i, as: Double.self)) * x[i] }
                 return s
             }
-        case .i64, .i32, .i16, .i8, .u8, .bool, .q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q4_k, .q6_k: return nil
+        case .i64, .i32, .i16, .i8, .u8, .bool, .q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q4_k, .q6_k,
+             .iq4_nl, .iq4_xs: return nil
         }
     }
 
