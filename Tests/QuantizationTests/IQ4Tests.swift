@@ -208,6 +208,23 @@ final class IQ4Tests: XCTestCase {
         }
     }
 
+    /// The table lookup (vpshufb on AVX2 builds) equals the portable select chain on every byte.
+    func testLookupMatchesPortableForm() {
+        var rng = SeededRandom(seed: 4)
+        for round in 0..<64 {
+            let bytes = (0..<16).map { i in round < 16 ? UInt8(round * 16 + i) : UInt8.random(in: 0...255, using: &rng) }
+            bytes.withUnsafeBytes { p in
+                let fast = unsafeBitCast(BlockIQ4_NL.values(p.baseAddress!), to: SIMD32<Int8>.self)
+                let portable = unsafeBitCast(BlockIQ4_NL.portableValues(p.baseAddress!), to: SIMD32<Int8>.self)
+                XCTAssertEqual(fast, portable)
+                for j in 0..<32 {
+                    let q = j < 16 ? bytes[j] & 0x0F : bytes[j - 16] >> 4
+                    XCTAssertEqual(fast[j], NonLinearSearch.table[Int(q)], "byte \(j)")
+                }
+            }
+        }
+    }
+
     /// Every index against activations at ±127: the largest 16-bit lane sum (2·127·127) stays exact.
     func testKernelAtExtremeLevels() throws {
         let n = 256

@@ -88,17 +88,21 @@ public enum BlockIQ4_NL: EightBlockSearch {
     /// `Q8Dot.nibbles` (byte k = weight k), two per 16-bit lane: one `vpshufb` of the table
     /// with the indices on AVX2 builds, a select per table entry elsewhere.
     @inline(__always) static func values(_ p: UnsafeRawPointer) -> Q8Activation.Lanes {
-        let idx = Q8Dot.nibbles(p)
         #if arch(x86_64) && TRAMONTANE_AVX2
         let t = NonLinearSearch.table
         let table = SIMD32<Int8>(lowHalf: t, highHalf: t)
-        return unsafeBitCast(_mm256_shuffle_epi8(unsafeBitCast(table, to: __m256i.self), unsafeBitCast(idx, to: __m256i.self)), to: Q8Activation.Lanes.self)
+        return unsafeBitCast(_mm256_shuffle_epi8(unsafeBitCast(table, to: __m256i.self), unsafeBitCast(Q8Dot.nibbles(p), to: __m256i.self)), to: Q8Activation.Lanes.self)
         #else
-        let q = unsafeBitCast(idx, to: SIMD32<UInt8>.self)
+        return portableValues(p)
+        #endif
+    }
+
+    /// `values` without AVX2 (`IQ4Tests` holds the two equal): a select per table entry.
+    @inline(__always) static func portableValues(_ p: UnsafeRawPointer) -> Q8Activation.Lanes {
+        let q = unsafeBitCast(Q8Dot.nibbles(p), to: SIMD32<UInt8>.self)
         var v = SIMD32<Int8>()
         for k in 0..<16 { v.replace(with: NonLinearSearch.table[k], where: q .== UInt8(k)) }
         return unsafeBitCast(v, to: Q8Activation.Lanes.self)
-        #endif
     }
 
     /// IQ4_NL: w = d·table[q], so Σ w·x = d·d_x·Σ table[q]·q_x (as ggml's `vec_dot_iq4_nl_q8_0`).
