@@ -7,6 +7,7 @@
 # each validated by `tramontane validate --reference base-f32.tmt` (8 × 512 tokens of
 # formats/eval/default.txt): bits/weight of the matrices, mean KLD, top-1, PPL. Then decode
 # speed per format (generate, 2 threads, interleaved runs). No importance matrix anywhere.
+# Also whether the reference files hold exactly llama.cpp's pure files' tensors (inspect --hash).
 # Usage: Benchmarks/quantize/iq4.sh [WORK_DIR]   LLAMA_LIB=…/libllama.so  PY=python with gguf-py
 #   RUNS=N decode runs per file (default 3)
 set -euo pipefail
@@ -31,6 +32,8 @@ q() { local name="$1"; shift; "$bin" quantize base-f32.tmt -o "$name.tmt" --forc
 q ours-iq4_nl --type iq4_nl
 q ours-iq4_xs --type iq4_xs
 q ours-q4_0 --type q4_0
+q ours-q4_1 --type q4_1
+q ours-q5_0 --type q5_0
 q ours-pure-iq4_nl --type iq4_nl --rule '.*=iq4_nl'
 q ours-pure-iq4_xs --type iq4_xs --rule 'feed_forward\.w2=iq4_xs' --rule '.*=iq4_nl'
 q ref-pure-iq4_nl --type iq4_nl --rule '.*=iq4_nl' --reference-quantizer
@@ -57,9 +60,15 @@ else:
 print("| %s | %.3f | %.4f | %.2f%% | %.3f (%.3f) |" % (f, bpw, v["mean_kld"], 100 * v["top1_agreement"], v["ppl"], v["ppl_base"]))
 PY
 done
+hashes() { "$bin" inspect "$1" --hash --json | "$py" -c "import json, sys
+for t in json.load(sys.stdin)['tensors']: print(t['name'], t['dtype'], t['sha256'])" | sort; }
+for t in iq4_nl iq4_xs; do
+    if [ "$(hashes "llama-$t-pure.gguf")" = "$(hashes "ref-pure-$t.tmt")" ]; then echo "ref-pure-$t.tmt: every tensor identical with llama-$t-pure.gguf"
+    else echo "ref-pure-$t.tmt: DIFFERS from llama-$t-pure.gguf"; fi
+done
 echo "decode tok/s (generate --threads 2, 64 tokens after a 4-token prompt, $runs interleaved runs):"
 for i in $(seq "$runs"); do
-    for f in ours-q4_0.tmt ours-pure-iq4_nl.tmt ours-pure-iq4_xs.tmt ours-iq4_xs.tmt; do
+    for f in ours-q4_0.tmt ours-q4_1.tmt ours-q5_0.tmt ours-pure-iq4_nl.tmt ours-pure-iq4_xs.tmt ours-iq4_xs.tmt; do
         "$bin" generate "$f" --prompt-ids 1,2,3,4 --max-tokens 64 --threads 2 --json | "$py" -c "import json,sys; d=json.load(sys.stdin); print('$f', round(d.get('generation_tokens_per_second', d.get('tokens_per_second', 0)), 1))"
     done
 done
