@@ -15,9 +15,15 @@ enum NonLinearSearch {
     }
     @inline(__always) static func value(_ k: Int) -> Float { Float(table[k]) }
 
+    /// The midpoint between table entries k − 1 and k, where ggml's choice turns to entry k
+    /// (the values `IQ4Tests` probes `nearest` around).
+    static func midpoint(_ k: Int) -> Float { (value(k - 1) + value(k)) / 2 }
+
     /// ggml's `best_index_int8(16, kvalues_iq4nl, a)` lane by lane, and the table value there:
     /// the last entry ≤ a (the binary search's lower bound) found by 14 comparisons against the
     /// sorted table, then the same tie rule, `a − lo < hi − a` in float, else the upper one.
+    /// (Counting midpoints ≤ a with masked adds gives the same levels but ran 1.6× slower: the
+    /// adds form one chain of dependent float additions, the blends here do not.)
     @inline(__always) static func nearest(_ a: V) -> (index: I, value: V) {
         var lo = V(repeating: value(0)), hi = V(repeating: value(1)), idx = I()
         for k in 1..<15 {
@@ -41,6 +47,18 @@ enum NonLinearSearch {
             hi.replace(with: value(k + 1), where: m)
         }
         return lo.replacing(with: hi, where: .!((a - lo) .< (hi - a)))
+    }
+
+    /// ggml's `best_index_int8` itself, for one value (what the lane forms are tested against).
+    static func bestIndex(_ x: Float) -> Int {
+        if x <= value(0) { return 0 }
+        if x >= value(15) { return 15 }
+        var ml = 0, mu = 15
+        while mu - ml > 1 {
+            let mav = (ml + mu) / 2
+            if x < value(mav) { mu = mav } else { ml = mav }
+        }
+        return x - value(mu - 1) < value(mu) - x ? mu - 1 : mu
     }
 
     /// ggml's Σ w·q·x and Σ w·q² over a block for the levels nearest id·x, in ggml's order:

@@ -208,6 +208,31 @@ final class IQ4Tests: XCTestCase {
         }
     }
 
+    /// The lane-wise nearest table entry (midpoint counting) equals ggml's `best_index_int8`
+    /// (binary search, then `x − lo < hi − x`) around every midpoint to the ulp, at the table's
+    /// ends, and on random values.
+    func testNearestIsGGMLsBestIndex() {
+        var xs: [Float] = [0, -0.0, -127, 113, -1e9, 1e9, -128, 114]
+        for k in 1..<16 {
+            var a = NonLinearSearch.midpoint(k), b = a
+            for _ in 0..<40 { xs += [a, b]; a = a.nextUp; b = b.nextDown }
+        }
+        var rng = SeededRandom(seed: 9)
+        for _ in 0..<20_000 { xs.append(Float.random(in: -300...300, using: &rng)) }
+        while xs.count % 8 != 0 { xs.append(0) }
+        for i in stride(from: 0, to: xs.count, by: 8) {
+            let v = SIMD8<Float>(xs[i..<(i + 8)])
+            let (idx, value) = NonLinearSearch.nearest(v)
+            let only = NonLinearSearch.nearestValue(v)
+            for l in 0..<8 {
+                let expected = NonLinearSearch.bestIndex(xs[i + l])
+                XCTAssertEqual(Int(idx[l]), expected, "x = \(xs[i + l])")
+                XCTAssertEqual(value[l], NonLinearSearch.value(expected))
+                XCTAssertEqual(only[l], value[l])
+            }
+        }
+    }
+
     /// The table lookup (vpshufb on AVX2 builds) equals the portable select chain on every byte.
     func testLookupMatchesPortableForm() {
         var rng = SeededRandom(seed: 4)
