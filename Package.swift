@@ -3,15 +3,19 @@ import PackageDescription
 
 // The data's road, one target per stage (see ../shared/design.md):
 // TensorCore ← Quantization ← ModelFile ← Checkpoints ← Inference ← Pipeline ← tramontane (CLI)
+let targetCPU = Context.environment["TRAMONTANE_CPU"] ?? "haswell"
 let kernelFlags: [SwiftSetting] = [
     // The block and float kernels are written with SIMD types; without a target CPU that has
     // FMA/F16C, SIMD fused multiply-add becomes a libm call per lane. See README "CPU features".
     // TRAMONTANE_CPU=native builds for the build machine instead (not portable).
-    .unsafeFlags(["-target-cpu", Context.environment["TRAMONTANE_CPU"] ?? "haswell"]),
+    .unsafeFlags(["-target-cpu", targetCPU]),
     // Generic SIMD code without optimisation runs ~100× slower (each lane op is a call), which
     // would make debug-built tests crawl; the kernel targets are optimised in every build.
     .unsafeFlags(["-O"], .when(configuration: .debug)),
 ]
+    // Kernels that need an AVX2 instruction Swift's SIMD types do not express (the IQ4 table
+    // lookup, vpshufb) use it when the target CPU has it (native is assumed to); else a portable form.
+    + (["haswell", "native"].contains(targetCPU) ? [.define("TRAMONTANE_AVX2")] : [])
 
 let package = Package(
     name: "Tramontane",

@@ -33,13 +33,18 @@ public struct Recipe: Sendable {
     public var defaultType: DType
 
     public static let presetNames = ["q8_0", "q6_k", "q5_1", "q5_0", "q4_k", "q4_1", "q4_0", "q4_k_m", "q4_k_s",
-                                     "q5_k_s", "q5_k_m", "q3_k_s", "q3_k_m", "q3_k_l", "q2_k"]
+                                     "q5_k_s", "q5_k_m", "q3_k_s", "q3_k_m", "q3_k_l", "q2_k", "iq4_nl", "iq4_xs"]
 
-    /// A preset for a model with `layers` layers; the llama.cpp mixes added with Q5_K/Q3_K/Q2_K
-    /// also read the grouped-query ratio (n_heads / n_kv_heads), the expert count and whether the
-    /// output matrix is the token embedding (formats/presets.md).
-    public static func preset(_ name: String, layers: Int, gqa: Int = 1, experts: Int = 1, tiedEmbeddings: Bool = false) throws -> Recipe {
+    /// A preset for a model with `layers` layers; llama.cpp's mixes added with Q5_K/Q3_K/Q2_K and
+    /// IQ4 also read the grouped-query ratio (n_heads / n_kv_heads), the expert count, whether the
+    /// output matrix is the token embedding and (IQ4) whether an importance matrix is used
+    /// (formats/presets.md).
+    public static func preset(_ name: String, layers: Int, gqa: Int = 1, experts: Int = 1, tiedEmbeddings: Bool = false,
+                              imatrix: Bool = false) throws -> Recipe {
         if let mix = try LlamaMix(name: name, layers: layers, gqa: gqa, experts: experts, tiedEmbeddings: tiedEmbeddings) {
+            return Recipe(name: name, rules: mix.rules, defaultType: mix.base)
+        }
+        if let mix = try IQ4Mix(name: name, layers: layers, gqa: gqa, experts: experts, tiedEmbeddings: tiedEmbeddings, imatrix: imatrix) {
             return Recipe(name: name, rules: mix.rules, defaultType: mix.base)
         }
         switch name {
@@ -78,7 +83,7 @@ public enum RecipeError: Error, CustomStringConvertible {
         switch self {
         case .badRule(let s): return "rule \"\(s)\" is not REGEX=TYPE"
         case .badPattern(let p, let e): return "rule pattern \"\(p)\" is not a valid regular expression: \(e)"
-        case .unknownType(let t): return "unknown quantization type \(t); presets: \(Recipe.presetNames.joined(separator: ", ")), and per-rule types f32, f16, bf16, q8_0, q6_k, q5_1, q5_0, q5_k, q4_k, q4_1, q4_0, q3_k, q2_k"
+        case .unknownType(let t): return "unknown quantization type \(t); presets: \(Recipe.presetNames.joined(separator: ", ")), and per-rule types f32, f16, bf16, q8_0, q6_k, q5_1, q5_0, q5_k, q4_k, q4_1, q4_0, q3_k, q2_k, iq4_nl, iq4_xs"
         }
     }
 }

@@ -7,6 +7,7 @@ public enum BlockFormats {
     public static let all: [any BlockFormat.Type] = [
         BlockQ8_0.self, BlockQ6_K.self, BlockQ5_1.self, BlockQ5_0.self, BlockQ4_K.self, BlockQ4_1.self, BlockQ4_0.self,
         BlockQ5_K.self, BlockQ3_K.self, BlockQ2_K.self,
+        BlockIQ4_NL.self, BlockIQ4_XS.self,
     ]
 
     /// The format that stores `dtype`, nil for float and integer types. A switch, exhaustive over
@@ -24,6 +25,8 @@ public enum BlockFormats {
         case .q5_k: return BlockQ5_K.self
         case .q3_k: return BlockQ3_K.self
         case .q2_k: return BlockQ2_K.self
+        case .iq4_nl: return BlockIQ4_NL.self
+        case .iq4_xs: return BlockIQ4_XS.self
         case .f64, .f32, .f16, .bf16, .i64, .i32, .i16, .i8, .u8, .bool: return nil
         }
     }

@@ -11,6 +11,7 @@ public enum DType: String, CaseIterable, Sendable, Codable {
     case q4_0, q4_1, q5_0, q5_1, q8_0
     case q4_k, q6_k
     case q5_k, q3_k, q2_k
+    case iq4_nl, iq4_xs
 
     /// One row of the type table: how the type is stored, and what ggml calls it.
     public struct Traits: Sendable {
@@ -54,6 +55,8 @@ public enum DType: String, CaseIterable, Sendable, Codable {
         case .q5_k: return Traits(blockSize: 256, blockBytes: 176, tailType: .q5_1, ggmlType: 13)
         case .q3_k: return Traits(blockSize: 256, blockBytes: 110, tailType: .q4_0, ggmlType: 11)
         case .q2_k: return Traits(blockSize: 256, blockBytes: 84, tailType: .q4_0, ggmlType: 10)
+        case .iq4_nl: return Traits(blockSize: 32, blockBytes: 18, tailType: nil, ggmlType: 20)
+        case .iq4_xs: return Traits(blockSize: 256, blockBytes: 136, tailType: .iq4_nl, ggmlType: 23)
         }
     }
 

@@ -11,7 +11,7 @@ struct QuantizeTensors: ParsableCommand {
         abstract: "Quantize a checkpoint to 8- to 2-bit block formats in one .tmt file.",
         discussion: """
         Presets: \(Recipe.presetNames.joined(separator: ", ")). q4_k_m gives the output matrix and the wv/w2 of \
-        some layers Q6_K, as llama.cpp's Q4_K_M does; q5_k_*, q3_k_* and q2_k are llama.cpp's mixes too (formats/presets.md). Rules (--rule 'REGEX=TYPE', searched in native tensor names, \
+        some layers Q6_K, as llama.cpp's Q4_K_M does; q5_k_*, q3_k_*, q2_k, iq4_nl and iq4_xs are llama.cpp's mixes too (formats/presets.md). Rules (--rule 'REGEX=TYPE', searched in native tensor names, \
         first match wins) go before the preset's. One-dimensional tensors (norms) stay f32.
         """)
 
@@ -23,13 +23,13 @@ struct QuantizeTensors: ParsableCommand {
 
     @OptionGroup var overwrite: OverwriteOptions
 
-    @Option(name: .long, help: "A preset (q8_0, q6_k, q5_1, q5_0, q4_k, q4_1, q4_0, q4_k_m, q4_k_s, q5_k_m, q5_k_s, q3_k_l, q3_k_m, q3_k_s, q2_k).")
+    @Option(name: .long, help: "A preset (q8_0, q6_k, q5_1, q5_0, q4_k, q4_1, q4_0, q4_k_m, q4_k_s, q5_k_m, q5_k_s, q3_k_l, q3_k_m, q3_k_s, q2_k, iq4_nl, iq4_xs).")
     var type: String
 
     @Option(name: .customLong("rule"), help: "REGEX=TYPE, applied before the preset's rules; repeatable.")
     var rules: [String] = []
 
-    @Flag(name: .customLong("reference-quantizer"), help: "Use ggml's reference quantizers instead of the least-squares search (bit-exact with llama.cpp's for q8_0, q5_k, q5_0, q5_1, q4_0, q4_1, q3_k and q2_k; q4_k and q6_k keep ggml's structure but not its bytes).")
+    @Flag(name: .customLong("reference-quantizer"), help: "Use ggml's reference quantizers instead of the least-squares search (bit-exact with llama.cpp's for q8_0, q5_k, q5_0, q5_1, q4_0, q4_1, q3_k, q2_k, iq4_nl and iq4_xs; q4_k and q6_k keep ggml's structure but not its bytes).")
     var reference = false
 
     @Option(help: "An importance matrix from `tramontane imatrix`: each weight's squared error is weighted by its input column's mean squared activation.")
@@ -59,7 +59,7 @@ struct QuantizeTensors: ParsableCommand {
         let model = try checkpoint.native()
         let c = model.config
         var recipe = try Recipe.preset(type.lowercased(), layers: c.nLayers, gqa: c.nHeads / max(1, c.nKVHeads),
-                                       experts: c.moe?.numExperts ?? 1, tiedEmbeddings: c.tieEmbeddings)
+                                       experts: c.moe?.numExperts ?? 1, tiedEmbeddings: c.tieEmbeddings, imatrix: imatrix != nil)
         recipe.rules = try rules.map(Recipe.Rule.init(parsing:)) + recipe.rules
         var options = Quantizer.Options(recipe: recipe)
         options.command = CommandLine.arguments

@@ -57,7 +57,7 @@ final class Q8DotTests: XCTestCase {
             try bytes.withUnsafeBytes { try check($0, dtype: dtype, rows: rows, n: n, x: x, label: "\(dtype)") }
         }
         // Only those: a format without a kernel of its own gets none (it once got Q4_1's).
-        XCTAssertEqual(Set(DType.allCases.filter(Q8Dot.supports)), [.q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .q4_k, .q6_k, .q5_k, .q3_k, .q2_k])
+        XCTAssertEqual(Set(DType.allCases.filter(Q8Dot.supports)), [.q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .q4_k, .q6_k, .q5_k, .q3_k, .q2_k, .iq4_nl, .iq4_xs])
     }
 
     /// Q5 blocks of random bytes (not only what a quantizer writes; each high bit is set in

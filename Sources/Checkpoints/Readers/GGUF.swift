@@ -35,7 +35,7 @@ public struct GGUFFile {
     /// a file holding one is refused by name. The types it reads are `DType(ggmlType:)`.
     static let unreadTypes: [UInt32: String] = [
         9: "Q8_1", 15: "Q8_K", 16: "IQ2_XXS", 17: "IQ2_XS", 18: "IQ3_XXS",
-        19: "IQ1_S", 20: "IQ4_NL", 21: "IQ3_S", 22: "IQ2_S", 23: "IQ4_XS", 29: "IQ1_M", 34: "TQ1_0", 35: "TQ2_0",
+        19: "IQ1_S", 21: "IQ3_S", 22: "IQ2_S", 29: "IQ1_M", 34: "TQ1_0", 35: "TQ2_0",
     ]
     public static func typeID(_ d: DType) -> UInt32? { d.traits.ggmlType }
 

@@ -38,7 +38,7 @@ public enum RowDot {
                 return s
             }
         case .i64, .i32, .i16, .i8, .u8, .bool, .q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q4_k, .q6_k,
-             .q5_k, .q3_k, .q2_k: return nil
+             .q5_k, .q3_k, .q2_k, .iq4_nl, .iq4_xs: return nil
         }
     }
 
