@@ -19,6 +19,20 @@ public enum Validator {
     /// llama-perplexity's protocol: chunks of `ctx` tokens, BOS first, score the second half.
     public static func compare(model: Transformer, base: Transformer, tokens: [Int], ctx: Int, chunks: Int?, bos: Int?,
                                progress: ProgressReporter = SilentProgress()) throws -> QualityAccumulator.Summary {
+        try measure(model: model, base: base, tokens: tokens, ctx: ctx, chunks: chunks, bos: bos, progress: progress).summary
+    }
+
+    /// What `compare` measures, and the time the model's own forward passes took (the base's
+    /// left out): its prompt-processing speed over the evaluated chunks, for the ladder's table.
+    public struct Measurement: Sendable {
+        public var summary: QualityAccumulator.Summary
+        public var modelTokens: Int
+        public var modelSeconds: Double
+        public var promptTokensPerSecond: Double { Double(modelTokens) / max(modelSeconds, 1e-9) }
+    }
+
+    public static func measure(model: Transformer, base: Transformer, tokens: [Int], ctx: Int, chunks: Int?, bos: Int?,
+                               progress: ProgressReporter = SilentProgress()) throws -> Measurement {
         guard ctx >= 8 else { throw ValidationFailure.invalid("--ctx must be at least 8") }
         guard model.config.vocabSize == base.config.vocabSize else {
             throw ValidationFailure.invalid("the models' vocabularies differ (\(model.config.vocabSize) vs \(base.config.vocabSize))")
@@ -27,12 +41,15 @@ public enum Validator {
         let n = min(chunks ?? available, available)
         guard n > 0 else { throw ValidationFailure.invalid("\(tokens.count) tokens do not fill one chunk of \(ctx); give more text or a smaller --ctx") }
         var acc = QualityAccumulator()
+        var modelSeconds = 0.0
         let vocab = model.config.vocabSize
         for c in 0..<n {
             progress.update(done: c, total: n, label: "chunk \(c + 1)/\(n)")
             var chunk = Array(tokens[(c * ctx)..<((c + 1) * ctx)])
             if let bos { chunk[0] = bos }
+            let started = Date()
             let lm = try model.forward(chunk, cache: model.makeCache(capacity: ctx))
+            modelSeconds += Date().timeIntervalSince(started)
             let lb = try base.forward(chunk, cache: base.makeCache(capacity: ctx))
             lm.withUnsafeBufferPointer { m in lb.withUnsafeBufferPointer { b in
                 for j in (ctx / 2)..<(ctx - 1) {
@@ -42,7 +59,7 @@ public enum Validator {
             } }
         }
         progress.finish(label: "")
-        return acc.summary
+        return Measurement(summary: acc.summary, modelTokens: n * ctx, modelSeconds: modelSeconds)
     }
 
     public struct SequenceResult: Codable, Sendable {
