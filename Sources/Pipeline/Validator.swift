@@ -31,8 +31,24 @@ public enum Validator {
         public var promptTokensPerSecond: Double { Double(modelTokens) / max(modelSeconds, 1e-9) }
     }
 
+    /// The base's logits over the scored rows of each chunk, kept between comparisons of several
+    /// models against one base over the same tokens (the ladder's rungs), so the base runs once.
+    /// Holds chunks × ctx/2 × vocabulary floats (SmolLM2, 8 chunks of 512: 400 MB).
+    public final class BaseLogits {
+        var chunks: [Int: [Float]] = [:]
+        let tokens: [Int], ctx: Int
+        public init(tokens: [Int], ctx: Int) {
+            self.tokens = tokens
+            self.ctx = ctx
+        }
+    }
+
+    /// `baseLogits` (made for the same tokens and ctx) keeps the base's logits between calls.
     public static func measure(model: Transformer, base: Transformer, tokens: [Int], ctx: Int, chunks: Int?, bos: Int?,
-                               progress: ProgressReporter = SilentProgress()) throws -> Measurement {
+                               baseLogits: BaseLogits? = nil, progress: ProgressReporter = SilentProgress()) throws -> Measurement {
+        if let baseLogits, baseLogits.tokens != tokens || baseLogits.ctx != ctx {
+            throw ValidationFailure.invalid("the kept base logits are for other tokens or another ctx")
+        }
         guard ctx >= 8 else { throw ValidationFailure.invalid("--ctx must be at least 8") }
         guard model.config.vocabSize == base.config.vocabSize else {
             throw ValidationFailure.invalid("the models' vocabularies differ (\(model.config.vocabSize) vs \(base.config.vocabSize))")
@@ -50,11 +66,20 @@ public enum Validator {
             let started = Date()
             let lm = try model.forward(chunk, cache: model.makeCache(capacity: ctx))
             modelSeconds += Date().timeIntervalSince(started)
-            let lb = try base.forward(chunk, cache: base.makeCache(capacity: ctx))
+            // The base's rows for the scored positions ctx/2 ..< ctx-1, first of the slice at 0.
+            let scored = (ctx / 2)..<(ctx - 1)
+            let lb: [Float]
+            if let kept = baseLogits?.chunks[c] {
+                lb = kept
+            } else {
+                lb = Array(try base.forward(chunk, cache: base.makeCache(capacity: ctx))[(scored.lowerBound * vocab)..<(scored.upperBound * vocab)])
+                baseLogits?.chunks[c] = lb
+            }
             lm.withUnsafeBufferPointer { m in lb.withUnsafeBufferPointer { b in
-                for j in (ctx / 2)..<(ctx - 1) {
+                for j in scored {
                     let rows = (j * vocab)..<((j + 1) * vocab)
-                    acc.add(model: UnsafeBufferPointer(rebasing: m[rows]), base: UnsafeBufferPointer(rebasing: b[rows]), next: chunk[j + 1])
+                    let baseRows = ((j - scored.lowerBound) * vocab)..<((j - scored.lowerBound + 1) * vocab)
+                    acc.add(model: UnsafeBufferPointer(rebasing: m[rows]), base: UnsafeBufferPointer(rebasing: b[baseRows]), next: chunk[j + 1])
                 }
             } }
         }

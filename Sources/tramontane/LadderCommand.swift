@@ -14,7 +14,7 @@ struct LadderCommand: ParsableCommand {
         each rung is quantized from the base and validated against it.
         """)
 
-    @Argument(help: "A checkpoint file or folder (anything `inspect` reads).")
+    @Argument(help: "A checkpoint file or folder (anything `inspect` reads).", completion: .file())
     var source: String
 
     @Option(help: "Comma-separated types, e.g. q8_0,q6_k,q4_k_m,q4_0+imatrix (default: every preset).")
@@ -23,10 +23,11 @@ struct LadderCommand: ParsableCommand {
     @Option(help: "auto (computed on the calibration half of the tokens) or an importance-matrix file from `tramontane imatrix`. Without a +imatrix type, every type is calibrated.")
     var imatrix: String?
 
-    @Option(name: .customLong("out"), help: "The folder for the base, the quantized files and ladder.svg.")
+    @Option(name: .customLong("out"), help: "The folder for the base, the quantized files and ladder.svg.", completion: .directory)
     var directory: String = "ladder"
 
-    @Option(name: .customLong("compare-llamacpp"), help: "A folder holding llama.cpp's llama-quantize and llama-perplexity: its points for the same types go beside ours in the plot (needs a GGUF source).")
+    @Option(name: .customLong("compare-llamacpp"), help: "A folder holding llama.cpp's llama-quantize and llama-perplexity: its points for the same types go beside ours in the plot (needs a GGUF source).",
+            completion: .directory)
     var llamaCpp: String?
 
     @Option(name: .customLong("speed-tokens"), help: "Tokens generated (greedy) to time decoding; 0 skips it.")

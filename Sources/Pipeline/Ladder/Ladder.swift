@@ -156,11 +156,13 @@ public enum Ladder {
         if imatrixSource != nil, !rungs.contains(where: { $0.calibrated }) { rungs = rungs.map { Rung(preset: $0.preset, calibrated: true) } }
         let calibrate = imatrixSource == .auto && rungs.contains { $0.calibrated }
 
-        // Held out: with a computed importance matrix the rungs are measured on the first half
-        // of the tokens and calibrated on the second, as demo.sh split them.
+        // Held out: with a computed importance matrix the rungs are measured on chunks of the
+        // first half of the tokens and it is calibrated on the chunks after the first chunk
+        // boundary past the middle (as scripts/demo.sh split them before the ladder existed).
         let all = options.evaluation.tokens
-        let evalTokens = calibrate ? Array(all[..<(all.count / 2)]) : all
         let ctx = options.evaluation.ctx
+        let evalTokens = calibrate ? Array(all[..<(all.count / 2)]) : all
+        let calibrationStart = min(all.count, (all.count / 2 + ctx - 1) / ctx * ctx)
         let chunks = min(options.evaluation.chunks ?? Int.max, evalTokens.count / ctx)
         guard chunks > 0 else { throw LadderError.tooFewTokens(tokens: evalTokens.count, ctx: ctx, heldOut: calibrate) }
 
@@ -208,7 +210,7 @@ public enum Ladder {
         case .auto? where calibrate:
             let p = path("imatrix.safetensors")
             let target = try OutputTarget(p, inputs: checkpoint.inputs, replacing: options.replacing)
-            let calibration = Array(all[(all.count / 2)...])
+            let calibration = Array(all[calibrationStart...])
             var m = try ImportanceMatrix.collect(model: reference, tokens: calibration, ctx: ctx, chunks: nil, bos: reference.config.bosTokenID,
                                                  progress: observer.progress("imatrix"))
             m.metadata["model"] = base
@@ -223,6 +225,7 @@ public enum Ladder {
 
         var rows: [Row] = []
         var scored = 0
+        let baseLogits = Validator.BaseLogits(tokens: evalTokens, ctx: ctx)
         for rung in rungs {
             let out = path(rung.fileName)
             var q = Quantizer.Options(recipe: try Recipe.preset(rung.preset, layers: model.config.nLayers))
@@ -247,7 +250,7 @@ public enum Ladder {
             let m = try Validator.load(out, threads: options.threads)
             m.quantizedActivations = options.quantizedActivations
             let v = try Validator.measure(model: m, base: reference, tokens: evalTokens, ctx: ctx, chunks: chunks, bos: m.config.bosTokenID,
-                                          progress: observer.progress("validate \(rung)"))
+                                          baseLogits: baseLogits, progress: observer.progress("validate \(rung)"))
             let speed = try decodeSpeed(m, prompt: evalTokens, tokens: options.speedTokens)
             let s = v.summary
             scored = s.tokensScored
@@ -255,8 +258,9 @@ public enum Ladder {
                             bitsPerWeight: plan.bitsPerWeight, meanRMSE: plan.meanRMSE, ppl: s.ppl, pplBase: s.pplBase,
                             meanKLD: s.meanKLD, p99KLD: s.p99KLD, top1Agreement: s.top1Agreement,
                             quantizeSeconds: plan.seconds ?? 0, promptTokensPerSecond: v.promptTokensPerSecond, tokensPerSecond: speed))
-            steps.done(String(format: "validate %@ against the base: PPL %.3f (base %.3f), mean KLD %.4f, top-1 %.2f%%",
-                              rung.description, s.ppl, s.pplBase, s.meanKLD, 100 * s.top1Agreement))
+            steps.done(String(format: "validate %@ against the base: PPL %.3f (base %.3f), mean KLD %.4f, top-1 %.2f%%; %.0f prompt tokens/s",
+                              rung.description, s.ppl, s.pplBase, s.meanKLD, 100 * s.top1Agreement, v.promptTokensPerSecond)
+                       + (speed.map { String(format: ", decoding %.0f tokens/s", $0) } ?? ""))
         }
 
         var llama: [LlamaCppLadder.Row]?
