@@ -86,6 +86,14 @@ final class LadderCLITests: XCTestCase {
         XCTAssertNotEqual(r.status, 0)
         XCTAssertTrue(r.stderr.contains("needs a GGUF source"), r.stderr)
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir.file("l/q8_0.tmt")))
+        // An output that exists, without --force: refused before any rung is made.
+        try FileManager.default.createDirectory(atPath: dir.file("l"), withIntermediateDirectories: true)
+        _ = dir.write("l/ladder.svg", Array("<svg/>".utf8))
+        r = try CLIProcess.run(["ladder", Fixtures.tinyMistral("hf-safetensors-f32"), "--types", "q8_0", "--tokens", tokens(dir),
+                                "--ctx", "64", "--out", dir.file("l")], cacheDir: cacheDir.path)
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.stderr.contains("ladder.svg") && r.stderr.contains("--force"), r.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir.file("l/q8_0.tmt")))
     }
 }
 

@@ -177,6 +177,10 @@ public enum Ladder {
         // The base: the source itself if its weights are floats, else an f32 copy of it.
         let opened = try Checkpoint.open(source)
         let needsBase = try opened.native().tensors.contains { $0.dtype.isBlockQuantized }
+        // Every output checked before any work (an existing file without --force, an input).
+        let imatrixFile: String? = options.imatrix.flatMap { if case .file(let p) = $0 { return p } else { return nil } }
+        let outputs = (needsBase ? ["base-f32.tmt"] : []) + (calibrate ? ["imatrix.safetensors"] : []) + rungs.map(\.fileName) + ["ladder.svg"]
+        for o in outputs { _ = try OutputTarget(path(o), inputs: opened.inputs + [imatrixFile].compactMap { $0 }, replacing: options.replacing) }
         var base = source
         if needsBase {
             steps.total += 2
@@ -278,7 +282,7 @@ public enum Ladder {
         }
         let plot = LadderPlot(title: title, subtitle: "KL divergence from the unquantized model, mean over \(scored) tokens of \(options.evaluation.source)",
                               series: series)
-        try plot.write(to: OutputTarget(plotPath, inputs: [], replacing: true))
+        try plot.write(to: OutputTarget(plotPath, inputs: [], replacing: options.replacing))
 
         return Report(source: source, base: base, baseConverted: needsBase, imatrix: imatrixPath, evaluation: options.evaluation.source,
                       ctx: ctx, tokensScored: scored, pplBase: rows.first?.pplBase ?? 0, rows: rows,
