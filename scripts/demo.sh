@@ -10,7 +10,7 @@ scripts/setup-debian.sh
 gguf="$(scripts/fetch-models.sh)"
 scripts/build-release.sh
 bin=.build/release/tramontane
-out=.cache/demo
+out="${DEMO_OUT:-.cache/demo}"  # DEMO_OUT=DIR writes elsewhere (the .cache of a worktree may be shared)
 mkdir -p "$out"
 
 echo "== inspect the GGUF"
