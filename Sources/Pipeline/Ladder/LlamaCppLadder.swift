@@ -1,3 +1,4 @@
+import Checkpoints
 import Foundation
 import TensorCore
 
@@ -13,7 +14,7 @@ public enum LlamaCppLadder {
         public var llamaType: String
         public var file: String
         public var fileBytes: Int
-        /// As llama.cpp's loader reports it ("file size = … (N BPW)").
+        /// All tensor bytes × 8 over all weights, as for our rows.
         public var bitsPerWeight: Double
         public var meanKLD: Double
         public var quantizeSeconds: Double
@@ -67,8 +68,9 @@ public enum LlamaCppLadder {
             let args = llamaArguments(preset)
             let flags = args.dropLast(), type = args.last ?? preset
             let started = Date()
+            let quantizeLog: String
             do {
-                _ = try Tool.run(quantize, Array(flags) + [base, file, type, String(threads)], log: path("\(preset).quantize.log"))
+                quantizeLog = try Tool.run(quantize, Array(flags) + [base, file, type, String(threads)], log: path("\(preset).quantize.log"))
             } catch {
                 // A preset llama.cpp does not have is left off its series, not fatal.
                 steps.done("llama.cpp: no \(preset) (\(error))")
@@ -78,13 +80,24 @@ public enum LlamaCppLadder {
             let log = try Tool.run(perplexity, ["-m", file, "--kl-divergence-base", logits, "--kl-divergence"] + common,
                                    log: path("\(preset).perplexity.log"))
             guard let kld = number(after: "Mean    KLD:", in: log) else { throw LadderError.llamaCppOutput(path("\(preset).perplexity.log"), "Mean KLD") }
-            guard let bpw = number(before: " BPW)", in: log) else { throw LadderError.llamaCppOutput(path("\(preset).perplexity.log"), "BPW") }
+            // Counted as ours is (all tensor bytes over all weights) when our GGUF reader reads
+            // the file; else llama-quantize's own figure ("quant size = … (N BPW)", 2 decimals).
+            guard let bpw = bitsPerWeight(gguf: file) ?? number(before: " BPW)", in: quantizeLog) else {
+                throw LadderError.llamaCppOutput(path("\(preset).quantize.log"), "BPW")
+            }
             let bytes = (try? FileManager.default.attributesOfItem(atPath: file)[.size] as? Int) ?? 0
             rows.append(Row(type: preset, llamaType: args.joined(separator: " "), file: file, fileBytes: bytes, bitsPerWeight: bpw,
                             meanKLD: kld, quantizeSeconds: seconds))
             steps.done(String(format: "llama.cpp %@ (%@): %.3f bits/weight, mean KLD %.4f", preset, args.joined(separator: " "), bpw, kld))
         }
         return rows
+    }
+
+    /// Tensor bytes × 8 / weights of a GGUF, nil if it cannot be read.
+    static func bitsPerWeight(gguf path: String) -> Double? {
+        guard let c = try? Checkpoint.open(path), !c.tensors.isEmpty else { return nil }
+        let weights = c.tensors.reduce(0) { $0 + $1.elementCount }
+        return weights == 0 ? nil : Double(c.tensors.reduce(0) { $0 + $1.byteCount } * 8) / Double(weights)
     }
 
     /// The number right after `marker` in `text` ("Mean    KLD:   0.055123 ±   0.0012").
