@@ -95,7 +95,9 @@ extension Checkpoint {
         }
         if ggufs.count == 1 { return try open(p(ggufs[0])) }
         if tmts.count == 1 { return try open(p(tmts[0])) }
-        throw CheckpointError.unrecognizedFormat(path: dir, detail: "no weights found (looked for *.safetensors, *.index.json, pytorch_model.bin, *.pth, *.gguf, *.tmt)")
+        let held = names.isEmpty ? "the folder is empty"
+            : "it holds \(names.prefix(8).joined(separator: ", "))\(names.count > 8 ? " … (\(names.count) files)" : "")"
+        throw CheckpointError.missingFile(path: dir, detail: "no weights found: looked for model.safetensors.index.json, pytorch_model.bin.index.json, *.safetensors, pytorch_model.bin, *.pth, *.gguf and *.tmt; \(held). Give the folder that holds the weights, or a weight file")
     }
 
     /// A sharded checkpoint through its index (`weight_map`: tensor → shard file).

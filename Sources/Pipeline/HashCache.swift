@@ -80,3 +80,26 @@ public struct HashCache: Sendable {
         return (digest, false)
     }
 }
+
+/// Digests computed earlier in this process, each trusted while its file's identity (the
+/// `HashCache` key) is unchanged. The ladder quantizes one source to many types and hashes it
+/// once: a base it has just written is younger than `HashCache.racyWindow`, so the disk cache
+/// would not keep its digest and every rung would read the whole file again.
+public struct KnownDigests: Sendable {
+    private var entries: [String: (key: String, digest: String)] = [:]
+
+    public init() {}
+
+    /// Hashes `path` (through `cache` when there is one) and remembers its digest.
+    public mutating func add(file path: String, cache: HashCache?) throws {
+        guard let before = HashCache.identity(path) else { return }
+        let digest = try cache?.sha256(file: path).digest ?? TensorValues.sha256(file: path)
+        if HashCache.identity(path)?.key == before.key { entries[path] = (before.key, digest) }
+    }
+
+    /// The digest of `path` if it was hashed in this process and has not changed since.
+    public func digest(file path: String) -> String? {
+        guard let e = entries[path], HashCache.identity(path)?.key == e.key else { return nil }
+        return e.digest
+    }
+}

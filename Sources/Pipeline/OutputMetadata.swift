@@ -28,13 +28,13 @@ struct OutputMetadata {
     }
 
     init(checkpoint: Checkpoint, model: NativeModel, command: [String], hashSources: Bool, hashCache: HashCache? = nil,
-         writer: TMTWriterOptions) {
+         knownDigests: KnownDigests = KnownDigests(), writer: TMTWriterOptions) {
         self.checkpoint = checkpoint
         self.model = model
         self.command = command
         let files = checkpoint.files
-        hashes = Background { try OutputMetadata.sources(files, hash: hashSources, cache: hashCache) }
-        willHash = hashSources && files.contains { f in hashCache?.cached(file: f) == nil }
+        hashes = Background { try OutputMetadata.sources(files, hash: hashSources, cache: hashCache, known: knownDigests) }
+        willHash = hashSources && files.contains { f in knownDigests.digest(file: f) == nil && hashCache?.cached(file: f) == nil }
         let (tokenizers, config) = (checkpoint.tokenizers, model.config)
         prepared = Background {
             Prepared(blobs: try tokenizers.map { t in
@@ -83,11 +83,13 @@ struct OutputMetadata {
     /// is recorded with `"sha256": null`: hashing costs one core about 1 s per 2 GB, as much as
     /// a whole Q4_0 quantization on two cores. With a `cache`, a file hashed before and
     /// unchanged since is not read again (recorded with `"sha256_cached": true`).
-    static func sources(_ files: [String], hash: Bool, cache: HashCache?) throws -> [JSONValue] {
+    static func sources(_ files: [String], hash: Bool, cache: HashCache?, known: KnownDigests = KnownDigests()) throws -> [JSONValue] {
         try files.map { f in
             let size = (try? FileManager.default.attributesOfItem(atPath: f)[.size] as? Int) ?? 0
             var entry: [String: JSONValue] = ["path": .string(f), "bytes": .int(Int64(size)), "sha256": .null]
-            if hash, let cache {
+            if hash, let digest = known.digest(file: f) {
+                entry["sha256"] = .string(digest)
+            } else if hash, let cache {
                 let (digest, cached) = try cache.sha256(file: f)
                 entry["sha256"] = .string(digest)
                 if cached { entry["sha256_cached"] = .bool(true) }

@@ -22,6 +22,9 @@ public struct Quantizer {
         public var hashSources = true
         /// Where source digests are remembered between runs (nil: hash every time).
         public var hashCache: HashCache?
+        /// Digests of source files the caller computed in this process (`KnownDigests`): the
+        /// ladder hashes its source once for all its rungs.
+        public var knownDigests = KnownDigests()
         /// Replace an existing output file (`--force`); an input, a FIFO or a device never is.
         public var replacing = false
         /// Weights per unit of work (`TensorBatch`): small tensors are batched up to it, larger
@@ -105,7 +108,8 @@ public struct Quantizer {
         let writer = try TMTWriter(target: target, options: TMTWriterOptions(codec: options.codec, threads: options.threads))
         let inputBytes = plan.tensors.reduce(0) { $0 + (byName[$1.name]?.byteCount ?? 0) }
         let metadata = OutputMetadata(checkpoint: checkpoint, model: model, command: options.command, hashSources: options.hashSources,
-                                      hashCache: options.hashCache, writer: writer.options)
+                                      hashCache: options.hashCache, knownDigests: options.knownDigests,
+                                      writer: writer.options)
         var engine = TensorEngine(threads: options.threads, mode: options.mode, imatrix: options.imatrix)
         engine.report = options.report
         engine.batchWeights = options.batchWeights

@@ -19,6 +19,36 @@ public enum Validator {
     /// llama-perplexity's protocol: chunks of `ctx` tokens, BOS first, score the second half.
     public static func compare(model: Transformer, base: Transformer, tokens: [Int], ctx: Int, chunks: Int?, bos: Int?,
                                progress: ProgressReporter = SilentProgress()) throws -> QualityAccumulator.Summary {
+        try measure(model: model, base: base, tokens: tokens, ctx: ctx, chunks: chunks, bos: bos, progress: progress).summary
+    }
+
+    /// What `compare` measures, and the time the model's own forward passes took (the base's
+    /// left out): its prompt-processing speed over the evaluated chunks, for the ladder's table.
+    public struct Measurement: Sendable {
+        public var summary: QualityAccumulator.Summary
+        public var modelTokens: Int
+        public var modelSeconds: Double
+        public var promptTokensPerSecond: Double { Double(modelTokens) / max(modelSeconds, 1e-9) }
+    }
+
+    /// The base's logits over the scored rows of each chunk, kept between comparisons of several
+    /// models against one base over the same tokens (the ladder's rungs), so the base runs once.
+    /// Holds chunks × ctx/2 × vocabulary floats (SmolLM2, 8 chunks of 512: 400 MB).
+    public final class BaseLogits {
+        var chunks: [Int: [Float]] = [:]
+        let tokens: [Int], ctx: Int
+        public init(tokens: [Int], ctx: Int) {
+            self.tokens = tokens
+            self.ctx = ctx
+        }
+    }
+
+    /// `baseLogits` (made for the same tokens and ctx) keeps the base's logits between calls.
+    public static func measure(model: Transformer, base: Transformer, tokens: [Int], ctx: Int, chunks: Int?, bos: Int?,
+                               baseLogits: BaseLogits? = nil, progress: ProgressReporter = SilentProgress()) throws -> Measurement {
+        if let baseLogits, baseLogits.tokens != tokens || baseLogits.ctx != ctx {
+            throw ValidationFailure.invalid("the kept base logits are for other tokens or another ctx")
+        }
         guard ctx >= 8 else { throw ValidationFailure.invalid("--ctx must be at least 8") }
         guard model.config.vocabSize == base.config.vocabSize else {
             throw ValidationFailure.invalid("the models' vocabularies differ (\(model.config.vocabSize) vs \(base.config.vocabSize))")
@@ -27,22 +57,34 @@ public enum Validator {
         let n = min(chunks ?? available, available)
         guard n > 0 else { throw ValidationFailure.invalid("\(tokens.count) tokens do not fill one chunk of \(ctx); give more text or a smaller --ctx") }
         var acc = QualityAccumulator()
+        var modelSeconds = 0.0
         let vocab = model.config.vocabSize
         for c in 0..<n {
             progress.update(done: c, total: n, label: "chunk \(c + 1)/\(n)")
             var chunk = Array(tokens[(c * ctx)..<((c + 1) * ctx)])
             if let bos { chunk[0] = bos }
+            let started = Date()
             let lm = try model.forward(chunk, cache: model.makeCache(capacity: ctx))
-            let lb = try base.forward(chunk, cache: base.makeCache(capacity: ctx))
+            modelSeconds += Date().timeIntervalSince(started)
+            // The base's rows for the scored positions ctx/2 ..< ctx-1, first of the slice at 0.
+            let scored = (ctx / 2)..<(ctx - 1)
+            let lb: [Float]
+            if let kept = baseLogits?.chunks[c] {
+                lb = kept
+            } else {
+                lb = Array(try base.forward(chunk, cache: base.makeCache(capacity: ctx))[(scored.lowerBound * vocab)..<(scored.upperBound * vocab)])
+                baseLogits?.chunks[c] = lb
+            }
             lm.withUnsafeBufferPointer { m in lb.withUnsafeBufferPointer { b in
-                for j in (ctx / 2)..<(ctx - 1) {
+                for j in scored {
                     let rows = (j * vocab)..<((j + 1) * vocab)
-                    acc.add(model: UnsafeBufferPointer(rebasing: m[rows]), base: UnsafeBufferPointer(rebasing: b[rows]), next: chunk[j + 1])
+                    let baseRows = ((j - scored.lowerBound) * vocab)..<((j - scored.lowerBound + 1) * vocab)
+                    acc.add(model: UnsafeBufferPointer(rebasing: m[rows]), base: UnsafeBufferPointer(rebasing: b[baseRows]), next: chunk[j + 1])
                 }
             } }
         }
         progress.finish(label: "")
-        return acc.summary
+        return Measurement(summary: acc.summary, modelTokens: n * ctx, modelSeconds: modelSeconds)
     }
 
     public struct SequenceResult: Codable, Sendable {

@@ -48,7 +48,7 @@ struct Convert: ParsableCommand {
         options.hashCache = provenance.hashCache
         options.replacing = overwrite.force
         options.writer = TMTWriterOptions(codec: codec, level: level, chunkSize: chunkMiB << 20, threads: threads.threads)
-        let report = try Converter.convert(source, to: output, options: options, progress: TerminalProgress(title: "convert", quiet: out.json))
+        let report = try Converter.convert(source, to: output, options: options, progress: out.progress("convert"))
         if out.json { return try out.printJSON(report) }
         print("\(report.output): \(report.tensors) tensors, \(formatBytes(report.inputBytes)) → \(formatBytes(report.outputBytes)) (ratio \(String(format: "%.3f", report.ratio))) in \(String(format: "%.1f", report.seconds)) s, \(String(format: "%.0f", report.mbPerSecond)) MB/s")
     }

@@ -29,7 +29,7 @@ struct Imatrix: ParsableCommand {
         let m = try Validator.load(checkpoint, threads: threads.threads)
         let (ids, source) = try calibration.load(tokenizerOf: model)
         var matrix = try ImportanceMatrix.collect(model: m, tokens: ids, ctx: calibration.ctx, chunks: calibration.chunks, bos: m.config.bosTokenID,
-                                                  progress: TerminalProgress(title: "imatrix", quiet: out.json))
+                                                  progress: out.progress("imatrix"))
         matrix.metadata["model"] = model
         matrix.metadata["calibration"] = source
         try matrix.write(to: target)

@@ -15,7 +15,7 @@ struct Inspect: ParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() throws {
-        let report = try Inspector.inspect(path, hash: hash, progress: TerminalProgress(title: "inspect", quiet: output.json))
+        let report = try Inspector.inspect(path, hash: hash, progress: output.progress("inspect"))
         if output.json { return try output.printJSON(report) }
         print("\(report.path)")
         print("  format: \(report.format)   layout: \(report.layout)   architecture: \(report.architecture ?? "?")")

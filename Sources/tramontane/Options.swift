@@ -7,6 +7,15 @@ struct OutputOptions: ParsableArguments {
     @Flag(name: .long, help: "Print the result as JSON on stdout.")
     var json = false
 
+    @Flag(name: .shortAndLong, help: "Print no progress on stderr (errors still go there).")
+    var quiet = false
+
+    /// The progress reporter of a step called `title`: a bar on a terminal, one line when the
+    /// step ends otherwise; none with --quiet, and none with --json unless stderr is a terminal.
+    func progress(_ title: String) -> TerminalProgress {
+        TerminalProgress(title: title, enabled: !quiet && (!json || TerminalProgress.stderrIsTerminal))
+    }
+
     /// Prints `value` as pretty JSON on stdout.
     func printJSON<T: Encodable>(_ value: T) throws {
         let e = JSONEncoder()

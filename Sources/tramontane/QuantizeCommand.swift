@@ -79,7 +79,7 @@ struct QuantizeTensors: ParsableCommand {
             plan = try Quantizer.plan(model, source: source, options: options)
         } else {
             plan = try Quantizer.quantize(checkpoint, model, source: source, to: output ?? "", options: options,
-                                          progress: TerminalProgress(title: "quantize", quiet: out.json), start: start)
+                                          progress: out.progress("quantize"), start: start)
         }
         if out.json { return try out.printJSON(plan) }
         let width = min(44, plan.tensors.map(\.name.count).max() ?? 4)

@@ -43,7 +43,7 @@ struct Validate: ParsableCommand {
         base.quantizedActivations = activations == .q8
         let ids = try eval.load(tokenizerOf: model).ids
         let s = try Validator.compare(model: m, base: base, tokens: ids, ctx: eval.ctx, chunks: eval.chunks, bos: m.config.bosTokenID,
-                                      progress: TerminalProgress(title: "validate", quiet: out.json))
+                                      progress: out.progress("validate"))
         if out.json { return try out.printJSON(s) }
         print(String(format: """
             tokens scored       %d

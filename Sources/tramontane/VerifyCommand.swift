@@ -30,7 +30,7 @@ struct Verify: ParsableCommand {
     }
 
     func run() throws {
-        let progress = TerminalProgress(title: "verify", quiet: out.json)
+        let progress = out.progress("verify")
         var result = Result(file: file, ok: false, tensors: 0, blobs: 0, error: nil)
         do {
             let tmt = try TMTFile(path: file)

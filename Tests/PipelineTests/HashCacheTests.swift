@@ -9,6 +9,20 @@ final class HashCacheTests: XCTestCase {
     /// sha256("abc"), FIPS 180-2's first example.
     let abc = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
 
+    /// The ladder's in-process digests: a file just written (too young for the disk cache) is
+    /// hashed once, and a digest is dropped as soon as the file changes.
+    func testKnownDigestsHoldWhileTheFileIsUnchanged() throws {
+        let dir = TempDir()
+        let f = dir.write("base.tmt", Array("abc".utf8))
+        var known = KnownDigests()
+        try known.add(file: f, cache: HashCache(directory: dir.file("cache")))
+        XCTAssertEqual(known.digest(file: f), abc)
+        XCTAssertNil(HashCache(directory: dir.file("cache")).cached(file: f), "too young for the disk cache")
+        XCTAssertNil(known.digest(file: dir.file("other")))
+        _ = dir.write("base.tmt", Array("abd".utf8))
+        XCTAssertNil(known.digest(file: f), "rewritten: the identity moved")
+    }
+
     /// Files here are hashed 0.2 s after their last change; the cache waits 0.1 s.
     func settle() { Thread.sleep(forTimeInterval: 0.2) }
 

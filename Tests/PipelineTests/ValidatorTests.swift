@@ -23,6 +23,26 @@ final class ValidatorTests: XCTestCase {
         XCTAssertEqual(s.top1Agreement, 1)
     }
 
+    /// The ladder keeps the base's logits between rungs: the same numbers as running it each time.
+    func testKeptBaseLogitsGiveTheSameMeasurement() throws {
+        let dir = TempDir()
+        let base = try Validator.load(Fixtures.tinyMistral("hf-safetensors-f32"), threads: 2)
+        let out = dir.file("q4_0.tmt")
+        _ = try Quantizer.quantize(Fixtures.tinyMistral("hf-safetensors-f32"), to: out, options: Quantizer.Options(recipe: try Recipe.preset("q4_0", layers: 2)))
+        let m = try Validator.load(out, threads: 2)
+        let ids = tokens(384, vocab: 1024)
+        let plain = try Validator.compare(model: m, base: base, tokens: ids, ctx: 128, chunks: nil, bos: 1)
+        let kept = Validator.BaseLogits(tokens: ids, ctx: 128)
+        for _ in 0..<2 {
+            let s = try Validator.measure(model: m, base: base, tokens: ids, ctx: 128, chunks: nil, bos: 1, baseLogits: kept).summary
+            XCTAssertEqual(s.meanKLD, plain.meanKLD)
+            XCTAssertEqual(s.pplBase, plain.pplBase)
+            XCTAssertEqual(s.top1Agreement, plain.top1Agreement)
+            XCTAssertEqual(s.tokensScored, 3 * 63)
+        }
+        XCTAssertThrowsError(try Validator.measure(model: m, base: base, tokens: ids, ctx: 64, chunks: nil, bos: 1, baseLogits: kept))
+    }
+
     func testQuantizedModelsOrderByBits() throws {
         let dir = TempDir()
         let base = try Validator.load(Fixtures.tinyMistral("hf-safetensors-f32"), threads: 2)

@@ -1,0 +1,372 @@
+import Checkpoints
+import Foundation
+import Inference
+import ModelFile
+import TensorCore
+
+/// `tramontane ladder`: one source quantized to a ladder of types, each file verified,
+/// validated against the unquantized model and timed, the results as a table and a plot
+/// (`LadderPlot`). What `scripts/demo.sh` did as a shell loop, with the source opened and
+/// hashed once and the base model loaded once for every rung.
+public enum Ladder {
+    /// One rung: a preset, calibrated with the importance matrix (`q4_0+imatrix`) or not.
+    public struct Rung: Sendable, Equatable, CustomStringConvertible {
+        public var preset: String
+        public var calibrated: Bool
+
+        public init(preset: String, calibrated: Bool = false) {
+            self.preset = preset
+            self.calibrated = calibrated
+        }
+
+        /// `PRESET` or `PRESET+imatrix`, the preset one of `Recipe.presetNames`.
+        public init(parsing text: String) throws {
+            let s = text.trimmingCharacters(in: .whitespaces).lowercased()
+            let calibrated = s.hasSuffix("+imatrix")
+            let preset = calibrated ? String(s.dropLast("+imatrix".count)) : s
+            guard Recipe.presetNames.contains(preset) else { throw LadderError.unknownRung(text) }
+            self.init(preset: preset, calibrated: calibrated)
+        }
+
+        /// A comma-separated list of rungs.
+        public static func list(_ text: String) throws -> [Rung] {
+            let rungs = try text.split(separator: ",").map { try Rung(parsing: String($0)) }
+            guard !rungs.isEmpty else { throw LadderError.unknownRung(text) }
+            for (i, r) in rungs.enumerated() where rungs[..<i].contains(r) { throw LadderError.duplicateRung(r.description) }
+            return rungs
+        }
+
+        /// Every preset the quantizer knows, uncalibrated: the default ladder.
+        public static var all: [Rung] { Recipe.presetNames.map { Rung(preset: $0) } }
+
+        public var description: String { calibrated ? "\(preset)+imatrix" : preset }
+        /// The file a rung is written to, in the ladder's folder.
+        public var fileName: String { "\(description).tmt" }
+    }
+
+    public enum ImatrixSource: Sendable, Equatable {
+        /// Computed by the ladder on the calibration half of the tokens (`ImportanceMatrix.collect`).
+        case auto
+        case file(String)
+    }
+
+    /// The text the rungs are measured on (and, with `--imatrix auto`, calibrated on).
+    public struct Evaluation: Sendable {
+        public var tokens: [Int]
+        /// Where the tokens came from (a file name, or "default evaluation text").
+        public var source: String
+        public var ctx: Int
+        public var chunks: Int?
+        public init(tokens: [Int], source: String, ctx: Int = 512, chunks: Int? = nil) {
+            self.tokens = tokens
+            self.source = source
+            self.ctx = ctx
+            self.chunks = chunks
+        }
+    }
+
+    public struct Options: Sendable {
+        public var rungs: [Rung] = Rung.all
+        /// The importance matrix of the `+imatrix` rungs. Given with no `+imatrix` rung, every
+        /// rung is calibrated with it.
+        public var imatrix: ImatrixSource?
+        public var evaluation: Evaluation
+        /// The folder the base, the rungs, the importance matrix and the plot are written to.
+        public var directory: String
+        public var replacing = false
+        public var threads = availableCores
+        /// Tokens generated (greedy) to time decoding; 0 skips it.
+        public var speedTokens = 32
+        /// Q8 activations for the integer kernels, as `validate` and `generate` run by default.
+        public var quantizedActivations = true
+        public var command: [String] = []
+        public var hashSources = true
+        public var hashCache: HashCache?
+        /// A folder with llama.cpp's `llama-quantize` and `llama-perplexity`: its points for the
+        /// same presets go beside ours (`LlamaCppLadder`).
+        public var llamaCpp: String?
+        /// The evaluation text itself, for llama-perplexity (nil when the tokens came as ids).
+        public var evaluationText: String?
+        /// The plot's title (default: the source's file name).
+        public var title: String?
+        public init(evaluation: Evaluation, directory: String) {
+            self.evaluation = evaluation
+            self.directory = directory
+        }
+    }
+
+    /// One measured rung (one row of the table, one point of the plot).
+    public struct Row: Codable, Sendable {
+        public var type: String
+        public var preset: String
+        public var imatrix: Bool
+        public var file: String
+        public var fileBytes: Int
+        public var bitsPerWeight: Double
+        public var meanRMSE: Double?
+        public var ppl: Double
+        public var pplBase: Double
+        public var meanKLD: Double
+        public var p99KLD: Double
+        public var top1Agreement: Double
+        public var quantizeSeconds: Double
+        /// The model's own forward passes over the evaluated chunks (the base's not counted).
+        public var promptTokensPerSecond: Double
+        /// Greedy decoding after a short prompt (nil when `speedTokens` is 0).
+        public var tokensPerSecond: Double?
+        enum CodingKeys: String, CodingKey {
+            case type, preset, imatrix, file, ppl
+            case fileBytes = "file_bytes", bitsPerWeight = "bits_per_weight", meanRMSE = "mean_rmse", pplBase = "ppl_base"
+            case meanKLD = "mean_kld", p99KLD = "p99_kld", top1Agreement = "top1_agreement", quantizeSeconds = "quantize_seconds"
+            case promptTokensPerSecond = "prompt_tokens_per_second", tokensPerSecond = "tokens_per_second"
+        }
+    }
+
+    public struct Report: Codable, Sendable {
+        public var source: String
+        /// The unquantized model every rung is validated against (the source itself when it
+        /// holds no block-quantized tensor, else an f32 `.tmt` converted from it).
+        public var base: String
+        public var baseConverted: Bool
+        public var imatrix: String?
+        public var evaluation: String
+        public var ctx: Int
+        public var tokensScored: Int
+        public var pplBase: Double
+        public var rows: [Row]
+        public var llamaCpp: [LlamaCppLadder.Row]?
+        public var plot: String
+        public var seconds: Double
+        enum CodingKeys: String, CodingKey {
+            case source, base, imatrix, evaluation, ctx, rows, plot, seconds
+            case baseConverted = "base_converted", tokensScored = "tokens_scored", pplBase = "ppl_base", llamaCpp = "llama_cpp"
+        }
+    }
+
+    /// Runs the whole ladder. `observer` hears of each step when it is done and gives the
+    /// progress reporter of the step under way.
+    public static func run(_ source: String, options: Options, observer: LadderObserver = SilentLadderObserver()) throws -> Report {
+        let start = Date()
+        let dir = options.directory
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        func path(_ name: String) -> String { (dir as NSString).appendingPathComponent(name) }
+
+        let imatrixSource = options.imatrix ?? (options.rungs.contains { $0.calibrated } ? .auto : nil)
+        var rungs = options.rungs
+        if imatrixSource != nil, !rungs.contains(where: { $0.calibrated }) { rungs = rungs.map { Rung(preset: $0.preset, calibrated: true) } }
+        let calibrate = imatrixSource == .auto && rungs.contains { $0.calibrated }
+
+        // Held out: with a computed importance matrix the rungs are measured on chunks of the
+        // first half of the tokens and it is calibrated on the chunks after the first chunk
+        // boundary past the middle (as scripts/demo.sh split them before the ladder existed).
+        let all = options.evaluation.tokens
+        let ctx = options.evaluation.ctx
+        let evalTokens = calibrate ? Array(all[..<(all.count / 2)]) : all
+        let calibrationStart = min(all.count, (all.count / 2 + ctx - 1) / ctx * ctx)
+        let chunks = min(options.evaluation.chunks ?? Int.max, evalTokens.count / ctx)
+        guard chunks > 0 else { throw LadderError.tooFewTokens(tokens: evalTokens.count, ctx: ctx, heldOut: calibrate) }
+
+        var steps = Steps(total: rungs.count * 3 + (calibrate ? 1 : 0), observer: observer)
+        let llamaPresets = rungs.filter { !$0.calibrated }.map(\.preset)
+        if let tools = options.llamaCpp {
+            _ = try LlamaCppLadder.check(tools: tools, source: source)
+            guard options.evaluationText != nil else { throw LadderError.llamaCppNeedsText }
+            steps.total += 1 + llamaPresets.count
+        }
+
+        // The base: the source itself if its weights are floats, else an f32 copy of it.
+        let opened = try Checkpoint.open(source)
+        let needsBase = try opened.native().tensors.contains { $0.dtype.isBlockQuantized }
+        // Every output checked before any work (an existing file without --force, an input).
+        let imatrixFile: String? = options.imatrix.flatMap { if case .file(let p) = $0 { return p } else { return nil } }
+        let outputs = (needsBase ? ["base-f32.tmt"] : []) + (calibrate ? ["imatrix.safetensors"] : []) + rungs.map(\.fileName) + ["ladder.svg"]
+        for o in outputs { _ = try OutputTarget(path(o), inputs: opened.inputs + [imatrixFile].compactMap { $0 }, replacing: options.replacing) }
+        var base = source
+        if needsBase {
+            steps.total += 2
+            base = path("base-f32.tmt")
+            var convert = Converter.Options()
+            convert.dtype = .f32
+            convert.writer = TMTWriterOptions(codec: .raw, threads: options.threads)
+            convert.command = options.command
+            convert.hashSources = options.hashSources
+            convert.hashCache = options.hashCache
+            convert.replacing = options.replacing
+            let r = try Converter.convert(source, to: base, options: convert, progress: observer.progress("convert"))
+            steps.done("convert \(source) → \(base) (f32, \(mib(r.outputBytes)) MiB, \(seconds(r.seconds)))")
+            try verify(base, threads: options.threads, progress: observer.progress("verify"))
+            steps.done("verify \(base): every checksum matches")
+        }
+        let checkpoint = needsBase ? try Checkpoint.open(base) : opened
+        let model = try checkpoint.native()
+        let reference = try Validator.load(checkpoint, threads: options.threads)
+        reference.quantizedActivations = options.quantizedActivations
+
+        var known = KnownDigests()
+        if options.hashSources { for f in checkpoint.files { try known.add(file: f, cache: options.hashCache) } }
+
+        var imatrix: ImportanceMatrix?
+        var imatrixPath: String?
+        switch imatrixSource {
+        case .file(let p)?:
+            imatrix = try ImportanceMatrix.read(p)
+            imatrixPath = p
+        case .auto? where calibrate:
+            let p = path("imatrix.safetensors")
+            let target = try OutputTarget(p, inputs: checkpoint.inputs, replacing: options.replacing)
+            let calibration = Array(all[calibrationStart...])
+            var m = try ImportanceMatrix.collect(model: reference, tokens: calibration, ctx: ctx, chunks: nil, bos: reference.config.bosTokenID,
+                                                 progress: observer.progress("imatrix"))
+            m.metadata["model"] = base
+            m.metadata["calibration"] = "second half of \(options.evaluation.source)"
+            try m.write(to: target)
+            imatrix = m
+            imatrixPath = p
+            steps.done("imatrix on \(m.metadata["tokens"] ?? "?") tokens (second half of \(options.evaluation.source)) → \(p)")
+        default:
+            break
+        }
+
+        var rows: [Row] = []
+        var scored = 0
+        let baseLogits = Validator.BaseLogits(tokens: evalTokens, ctx: ctx)
+        for rung in rungs {
+            let out = path(rung.fileName)
+            var q = Quantizer.Options(recipe: try Recipe.preset(rung.preset, layers: model.config.nLayers))
+            q.command = options.command
+            q.hashSources = options.hashSources
+            q.hashCache = options.hashCache
+            q.knownDigests = known
+            q.replacing = options.replacing
+            q.threads = options.threads
+            q.report = true
+            if rung.calibrated {
+                q.imatrix = imatrix
+                q.imatrixPath = imatrixPath
+            }
+            let plan = try Quantizer.quantize(checkpoint, model, source: base, to: out, options: q, progress: observer.progress("quantize \(rung)"))
+            let bytes = (try? FileManager.default.attributesOfItem(atPath: out)[.size] as? Int) ?? plan.bytes
+            steps.done("quantize \(rung) → \(out) (\(mib(bytes)) MiB, \(String(format: "%.3f", plan.bitsPerWeight)) bits/weight, \(seconds(plan.seconds ?? 0)))")
+
+            try verify(out, threads: options.threads, progress: observer.progress("verify \(rung)"))
+            steps.done("verify \(out): every checksum matches")
+
+            let m = try Validator.load(out, threads: options.threads)
+            m.quantizedActivations = options.quantizedActivations
+            let v = try Validator.measure(model: m, base: reference, tokens: evalTokens, ctx: ctx, chunks: chunks, bos: m.config.bosTokenID,
+                                          baseLogits: baseLogits, progress: observer.progress("validate \(rung)"))
+            let speed = try decodeSpeed(m, prompt: evalTokens, tokens: options.speedTokens)
+            let s = v.summary
+            scored = s.tokensScored
+            rows.append(Row(type: rung.description, preset: rung.preset, imatrix: rung.calibrated, file: out, fileBytes: bytes,
+                            bitsPerWeight: plan.bitsPerWeight, meanRMSE: plan.meanRMSE, ppl: s.ppl, pplBase: s.pplBase,
+                            meanKLD: s.meanKLD, p99KLD: s.p99KLD, top1Agreement: s.top1Agreement,
+                            quantizeSeconds: plan.seconds ?? 0, promptTokensPerSecond: v.promptTokensPerSecond, tokensPerSecond: speed))
+            steps.done(String(format: "validate %@ against the base: PPL %.3f (base %.3f), mean KLD %.4f, top-1 %.2f%%; %.0f prompt tokens/s",
+                              rung.description, s.ppl, s.pplBase, s.meanKLD, 100 * s.top1Agreement, v.promptTokensPerSecond)
+                       + (speed.map { String(format: ", decoding %.0f tokens/s", $0) } ?? ""))
+        }
+
+        var llama: [LlamaCppLadder.Row]?
+        if let tools = options.llamaCpp, let text = options.evaluationText {
+            llama = try LlamaCppLadder.run(tools: tools, source: source, presets: llamaPresets,
+                                           evaluationText: text, ctx: ctx, chunks: chunks, directory: dir, threads: options.threads,
+                                           steps: &steps)
+        }
+
+        let plotPath = path("ladder.svg")
+        let title = options.title ?? "Quality ladder: \((source as NSString).lastPathComponent)"
+        var series = [LadderPlot.Series(name: "Tramontane", points: rows.map { .init(label: $0.type, bitsPerWeight: $0.bitsPerWeight, meanKLD: $0.meanKLD) })]
+        if let llama, !llama.isEmpty {
+            series.append(LadderPlot.Series(name: "llama.cpp", points: llama.map { .init(label: $0.type, bitsPerWeight: $0.bitsPerWeight, meanKLD: $0.meanKLD) }))
+        }
+        let plot = LadderPlot(title: title, subtitle: "KL divergence from the unquantized model, mean over \(scored) tokens of \(options.evaluation.source)",
+                              series: series)
+        try plot.write(to: OutputTarget(plotPath, inputs: [], replacing: options.replacing))
+
+        return Report(source: source, base: base, baseConverted: needsBase, imatrix: imatrixPath, evaluation: options.evaluation.source,
+                      ctx: ctx, tokensScored: scored, pplBase: rows.first?.pplBase ?? 0, rows: rows,
+                      llamaCpp: llama, plot: plotPath, seconds: Date().timeIntervalSince(start))
+    }
+
+    /// Every checksum of a `.tmt` the ladder wrote.
+    static func verify(_ file: String, threads: Int, progress: ProgressReporter) throws {
+        let tmt = try TMTFile(path: file)
+        try tmt.verify(threads: threads) { done, total, name in progress.update(done: done, total: total, label: name) }
+        progress.finish(label: "")
+    }
+
+    /// Greedy decoding speed after the first few evaluation tokens, as `generate` runs.
+    static func decodeSpeed(_ model: Transformer, prompt: [Int], tokens: Int) throws -> Double? {
+        guard tokens > 0, !prompt.isEmpty else { return nil }
+        var ids = Array(prompt.prefix(32))
+        if let bos = model.config.bosTokenID { ids[0] = bos }
+        let generator = Generator(model: model, cache: model.makeCache(capacity: ids.count + tokens + 1, precision: .f16))
+        let r = try generator.generate(ids, maxTokens: tokens)
+        return r.tokensPerSecond
+    }
+
+    static func mib(_ bytes: Int) -> String { String(format: "%.1f", Double(bytes) / 1_048_576) }
+    static func seconds(_ s: Double) -> String { String(format: "%.1f s", s) }
+
+    /// Numbers the steps as they finish.
+    struct Steps {
+        var total: Int
+        var finished = 0
+        let observer: LadderObserver
+        init(total: Int, observer: LadderObserver) {
+            self.total = total
+            self.observer = observer
+        }
+        mutating func done(_ message: String) {
+            finished += 1
+            observer.step(finished, of: max(total, finished), message)
+        }
+    }
+}
+
+/// Hears of the ladder's steps. The CLI prints a line per finished step and draws a bar for
+/// the step under way on a terminal.
+public protocol LadderObserver: AnyObject {
+    /// Step `index` of `total` is done; `message` says what it did.
+    func step(_ index: Int, of total: Int, _ message: String)
+    /// The progress reporter for the step now starting (`title`: "quantize q4_0", …).
+    func progress(_ title: String) -> ProgressReporter
+}
+
+public final class SilentLadderObserver: LadderObserver {
+    public init() {}
+    public func step(_ index: Int, of total: Int, _ message: String) {}
+    public func progress(_ title: String) -> ProgressReporter { SilentProgress() }
+}
+
+public enum LadderError: Error, CustomStringConvertible {
+    case unknownRung(String)
+    case duplicateRung(String)
+    case tooFewTokens(tokens: Int, ctx: Int, heldOut: Bool)
+    case llamaCppNeedsGGUF(String)
+    case llamaCppNeedsText
+    case llamaCppToolMissing(String)
+    case llamaCppFailed(tool: String, status: Int32, log: String)
+    case llamaCppOutput(String, String)
+
+    public var description: String {
+        switch self {
+        case .unknownRung(let s):
+            return "--types: \"\(s)\" is not a ladder of presets; give a comma-separated list of \(Recipe.presetNames.joined(separator: ", ")), each optionally with +imatrix"
+        case .duplicateRung(let s): return "--types lists \(s) twice"
+        case .tooFewTokens(let n, let ctx, let heldOut):
+            return "\(n) evaluation tokens\(heldOut ? " (the first half, the second calibrates the importance matrix)" : "") do not fill one chunk of \(ctx): give more text (--text) or a smaller --ctx"
+        case .llamaCppNeedsGGUF(let s):
+            return "--compare-llamacpp needs a GGUF source (llama.cpp makes its f32 base from it, and Tramontane writes no GGUF); \(s) is not one: convert the checkpoint to GGUF with llama.cpp's convert_hf_to_gguf.py and give that"
+        case .llamaCppNeedsText:
+            return "--compare-llamacpp needs the evaluation as text (llama-perplexity tokenizes it itself): give --text FILE or the default text, not --tokens"
+        case .llamaCppToolMissing(let t):
+            return "\(t) is missing or not executable: --compare-llamacpp wants the folder holding llama.cpp's llama-quantize and llama-perplexity (its build/bin)"
+        case .llamaCppFailed(let tool, let status, let log):
+            return "\(tool) failed (exit status \(status)); its output is in \(log)"
+        case .llamaCppOutput(let log, let what):
+            return "\(log): found no \(what) in llama.cpp's output"
+        }
+    }
+}
