@@ -46,7 +46,7 @@ struct Export: ParsableCommand {
             options.contextLength = contextLength
             options.command = CommandLine.arguments
             options.threads = threads.threads
-            let report = try GGUFExport.export(model, to: output, options: options, progress: TerminalProgress(title: "export", quiet: out.json))
+            let report = try GGUFExport.export(model, to: output, options: options, progress: out.progress("export"))
             if out.json { return try out.printJSON(report) }
             // One line per kind of re-encoding (--json lists every tensor with its error).
             for (pair, group) in Dictionary(grouping: report.reencoded, by: { "\($0.from) → \($0.to)" }).sorted(by: { $0.key < $1.key }) {

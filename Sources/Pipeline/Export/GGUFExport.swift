@@ -68,8 +68,12 @@ public enum GGUFExport {
     static func fallback(_ t: DType) -> DType? {
         switch t {
         case .q4_k: return .q5_0
+        case .q5_k: return .q5_1
         case .q6_k: return .q8_0
-        default: return nil
+        case .q3_k, .q2_k: return .q4_0
+        case .iq4_xs: return .iq4_nl
+        case .f64, .f32, .f16, .bf16, .i64, .i32, .i16, .i8, .u8, .bool,
+             .q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .iq4_nl: return nil   // no tail blocks
         }
     }
 
