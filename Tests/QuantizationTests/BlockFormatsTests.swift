@@ -39,6 +39,8 @@ final class BlockFormatsTests: XCTestCase {
         XCTAssertEqual(DType(ggmlType: 13), .q5_k)
         XCTAssertEqual(DType(ggmlType: 11), .q3_k)
         XCTAssertEqual(DType(ggmlType: 10), .q2_k)
-        XCTAssertNil(DType(ggmlType: 23), "IQ4_XS is not read yet")
+        XCTAssertEqual(DType(ggmlType: 20), .iq4_nl)
+        XCTAssertEqual(DType(ggmlType: 23), .iq4_xs)
+        XCTAssertNil(DType(ggmlType: 16), "IQ2_XXS is not read")
     }
 }
