@@ -7,5 +7,5 @@ struct Tramontane: ParsableCommand {
         commandName: "tramontane",
         abstract: "Convert, quantize, validate and run Mistral-family models.",
         version: "0.1.0",
-        subcommands: [Inspect.self, Convert.self, Imatrix.self, QuantizeTensors.self, Validate.self, Generate.self, Tokenize.self, Detokenize.self, Verify.self])
+        subcommands: [Inspect.self, Convert.self, Imatrix.self, QuantizeTensors.self, Validate.self, Generate.self, Tokenize.self, Detokenize.self, Verify.self, Export.self])
 }
