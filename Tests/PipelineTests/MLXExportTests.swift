@@ -147,6 +147,27 @@ final class MLXExportTests: XCTestCase {
         }
     }
 
+    func testMLXLMLogitsOfTheExportMatchTramontane() throws {
+        // mlx-lm ran the MLX export (f32 scales) of this very file: scripts/fixtures/mlx_tiny_logits.sh.
+        // Equal logits mean it read the packed words, scales, biases and q/k order as meant.
+        let dir = TempDir()
+        let tmt = dir.file("q4_0.tmt")
+        var o = Quantizer.Options(recipe: try Recipe.preset("q4_0", layers: 2))
+        o.mode = .reference
+        o.threads = 2
+        o.hashSources = false
+        _ = try Quantizer.quantize(Fixtures.tinyMistral("native-safetensors-bf16"), to: tmt, options: o)
+        let model = try Validator.load(tmt, threads: 2)
+        model.quantizedActivations = false
+        let results = try Validator.againstLogits(model: model, file: Fixtures.root.appendingPathComponent("tiny-mistral/mlx-q4_0-logits.safetensors").path)
+        XCTAssertEqual(results.map(\.name), ["eval"])
+        for r in results {
+            XCTAssertEqual(r.tokens, 16, "no more than the window: mlx-lm runs it as full attention")
+            XCTAssertLessThan(r.maxAbsLogitDiff, 1e-4, r.name)
+            XCTAssertEqual(r.top1Agreement, 1, r.name)
+        }
+    }
+
     func testTheF16BiasesAreExactBelowOverflow() {
         // Every finite f16 scale d: −8d (Q4_0) and −128d (Q8_0) are f16 values themselves unless
         // they pass f16's largest finite value, 65504 (d above 8188, or above 511.75).
