@@ -24,12 +24,30 @@ public final class OutputDirectory {
         temporaryPath = "\(path).tmp-\(getpid())"
         try check()
         let fm = FileManager.default
+        Self.removeStaleTemporaries(of: path)
         // A temporary of this process id is left over from a killed run with the same id.
         if fm.fileExists(atPath: temporaryPath) { try? fm.removeItem(atPath: temporaryPath) }
         do {
             try fm.createDirectory(atPath: temporaryPath, withIntermediateDirectories: false)
         } catch {
             throw OutputDirectoryError.cannotCreate(path: temporaryPath, detail: "\(error.localizedDescription)")
+        }
+    }
+
+    /// Removes `DIR.tmp-PID` and `DIR.old-PID` folders beside `destination` left by a process
+    /// that no longer runs (killed with SIGKILL, or SIGINT: a signal handler removes files, not
+    /// folders). Best effort, as `AtomicOutputFile.removeStaleTemporaries`.
+    static func removeStaleTemporaries(of destination: String) {
+        let folder = (destination as NSString).deletingLastPathComponent
+        let base = (destination as NSString).lastPathComponent
+        guard let names = try? Syscalls.directoryEntries(folder.isEmpty ? "." : folder) else { return }
+        for name in names {
+            for marker in [".tmp-", ".old-"] where name.hasPrefix(base + marker) {
+                let digits = name.dropFirst(base.count + marker.count)
+                guard !digits.isEmpty, digits.allSatisfy({ $0 >= "0" && $0 <= "9" }), let pid = pid_t(digits), pid > 0,
+                      pid != getpid(), !Syscalls.processExists(pid) else { continue }
+                try? FileManager.default.removeItem(atPath: (folder as NSString).appendingPathComponent(name))
+            }
         }
     }
 

@@ -135,6 +135,11 @@ final class SafetensorsExportTests: XCTestCase {
         XCTAssertThrowsError(try export(tmt, to: tmt + "-file", replacing: true)) {
             XCTAssertEqual($0 as? OutputDirectoryError, .notDirectory(path: tmt + "-file", kind: .regular))
         }
+        // A temporary folder of a process that no longer runs is removed by the next export.
+        let stale = out + ".tmp-999999999"
+        try FileManager.default.createDirectory(atPath: stale, withIntermediateDirectories: false)
+        _ = try export(tmt, to: out, replacing: true)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: stale))
         // No temporary folder is left behind.
         XCTAssertFalse(try FileManager.default.contentsOfDirectory(atPath: dir.path).contains { $0.contains(".tmp-") })
     }
