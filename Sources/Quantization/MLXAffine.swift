@@ -10,14 +10,20 @@ import TensorCore
 /// ggml; −8d and −128d are f16 too (a power-of-two multiple) unless they overflow f16's range,
 /// and every product d·q and its sum with the bias is exact in f32, so MLX's dequantization
 /// gives ggml's values bit for bit (see formats/export.md).
+///
+/// Q4_K is such groups too (sub-block j of 32: w = (d·sc_j)·q − dmin·m_j, with 6-bit sc_j and
+/// m_j), but its scale d·sc_j needs 17 significant bits: exact as an f32 scale, not as f16. Its
+/// rows' Q4_1 tail blocks map as Q4_1 does.
 public enum MLXAffine {
     public static let groupSize = 32
 
-    /// The MLX bits of a format that maps exactly, nil for the others.
-    public static func exactBits(_ dtype: DType) -> Int? {
+    /// The MLX bits of a format that maps exactly with scales of type `scales` (f16 or f32),
+    /// nil for the others.
+    public static func exactBits(_ dtype: DType, scales: DType = .f16) -> Int? {
         switch dtype {
         case .q4_0, .q4_1: return 4
         case .q8_0: return 8
+        case .q4_k: return scales == .f32 ? 4 : nil
         default: return nil
         }
     }
@@ -32,10 +38,35 @@ public enum MLXAffine {
         }
     }
 
-    /// Converts one row of `columns` weights stored as `dtype` (Q4_0, Q4_1 or Q8_0) into
-    /// `columns·bits/32` words and `columns/32` scales and biases.
+    /// Converts one row of `columns` weights stored as `dtype` (Q4_0, Q4_1, Q8_0, or Q4_K with
+    /// its tail blocks) into `columns·bits/32` words and `columns/32` scales and biases.
     public static func convertRow(_ row: UnsafeRawPointer, dtype: DType, columns: Int, words: UnsafeMutablePointer<UInt32>,
                                   scales: UnsafeMutablePointer<Float>, biases: UnsafeMutablePointer<Float>) {
+        if dtype == .q4_k {
+            let superBlocks = columns / 256
+            for s in 0..<superBlocks {
+                let block = row + s * dtype.blockBytes
+                let d = half(block, 0), dmin = half(block, 2)
+                for j in 0..<8 {
+                    let (sc, m) = BlockQ4_K.scaleMin(j, block + 4)
+                    // ggml: 32 bytes per pair of sub-blocks, sub-block 2c in the low nibbles, 2c + 1 in the high.
+                    let qs = block + 16 + 32 * (j / 2)
+                    let shift: UInt32 = j % 2 == 0 ? 0 : 4
+                    let g = s * 8 + j
+                    for w in 0..<4 {
+                        var word: UInt32 = 0
+                        for k in 0..<8 { word |= ((UInt32(qs.load(fromByteOffset: 8 * w + k, as: UInt8.self)) >> shift) & 15) << (4 * k) }
+                        words[g * 4 + w] = word
+                    }
+                    scales[g] = d * Float(sc)
+                    biases[g] = -(dmin * Float(m))
+                }
+            }
+            let done = superBlocks * 8
+            convertRow(row + superBlocks * dtype.blockBytes, dtype: .q4_1, columns: columns - superBlocks * 256,
+                       words: words + done * 4, scales: scales + done, biases: biases + done)
+            return
+        }
         let blocks = columns / groupSize
         for b in 0..<blocks {
             let block = row + b * dtype.blockBytes

@@ -145,6 +145,11 @@ final class MLXExportTests: XCTestCase {
             if bits == q["bits"]?.intValue { XCTAssertNil(q[module], module) } else { XCTAssertEqual(q[module]?["bits"]?.intValue, bits, module) }
             XCTAssertEqual(value["dtype"]?.stringValue, "F16")
         }
+        // With f32 scales Q4_K maps exactly: only the Q6_K tensors are requantized.
+        let f32 = try mlx(tmt, dir.file("mlx-f32"), dtype: .f32)
+        XCTAssertEqual(f32.exact["q4_k"], types.values.filter { $0 == .q4_k }.count)
+        XCTAssertTrue(f32.requantized.allSatisfy { $0.from == "q6_k" && $0.bits == 8 })
+        XCTAssertEqual(f32.requantized.count, types.values.filter { $0 == .q6_k }.count)
     }
 
     func testMLXLMLogitsOfTheExportMatchTramontane() throws {

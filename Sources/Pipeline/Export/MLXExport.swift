@@ -7,8 +7,9 @@ import TensorCore
 /// Face names and q/k order, each block-format linear layer (and embedding) as MLX affine
 /// `weight` (packed uint32), `scales` and `biases`, float tensors in the model dtype, and a
 /// `config.json` with `quantization: {group_size, bits}` plus an entry per layer whose bits
-/// differ. Q4_0, Q4_1 and Q8_0 map exactly (`MLXAffine`); Q4_K is requantized to 4 bits and
-/// Q5_0, Q5_1 and Q6_K to 8 bits, each by the target format's search quantizer, and listed.
+/// differ. Q4_0, Q4_1 and Q8_0 map exactly (`MLXAffine`), and Q4_K too with f32 scales; else
+/// Q4_K is requantized to 4 bits and Q5_0, Q5_1 and Q6_K to 8 bits, each by the target format's
+/// search quantizer, and listed.
 public enum MLXExport {
     public enum ElementType: String, CaseIterable, Sendable {
         /// MLX's usual dtype; ggml's f16 scales stay exact.
@@ -77,8 +78,8 @@ public enum MLXExport {
         var requantized: [Requantized] = []
         for t in plan {
             let dtype = t.source.dtype
-            let via = MLXAffine.exactBits(dtype) != nil ? dtype : MLXAffine.requantizationTarget(dtype)
-            if let via, let bits = MLXAffine.exactBits(via), t.shape.count == 2, t.columns % g == 0, t.name.hasSuffix(".weight") {
+            let via = MLXAffine.exactBits(dtype, scales: floatType) != nil ? dtype : MLXAffine.requantizationTarget(dtype)
+            if let via, let bits = MLXAffine.exactBits(via, scales: floatType), t.shape.count == 2, t.columns % g == 0, t.name.hasSuffix(".weight") {
                 let module = String(t.name.dropLast(".weight".count))
                 items.append(Item(tensor: t, module: module, bits: bits, via: via))
                 entries.append(.init(name: t.name, dtype: "U32", shape: [t.rows, t.columns * bits / 32], byteCount: t.rows * t.columns * bits / 8))
