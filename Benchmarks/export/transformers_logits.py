@@ -23,7 +23,7 @@ def ids(s):
 
 
 def native_to_hf(folder):
-    from transformers import MistralConfig, MistralForCausalLM, MixtralConfig, MixtralForCausalLM
+    from transformers import MistralConfig, MixtralConfig
 
     p = json.load(open(os.path.join(folder, "params.json")))
     w = load_file(os.path.join(folder, "consolidated.safetensors"))
@@ -61,14 +61,16 @@ def native_to_hf(folder):
             sd[m + "mlp.gate_proj.weight"] = w[a + "feed_forward.w1.weight"]
             sd[m + "mlp.down_proj.weight"] = w[a + "feed_forward.w2.weight"]
             sd[m + "mlp.up_proj.weight"] = w[a + "feed_forward.w3.weight"]
-    model = (MixtralForCausalLM if moe else MistralForCausalLM)(config)
-    # transformers 5 may hold Mixtral's experts fused; let its own loader convert when it does.
-    missing, unexpected = model.load_state_dict({k: v.float() for k, v in sd.items()}, strict=False)
-    if missing or unexpected:
-        raise SystemExit(f"native weights do not fit {type(model).__name__}: missing {missing[:5]}, unexpected {unexpected[:5]}")
-    if config.tie_word_embeddings:
-        model.tie_weights()
-    return model
+    # Written out as a Hugging Face checkpoint and loaded by transformers' own loader, which
+    # converts the per-expert names into whatever layout its Mixtral holds.
+    import tempfile
+    from safetensors.torch import save_file as save_torch
+    from transformers import AutoModelForCausalLM
+    tmp = tempfile.mkdtemp()
+    config.architectures = ["MixtralForCausalLM" if moe else "MistralForCausalLM"]
+    config.save_pretrained(tmp)
+    save_torch({k: v.float().contiguous() for k, v in sd.items()}, os.path.join(tmp, "model.safetensors"), metadata={"format": "pt"})
+    return AutoModelForCausalLM.from_pretrained(tmp, dtype=torch.float32)
 
 
 def main():
