@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs Tramontane's safetensors and MLX exports in transformers and mlx-lm and compares with
 # Tramontane's own f32 run of the same .tmt (`validate --against-logits`, `generate`).
-# Usage: Benchmarks/export/check.sh [WORKDIR]   (PYTHON=/path/to/venv/bin/python)
+# Usage: Benchmarks/export/check.sh [WORKDIR]   (PYTHON=/path/to/venv/bin/python; PARTS="transformers mlx",
+# MLX_RUNS="q4_1:f16 q4_0:f16 …" to run a part or some exports only)
 # Needs: swift build; a Python with torch transformers "mlx[cpu]" mlx-lm safetensors numpy;
 # .cache/models/SmolLM2-135M-Instruct.Q4_1.gguf (scripts/fetch-models.sh).
 set -uo pipefail
@@ -23,6 +24,9 @@ SMOL_EVAL=$($T tokenize "$W/smol-q4_1.tmt" --file formats/eval/default.txt | cut
 TINY_EVAL=1,5,9,200,17,33,100,4,8,77,30,12,64,2,99,211
 PROMPT=$($T tokenize "$W/smol-q4_1.tmt" --text "The three primary colors are")
 
+PARTS=${PARTS:-transformers mlx}
+MLX_RUNS=${MLX_RUNS:-q4_1:f16 q4_0:f16 q8_0:f16 q4_k_m:f16 q4_1:f32 q4_0:f32 q8_0:f32 q4_k_m:f32}
+if [[ " $PARTS " == *" transformers "* ]]; then
 echo "## transformers (float32) on safetensors exports vs Tramontane --activations f32"
 echo "| export | tokens | max abs logit diff | mean KLD | top-1 |"
 echo "|---|---|---|---|---|"
@@ -40,15 +44,18 @@ for m in tiny-mistral:Tests/Fixtures/tiny-mistral/hf-sharded-bf16 tiny-mixtral:T
 done
 
 echo
+fi
+if [[ " $PARTS " == *" mlx "* ]]; then
 echo "## mlx-lm on MLX exports of SmolLM2 vs Tramontane --activations f32 (same .tmt)"
 echo "| export | tokens | max abs logit diff | mean KLD | top-1 | greedy 24 equal |"
 echo "|---|---|---|---|---|---|"
-for f in q4_1 q4_0 q8_0 q4_k_m; do
+for run in $MLX_RUNS; do
+    f=${run%%:*}; d=${run#*:}
     tmt="$W/smol-$f.tmt"
     [ -f "$tmt" ] || $T quantize "$W/smol-q4_1.tmt" -o "$tmt" --type $f --no-source-hash --force >/dev/null 2>&1
     ours=$($T generate "$tmt" --prompt-ids "$PROMPT" --max-tokens 24 --temperature 0 --activations f32 --json 2>/dev/null \
         | $PY -c 'import json,sys; print(",".join(map(str, json.load(sys.stdin)["ids"])))')
-    for d in f16 f32; do
+    {
         out="$W/mlx-$f-$d"
         $T export "$tmt" -o "$out" --to mlx --dtype $d --force >/dev/null 2>&1
         theirs=$($PY Benchmarks/export/mlx_logits.py "$out" --ids "$SMOL_EVAL" --prompt-ids "$PROMPT" --new 24 -o "$out.logits.safetensors" 2>/dev/null | grep '^greedy:' | cut -d' ' -f2)
@@ -56,5 +63,6 @@ for f in q4_1 q4_0 q8_0 q4_k_m; do
         r=$(row "smollm2 $f mlx $d" "$tmt" "$out.logits.safetensors")
         echo "${r%|} $same |"
         [ $same = yes ] || { echo "  tramontane: $ours"; echo "  mlx-lm:     $theirs"; }
-    done
+    }
 done
+fi

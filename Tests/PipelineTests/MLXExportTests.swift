@@ -173,6 +173,19 @@ final class MLXExportTests: XCTestCase {
         }
     }
 
+    func testAFloatModelIsAPlainMLXModel() throws {
+        let dir = TempDir()
+        let tmt = dir.file("bf16.tmt")
+        _ = try Converter.convert(Fixtures.tinyMistral("hf-sharded-bf16"), to: tmt, options: Converter.Options())
+        let report = try mlx(tmt, dir.file("mlx"))
+        XCTAssertTrue(report.exact.isEmpty && report.requantized.isEmpty)
+        let config = try JSONParser.parse(String(decoding: try Data(contentsOf: URL(fileURLWithPath: dir.file("mlx") + "/config.json")), as: UTF8.self))
+        XCTAssertNil(config["quantization"])
+        let file = try RawSafetensors(dir.file("mlx") + "/model.safetensors")
+        XCTAssertEqual(file.header.count, 22, "21 tensors and __metadata__")
+        XCTAssertTrue(file.header.filter { $0.key != "__metadata__" }.allSatisfy { $0.value["dtype"]?.stringValue == "F16" })
+    }
+
     func testTheF16BiasesAreExactBelowOverflow() {
         // Every finite f16 scale d: −8d (Q4_0) and −128d (Q8_0) are f16 values themselves unless
         // they pass f16's largest finite value, 65504 (d above 8188, or above 511.75).

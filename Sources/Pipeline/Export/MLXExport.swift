@@ -118,8 +118,11 @@ public enum MLXExport {
                 if let m = item.module { quantization[m] = .object(["group_size": .int(Int64(g)), "bits": .int(Int64(item.bits))]) }
             }
             var config = model.config.huggingFaceJSON(dtype: options.dtype.torchName).objectValue ?? [:]
-            config["quantization"] = .object(quantization)
-            config["quantization_config"] = .object(quantization)
+            // A model with no block-format weight is a plain float model to mlx-lm.
+            if !quantized.isEmpty {
+                config["quantization"] = .object(quantization)
+                config["quantization_config"] = .object(quantization)
+            }
             try SafetensorsExport.writeJSON(.object(config), "config.json", in: dir)
             try SafetensorsExport.writeJSON(model.config.generationJSON, "generation_config.json", in: dir)
             let tokenizers = try ExportTokenizer.write(checkpoint, into: dir)
