@@ -61,7 +61,7 @@ for run in $MLX_RUNS; do
         theirs=$($PY Benchmarks/export/mlx_logits.py "$out" --ids "$SMOL_EVAL" --prompt-ids "$PROMPT" --new 24 -o "$out.logits.safetensors" 2>/dev/null | grep '^greedy:' | cut -d' ' -f2)
         same=no; [ "$ours" = "$theirs" ] && same=yes
         r=$(row "smollm2 $f mlx $d" "$tmt" "$out.logits.safetensors")
-        echo "${r%|} $same |"
+        echo "${r%|}| $same |"
         [ $same = yes ] || { echo "  tramontane: $ours"; echo "  mlx-lm:     $theirs"; }
     }
 done
