@@ -16,7 +16,7 @@ mkdir -p "$out"
 echo "== inspect the GGUF"
 $bin inspect "$gguf" | sed -n '1,4p;$p'
 
-types="q8_0,q6_k,q4_k_m,q4_k,q4_1,q4_0,q4_0+imatrix,q4_k_m+imatrix"
+types="q8_0,q6_k,q5_k_m,q4_k_m,q4_k,q4_1,iq4_xs,q4_0,q3_k_m,q2_k,q4_0+imatrix,q4_k_m+imatrix,q3_k_m+imatrix"
 # LLAMA_CPP=DIR (a folder holding llama-quantize and llama-perplexity) adds llama.cpp's points to the plot.
 compare=()
 [ -n "${LLAMA_CPP:-}" ] && compare=(--compare-llamacpp "$LLAMA_CPP")
