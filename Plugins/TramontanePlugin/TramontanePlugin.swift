@@ -26,13 +26,10 @@ struct TramontanePlugin: CommandPlugin {
         guard process.terminationReason == .exit, process.terminationStatus == 0 else {
             let how = process.terminationReason == .exit
                 ? "exit status \(process.terminationStatus)" : "signal \(process.terminationStatus)"
+            // An error diagnostic alone makes `swift package` exit non-zero; throwing as well
+            // would print the failure twice.
             Diagnostics.error("tramontane \(arguments.first ?? "") failed (\(how)); its message is above")
-            throw Failed(status: process.terminationStatus)
+            return
         }
-    }
-
-    struct Failed: Error, CustomStringConvertible {
-        var status: Int32
-        var description: String { "tramontane ended with status \(status)" }
     }
 }
