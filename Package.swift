@@ -23,6 +23,8 @@ let package = Package(
     products: [
         .executable(name: "tramontane", targets: ["tramontane"]),
         .library(name: "TramontaneKit", targets: ["Pipeline", "Inference", "Tokenizers", "Checkpoints", "ModelFile", "Quantization", "TensorCore"]),
+        // `swift package tramontane …` in a package that depends on this one (README "Use it from your package").
+        .plugin(name: "TramontanePlugin", targets: ["TramontanePlugin"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -62,6 +64,16 @@ let package = Package(
             name: "tramontane",
             dependencies: ["Pipeline", "Checkpoints", "ModelFile", "TensorCore",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .plugin(
+            name: "TramontanePlugin",
+            capability: .command(
+                intent: .custom(verb: "tramontane",
+                                description: "Runs the tramontane toolchain (quantize, convert, verify, …) with the arguments given"),
+                // quantize/convert write their output (and its temporary file) into the package.
+                permissions: [.writeToPackageDirectory(reason: "tramontane writes the converted or quantized model file into the package")]
+            ),
+            dependencies: ["tramontane"]
         ),
         .target(name: "TestSupport", dependencies: ["TensorCore"], path: "Tests/TestSupport"),
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "TestSupport"]),
