@@ -66,6 +66,14 @@ public struct Recipe: Sendable {
         }
     }
 
+    /// The preset for a model of this shape, as `quantize` and `ladder` both choose it: the
+    /// llama.cpp mixes read the layer count, the grouped-query ratio, the experts and whether the
+    /// output matrix is the token embedding; the IQ4 mixes also whether an importance matrix is used.
+    public static func preset(_ name: String, for c: ModelConfig, imatrix: Bool) throws -> Recipe {
+        try preset(name, layers: c.nLayers, gqa: c.nHeads / max(1, c.nKVHeads), experts: c.moe?.numExperts ?? 1,
+                   tiedEmbeddings: c.tieEmbeddings, imatrix: imatrix)
+    }
+
     /// The type for a tensor, and why.
     public func type(for name: String, shape: [Int]) -> (DType, String) {
         if shape.count < 2 { return (.f32, "1-D tensors stay f32") }

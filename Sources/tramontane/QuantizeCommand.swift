@@ -58,8 +58,7 @@ struct QuantizeTensors: ParsableCommand {
         let checkpoint = try Checkpoint.open(source)
         let model = try checkpoint.native()
         let c = model.config
-        var recipe = try Recipe.preset(type.lowercased(), layers: c.nLayers, gqa: c.nHeads / max(1, c.nKVHeads),
-                                       experts: c.moe?.numExperts ?? 1, tiedEmbeddings: c.tieEmbeddings, imatrix: imatrix != nil)
+        var recipe = try Recipe.preset(type.lowercased(), for: c, imatrix: imatrix != nil)
         recipe.rules = try rules.map(Recipe.Rule.init(parsing:)) + recipe.rules
         var options = Quantizer.Options(recipe: recipe)
         options.command = CommandLine.arguments

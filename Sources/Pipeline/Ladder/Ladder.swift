@@ -232,7 +232,7 @@ public enum Ladder {
         let baseLogits = Validator.BaseLogits(tokens: evalTokens, ctx: ctx)
         for rung in rungs {
             let out = path(rung.fileName)
-            var q = Quantizer.Options(recipe: try Recipe.preset(rung.preset, layers: model.config.nLayers))
+            var q = Quantizer.Options(recipe: try Recipe.preset(rung.preset, for: model.config, imatrix: rung.calibrated))
             q.command = options.command
             q.hashSources = options.hashSources
             q.hashCache = options.hashCache
