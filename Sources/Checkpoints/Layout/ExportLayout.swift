@@ -46,7 +46,7 @@ public enum ExportLayout {
                 continue
             }
             var x = ExportTensor(name: try map.sourceName(native: t.name), source: t, shape: t.shape)
-            if let field = map.rule(native: t.name)?.unpermute {
+            if let field = map.source(forNative: t.name)?.0.unpermute {
                 let heads = field == "n_kv_heads" ? config.nKVHeads : config.nHeads
                 guard t.shape.count == 2, t.shape[0] == heads * config.headDim else {
                     throw CheckpointError.invalidTensor(path: t.origin, tensor: t.name, detail: "shape \(t.shape) does not have \(heads) heads × \(config.headDim) rows to permute")
@@ -68,15 +68,10 @@ public enum ExportLayout {
 }
 
 extension NameMap {
-    /// The rule whose native pattern matches a native name.
-    public func rule(native name: String) -> Rule? {
-        let key = NameMap.patternKey(name)
-        return rules.first { NameMap.patternKey($0.native) == key }
-    }
-
-    /// The name this layout gives a native tensor (the map read backwards).
+    /// The name this layout gives a native tensor (`source(forNative:)`, the map read
+    /// backwards), or an error naming the tensor.
     public func sourceName(native name: String) throws -> String {
-        guard let r = rule(native: name) else { throw CheckpointError.layout("name map \(layout) has no name for the native tensor \(name)") }
-        return NameMap.fill(r.source, NameMap.captures(pattern: r.native, name: name))
+        guard let (_, source) = source(forNative: name) else { throw CheckpointError.layout("name map \(layout) has no name for the native tensor \(name)") }
+        return source
     }
 }
