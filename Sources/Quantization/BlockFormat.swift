@@ -26,9 +26,9 @@ public protocol BlockFormat {
     static var residency: MatrixResidency { get }
 }
 
-/// Σ w·x of one stored row against a Q8 activation: (row, activation lanes, activation block
-/// scales, activation block sums d_x·Σq_x, number of 32-weight blocks) → the dot product.
-public typealias Q8RowDot = (UnsafeRawPointer, UnsafePointer<Q8Activation.Lanes>, UnsafePointer<Float>, UnsafePointer<Float>, Int) -> Float
+/// Σ w·x of one stored row against a Q8 activation (the row's bytes, the activation's view) → the
+/// dot product.
+public typealias Q8RowDot = (UnsafeRawPointer, Q8Row) -> Float
 
 /// Where the engine keeps a weight matrix's bytes while it runs.
 public enum MatrixResidency: Sendable {

@@ -1,4 +1,4 @@
-import Quantization
+@testable import Quantization
 import TensorCore
 import XCTest
 
@@ -37,6 +37,38 @@ final class PackedQ4_0Tests: XCTestCase {
                 let reference = try Q8Dot.scalarDot(p, dtype: .q4_0, a)
                 XCTAssertEqual(y[row], Q8Dot.dot(p, kernel: try XCTUnwrap(Q8Dot.kernel(.q4_0)), a), accuracy: 1e-4 * max(1, abs(reference)), "row \(row) vs row kernel")
                 XCTAssertEqual(y[row], reference, accuracy: 1e-4 * max(1, abs(reference)), "row \(row) vs scalar")
+            }
+        }
+    }
+
+    /// Levels 15 (raw byte 0xFF) and 0 everywhere against activations all at ±127: the largest
+    /// 16-bit partial sums the byte kernel forms (8 pairs of 15·127 per half block), and the
+    /// lane kernel and the byte kernel equal to the bit (the same integer sums, the same f32 terms).
+    func testExtremeLevelsAndBothKernels() throws {
+        let rows = 32, n = 256, rb = try DType.q4_0.rowBytes(n)
+        var bytes = [UInt8](repeating: 0, count: rows * rb)
+        for r in 0..<rows {
+            for b in 0..<(n / 32) {
+                let at = r * rb + 18 * b
+                let d = Float16(r % 3 == 0 ? 0.5 : -0.25).bitPattern
+                bytes[at] = UInt8(d & 0xFF); bytes[at + 1] = UInt8(d >> 8)
+                for j in 0..<16 { bytes[at + 2 + j] = r % 2 == 0 ? 0xFF : (b % 2 == 0 ? 0x00 : 0x0F) }
+            }
+        }
+        var seed: UInt64 = 9
+        let random = (0..<n).map { _ -> Float in seed = seed &* 6364136223846793005 &+ 1442695040888963407; return Float(Int64(bitPattern: seed) >> 40) / Float(1 << 23) }
+        for x in [[Float](repeating: 1, count: n), [Float](repeating: -1, count: n), random] {
+            let a = x.withUnsafeBufferPointer { Q8Activation($0.baseAddress!, count: n) }
+            try bytes.withUnsafeBytes { b in
+                let packed = try XCTUnwrap(PackedQ4_0(b.baseAddress!, rows: rows, columns: n))
+                var y = [Float](repeating: 0, count: rows), lanes = y
+                packed.matvec(a, groups: 0..<(rows / 16), into: &y)
+                packed.matvecLanes(a, groups: 0..<(rows / 16), into: &lanes)
+                XCTAssertEqual(y, lanes)
+                for row in 0..<rows {
+                    let reference = try Q8Dot.scalarDot(b.baseAddress! + row * rb, dtype: .q4_0, a)
+                    XCTAssertEqual(y[row], reference, accuracy: 1e-4 * max(1, abs(reference)), "row \(row)")
+                }
             }
         }
     }

@@ -104,12 +104,36 @@ final class Q8DotTests: XCTestCase {
         }
     }
 
-    /// Q5_K, Q3_K and Q2_K super-blocks of random bytes (every scale, min, level and high bit
+    /// Q8_0 blocks of random bytes, so levels reach −128 (which ggml's quantizer never writes,
+    /// but a file may hold: the byte kernel's |w| is then 128), and levels all −128 against
+    /// activations all at ±127.
+    func testQ8_0KernelOnRawBlocksWithMinus128() throws {
+        var rng = SeededRandom(seed: 41)
+        let n = 512, blocks = n / 32
+        var raw = (0..<(blocks * 34)).map { _ in UInt8.random(in: 0...255, using: &rng) }
+        var extreme = [UInt8](repeating: 0x80, count: blocks * 34)
+        for b in 0..<blocks {
+            let h = Float16(Float.random(in: -0.1...0.1, using: &rng)).bitPattern
+            raw[34 * b] = UInt8(h & 0xFF); raw[34 * b + 1] = UInt8(h >> 8)
+            extreme[34 * b] = 0x00; extreme[34 * b + 1] = 0x3C   // d = 1
+        }
+        let kernel = try XCTUnwrap(Q8Dot.kernel(.q8_0))
+        for x in [(0..<n).map { i in random() * (i % 37 == 0 ? 8 : 1) }, [Float](repeating: 1, count: n), [Float](repeating: -1, count: n)] {
+            let a = x.withUnsafeBufferPointer { Q8Activation($0.baseAddress!, count: n) }
+            for row in [raw, extreme] {
+                let got = row.withUnsafeBytes { Q8Dot.dot($0.baseAddress!, kernel: kernel, a) }
+                let slow = try row.withUnsafeBytes { try Q8Dot.scalarDot($0.baseAddress!, dtype: .q8_0, a) }
+                XCTAssertEqual(got, slow, accuracy: 2e-5 * max(1, abs(slow)), "q8_0 SIMD vs scalar")
+            }
+        }
+    }
+
+    /// Q4_K, Q6_K, Q5_K, Q3_K and Q2_K super-blocks of random bytes (every scale, min, level and high bit
     /// pattern; finite f16 scales), rows of 4 super-blocks and of 4 plus 2 tail blocks, against
     /// random activations and against activations all at ±127 (the largest lane sums).
     func testSuperBlockKernelsOnRawBlocks() throws {
         var rng = SeededRandom(seed: 33)
-        for (dtype, scaleOffsets) in [(DType.q5_k, [0, 2]), (.q3_k, [108]), (.q2_k, [80, 82])] {
+        for (dtype, scaleOffsets) in [(DType.q4_k, [0, 2]), (.q6_k, [208]), (.q5_k, [0, 2]), (.q3_k, [108]), (.q2_k, [80, 82])] {
             for n in [1024, 1088] {
                 let rb = try dtype.rowBytes(n)
                 var raw = (0..<(2 * rb)).map { _ in UInt8.random(in: 0...255, using: &rng) }
@@ -123,7 +147,7 @@ final class Q8DotTests: XCTestCase {
                     // The tail blocks' f16 scales (Q5_1: d and m; Q4_0: d) finite as well.
                     let tail = dtype.tailType!
                     for b in 0..<((n % 256) / 32) {
-                        for o in (tail == .q5_1 ? [0, 2] : [0]) {
+                        for o in ([.q5_1, .q4_1].contains(tail) ? [0, 2] : [0]) {
                             let h = Float16(Float.random(in: -0.1...0.1, using: &rng)).bitPattern
                             let at = r * rb + (n / 256) * dtype.blockBytes + b * tail.blockBytes + o
                             raw[at] = UInt8(h & 0xFF); raw[at + 1] = UInt8(h >> 8)

@@ -1,4 +1,7 @@
 import TensorCore
+#if arch(x86_64) && TRAMONTANE_AVX2
+import _Builtin_intrinsics.intel
+#endif
 
 /// Q4_0 rows repacked sixteen at a time for decoding, so one SIMD lane is one row and no dot
 /// product needs a horizontal sum (the idea of ggml's `q4_0_8x8` repacking).
@@ -67,6 +70,55 @@ public struct PackedQ4_0: @unchecked Sendable {
 
     /// y[o] = Σ W[o, ·]·x for the rows of groups `groups` (rows 16·g … 16·g + 15).
     public func matvec(_ a: Q8Activation, groups: Range<Int>, into y: UnsafeMutablePointer<Float>) {
+        #if arch(x86_64) && TRAMONTANE_AVX2
+        matvecBytes(a, groups: groups, into: y)
+        #else
+        matvecLanes(a, groups: groups, into: y)
+        #endif
+    }
+
+    #if arch(x86_64) && TRAMONTANE_AVX2
+    /// `matvecLanes` multiplying bytes: masking a level vector with 0x0F0F leaves, in each row's
+    /// 16-bit lane, the bytes w[j], w[j+1], which one `vpmaddubsw` against the activation's pair
+    /// x[j], x[j+1] (broadcast) turns into that row's two products summed; the high nibbles the
+    /// same against x[j+16], x[j+17]. Eight such pairs per block stay within Int16 (16·15·127).
+    func matvecBytes(_ a: Q8Activation, groups: Range<Int>, into y: UnsafeMutablePointer<Float>) {
+        typealias I32 = SIMD8<Int32>
+        typealias V = SIMD8<Float>
+        let nb = blocks
+        a.withRow { x in
+            let pairs = UnsafeRawPointer(x.bytes)
+            for g in groups {
+                var even = V(), odd = V()
+                for b in 0..<nb {
+                    let l = levels(g, b)
+                    var lo = _mm256_setzero_si256(), hi = _mm256_setzero_si256()
+                    for jj in 0..<8 {
+                        let v = l[jj]
+                        let xl = SIMD16<UInt16>(repeating: pairs.loadUnaligned(fromByteOffset: 32 * b + 2 * jj, as: UInt16.self))
+                        let xh = SIMD16<UInt16>(repeating: pairs.loadUnaligned(fromByteOffset: 32 * b + 16 + 2 * jj, as: UInt16.self))
+                        lo = _mm256_add_epi16(lo, _mm256_maddubs_epi16(unsafeBitCast(v & 0x0F0F, to: __m256i.self), unsafeBitCast(xl, to: __m256i.self)))
+                        hi = _mm256_add_epi16(hi, _mm256_maddubs_epi16(unsafeBitCast((v &>> 4) & 0x0F0F, to: __m256i.self), unsafeBitCast(xh, to: __m256i.self)))
+                    }
+                    let sl = unsafeBitCast(lo, to: I32.self), sh = unsafeBitCast(hi, to: I32.self)
+                    let se = ((sl &<< 16) &>> 16) &+ ((sh &<< 16) &>> 16)   // rows 0, 2, … 14
+                    let so = (sl &>> 16) &+ (sh &>> 16)                     // rows 1, 3, … 15
+                    let s = UnsafeRawPointer(scales(g, b))
+                    let d = V(repeating: x.scales[b]), off = V(repeating: 8 * x.sums[b])
+                    even.addProduct(s.load(as: V.self), ExactIntegers.float(se) * d - off)
+                    odd.addProduct(s.load(fromByteOffset: 32, as: V.self), ExactIntegers.float(so) * d - off)
+                }
+                for i in 0..<8 {
+                    y[16 * g + 2 * i] = even[i]
+                    y[16 * g + 2 * i + 1] = odd[i]
+                }
+            }
+        }
+    }
+    #endif
+
+    /// `matvec` in 16-bit lanes: each level times the activation level broadcast.
+    func matvecLanes(_ a: Q8Activation, groups: Range<Int>, into y: UnsafeMutablePointer<Float>) {
         typealias I16 = SIMD16<Int16>
         typealias I32 = SIMD8<Int32>
         typealias V = SIMD8<Float>

@@ -4,13 +4,15 @@
 /// The scale stays f32 (ggml rounds it to f16). Stored the way the kernels in `Q8Dot` read it:
 /// per block the 32 q as two vectors of 16 sign-extended int16 — positions 0, 2, 4, … and
 /// 1, 3, 5, … — so a kernel multiplies 16-bit lanes without widening the activation again;
-/// plus d and d·Σq (what Q4_1's minimum multiplies).
+/// plus d and d·Σq (what Q4_1's minimum multiplies). The same levels also as int8 in position
+/// order (32 bytes a block), for kernels that multiply bytes (`vpmaddubsw`).
 public struct Q8Activation {
     public typealias Lanes = SIMD16<Int16>
     public static let blockSize = 32
     public let count: Int
     public var blocks: Int { count / Self.blockSize }
     var lanes: [Lanes]
+    var bytes: [Int8]
     var scales: [Float]
     var scaledSums: [Float]
 
@@ -19,6 +21,7 @@ public struct Q8Activation {
         self.count = count
         let nb = count / Self.blockSize
         lanes = [Lanes](repeating: Lanes(), count: 2 * nb)
+        bytes = [Int8](repeating: 0, count: count)
         scales = [Float](repeating: 0, count: nb)
         scaledSums = [Float](repeating: 0, count: nb)
         for b in 0..<nb {
@@ -33,6 +36,12 @@ public struct Q8Activation {
             let pairs = unsafeBitCast(even &+ odd, to: SIMD8<Int32>.self)   // |even + odd| ≤ 254
             let s32 = ((pairs &<< 16) &>> 16) &+ (pairs &>> 16)           // 16-bit lane pairs, sign-extended
             lanes[2 * b] = even
+            for j in 0..<8 {
+                bytes[32 * b + j] = Int8(truncatingIfNeeded: l.0[j])
+                bytes[32 * b + 8 + j] = Int8(truncatingIfNeeded: l.1[j])
+                bytes[32 * b + 16 + j] = Int8(truncatingIfNeeded: l.2[j])
+                bytes[32 * b + 24 + j] = Int8(truncatingIfNeeded: l.3[j])
+            }
             lanes[2 * b + 1] = odd
             scales[b] = d
             scaledSums[b] = d * Float(s32.wrappedSum())
@@ -75,10 +84,32 @@ public struct Q8Activation {
         return Float(lanes[2 * b + (j & 1)][j / 2]) * scales[b]
     }
 
-    /// Calls `body` with the three arrays the kernels read, without copying.
+    /// Calls `body` with the view the kernels read (`Q8Row`), without copying.
+    func withRow<R>(_ body: (Q8Row) -> R) -> R {
+        lanes.withUnsafeBufferPointer { l in bytes.withUnsafeBufferPointer { q in
+            scales.withUnsafeBufferPointer { s in scaledSums.withUnsafeBufferPointer { m in
+                body(Q8Row(lanes: l.baseAddress!, bytes: q.baseAddress!, scales: s.baseAddress!, sums: m.baseAddress!, blocks: blocks))
+            } }
+        } }
+    }
+
+    /// Calls `body` with the three arrays the lane kernels read, without copying.
     func withBuffers<R>(_ body: (UnsafePointer<Lanes>, UnsafePointer<Float>, UnsafePointer<Float>) -> R) -> R {
-        lanes.withUnsafeBufferPointer { l in scales.withUnsafeBufferPointer { s in scaledSums.withUnsafeBufferPointer { m in
-            body(l.baseAddress!, s.baseAddress!, m.baseAddress!)
-        } } }
+        withRow { body($0.lanes, $0.scales, $0.sums) }
+    }
+}
+
+/// What a `Q8RowDot` kernel reads of a `Q8Activation`: per 32-value block two vectors of int16
+/// lanes (even, odd positions), 32 int8 levels in position order, the scale d and d·Σq.
+public struct Q8Row {
+    public let lanes: UnsafePointer<Q8Activation.Lanes>
+    public let bytes: UnsafePointer<Int8>
+    public let scales: UnsafePointer<Float>
+    public let sums: UnsafePointer<Float>
+    public let blocks: Int
+
+    /// The same activation without its first `n` blocks (a row's tail blocks).
+    @inline(__always) public func dropping(_ n: Int) -> Q8Row {
+        Q8Row(lanes: lanes + 2 * n, bytes: bytes + 32 * n, scales: scales + n, sums: sums + n, blocks: blocks - n)
     }
 }

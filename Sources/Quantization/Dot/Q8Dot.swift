@@ -23,9 +23,8 @@ public enum Q8Dot {
     /// with the kernel of the matrix's format; rows are `a.count` long.
     public static func matvec(_ base: UnsafeRawPointer, rowBytes: Int, rows r: Range<Int>, kernel: Q8RowDot, _ a: Q8Activation,
                               into y: UnsafeMutablePointer<Float>) {
-        a.withBuffers { lanes, scales, sums in
-            let nb = a.blocks
-            for o in r { y[o] = kernel(base + o * rowBytes, lanes, scales, sums, nb) }
+        a.withRow { x in
+            for o in r { y[o] = kernel(base + o * rowBytes, x) }
         }
     }
 

@@ -118,7 +118,8 @@ public enum BlockIQ4_XS: BlockFormat {
     /// IQ4_XS: in sub-block ib w = d·(ls_ib − 32)·table[q], so Σ w·x = Σ_ib d·(ls_ib − 32)·d_x·Σ table[q]·q_x
     /// (as ggml's `vec_dot_iq4_xs_q8_K`, with 32-wide activation blocks). A row that is not a
     /// multiple of 256 ends in IQ4_NL blocks (`DType.traits.tailType`).
-    static func q8Row(_ w: UnsafeRawPointer, _ x: UnsafePointer<Q8Activation.Lanes>, _ d: UnsafePointer<Float>, _ sums: UnsafePointer<Float>, _ blocks: Int) -> Float {
+    static func q8Row(_ w: UnsafeRawPointer, _ a: Q8Row) -> Float {
+        let x = a.lanes, d = a.scales, blocks = a.blocks
         let superBlocks = blocks / 8
         var acc = Q8Dot.V(), acc2 = Q8Dot.V()
         for sb in 0..<superBlocks {
@@ -134,7 +135,7 @@ public enum BlockIQ4_XS: BlockFormat {
         }
         var total = (acc + acc2).sum()
         let done = 8 * superBlocks
-        if blocks > done { total += BlockIQ4_NL.q8Row(w + layoutBytes * superBlocks, x + 2 * done, d + done, sums + done, blocks - done) }
+        if blocks > done { total += BlockIQ4_NL.q8Row(w + layoutBytes * superBlocks, a.dropping(done)) }
         return total
     }
 

@@ -182,7 +182,8 @@ public enum BlockQ2_K: BlockFormat {
     /// sums): the levels from one 32-byte load shifted by 2j, Σ q·q_x and the activation's
     /// 16-weight sums Σ q_x each multiplied by their integer scale and min exactly, then by
     /// d·d_x and dmin·d_x. Rows that are not a multiple of 256 end in Q4_0 blocks.
-    static func q8Row(_ w: UnsafeRawPointer, _ x: UnsafePointer<Q8Activation.Lanes>, _ d: UnsafePointer<Float>, _ sums: UnsafePointer<Float>, _ blocks: Int) -> Float {
+    static func q8Row(_ w: UnsafeRawPointer, _ a: Q8Row) -> Float {
+        let x = a.lanes, d = a.scales, blocks = a.blocks
         typealias U = SIMD16<UInt16>
         typealias I = SIMD8<Int32>
         let superBlocks = blocks / 8
@@ -209,7 +210,7 @@ public enum BlockQ2_K: BlockFormat {
         }
         var total = acc.sum() - minimums.sum()
         let done = 8 * superBlocks
-        if blocks > done { total += BlockQ4_0.q8Row(w + layoutBytes * superBlocks, x + 2 * done, d + done, sums + done, blocks - done) }
+        if blocks > done { total += BlockQ4_0.q8Row(w + layoutBytes * superBlocks, a.dropping(done)) }
         return total
     }
 }

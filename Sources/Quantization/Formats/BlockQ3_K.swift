@@ -196,7 +196,8 @@ public enum BlockQ3_K: BlockFormat {
     /// subtraction in 16-bit lanes; the 8 Int32 partial sums (lanes 0–3: the first sub-block,
     /// 4–7: the second) are multiplied by their integer scales exactly, then by d·d_x. Rows that
     /// are not a multiple of 256 end in Q4_0 blocks.
-    static func q8Row(_ w: UnsafeRawPointer, _ x: UnsafePointer<Q8Activation.Lanes>, _ d: UnsafePointer<Float>, _ sums: UnsafePointer<Float>, _ blocks: Int) -> Float {
+    static func q8Row(_ w: UnsafeRawPointer, _ a: Q8Row) -> Float {
+        let x = a.lanes, d = a.scales, blocks = a.blocks
         typealias U = SIMD16<UInt16>
         let superBlocks = blocks / 8
         var acc = Q8Dot.V(), acc2 = Q8Dot.V()
@@ -222,7 +223,7 @@ public enum BlockQ3_K: BlockFormat {
         }
         var total = (acc + acc2).sum()
         let done = 8 * superBlocks
-        if blocks > done { total += BlockQ4_0.q8Row(w + layoutBytes * superBlocks, x + 2 * done, d + done, sums + done, blocks - done) }
+        if blocks > done { total += BlockQ4_0.q8Row(w + layoutBytes * superBlocks, a.dropping(done)) }
         return total
     }
 }

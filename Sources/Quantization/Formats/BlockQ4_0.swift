@@ -79,7 +79,8 @@ public enum BlockQ4_0: EightBlockSearch {
     public static var q8Dot: Q8RowDot? { q8Row }
 
     /// Q4_0: w = d·(q − 8), so Σ w·x = d·d_x·Σ q·q_x − 8·d·(d_x·Σ q_x).
-    static func q8Row(_ w: UnsafeRawPointer, _ x: UnsafePointer<Q8Activation.Lanes>, _ d: UnsafePointer<Float>, _ sums: UnsafePointer<Float>, _ blocks: Int) -> Float {
+    static func q8Row(_ w: UnsafeRawPointer, _ a: Q8Row) -> Float {
+        let x = a.lanes, d = a.scales, sums = a.sums, blocks = a.blocks
         var offsets: Float = 0
         let s = RowDot.sumOfBlocks(blocks) { b in
             let blk = w + layoutBytes * b

@@ -66,7 +66,8 @@ public enum BlockQ4_1: EightBlockSearch {
     public static var q8Dot: Q8RowDot? { q8Row }
 
     /// Q4_1: w = d·q + m, so Σ w·x = d·d_x·Σ q·q_x + m·(d_x·Σ q_x).
-    static func q8Row(_ w: UnsafeRawPointer, _ x: UnsafePointer<Q8Activation.Lanes>, _ d: UnsafePointer<Float>, _ sums: UnsafePointer<Float>, _ blocks: Int) -> Float {
+    static func q8Row(_ w: UnsafeRawPointer, _ a: Q8Row) -> Float {
+        let x = a.lanes, d = a.scales, sums = a.sums, blocks = a.blocks
         var minimums: Float = 0
         let s = RowDot.sumOfBlocks(blocks) { b in
             let blk = w + layoutBytes * b

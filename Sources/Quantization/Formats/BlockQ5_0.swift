@@ -62,7 +62,8 @@ public enum BlockQ5_0: EightBlockSearch {
     /// summed exactly in integers (`sums` unused). q − 16 is the low nibble with the complement of
     /// the high bit as a fifth, sign bit (h = 1: the nibble; h = 0: nibble − 16), so the levels come
     /// signed from `highBits(~qh)` without a subtraction or an offset term.
-    static func q8Row(_ w: UnsafeRawPointer, _ x: UnsafePointer<Q8Activation.Lanes>, _ d: UnsafePointer<Float>, _ sums: UnsafePointer<Float>, _ blocks: Int) -> Float {
+    static func q8Row(_ w: UnsafeRawPointer, _ a: Q8Row) -> Float {
+        let x = a.lanes, d = a.scales, blocks = a.blocks
         // A named inlined function, not a closure literal: the closure stayed a call per block.
         @inline(__always) func block(_ b: Int) -> Q8Dot.V {
             let blk = w + layoutBytes * b

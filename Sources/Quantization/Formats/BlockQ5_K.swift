@@ -142,7 +142,8 @@ public enum BlockQ5_K: BlockFormat {
     /// with each level's fifth bit taken from the high-bit bytes (bit j of byte l for weight l of
     /// sub-block j) into bit 4 of its byte, in 16-bit lanes. Levels ≤ 31: a pair of products
     /// stays within Int16. Rows that are not a multiple of 256 end in Q5_1 blocks.
-    static func q8Row(_ w: UnsafeRawPointer, _ x: UnsafePointer<Q8Activation.Lanes>, _ d: UnsafePointer<Float>, _ sums: UnsafePointer<Float>, _ blocks: Int) -> Float {
+    static func q8Row(_ w: UnsafeRawPointer, _ a: Q8Row) -> Float {
+        let x = a.lanes, d = a.scales, sums = a.sums, blocks = a.blocks
         typealias U = SIMD16<UInt16>
         let superBlocks = blocks / 8
         var acc = Q8Dot.V(), acc2 = Q8Dot.V(), minimums = Q8Dot.V()
@@ -165,7 +166,7 @@ public enum BlockQ5_K: BlockFormat {
         }
         var total = (acc + acc2).sum() - minimums.sum()
         let done = 8 * superBlocks
-        if blocks > done { total += BlockQ5_1.q8Row(w + layoutBytes * superBlocks, x + 2 * done, d + done, sums + done, blocks - done) }
+        if blocks > done { total += BlockQ5_1.q8Row(w + layoutBytes * superBlocks, a.dropping(done)) }
         return total
     }
 }

@@ -1,4 +1,7 @@
 import TensorCore
+#if arch(x86_64) && TRAMONTANE_AVX2
+import _Builtin_intrinsics.intel
+#endif
 
 /// Q6_K: 256 weights in 16 sub-blocks of 16 = 128 bytes low nibbles + 64 bytes of 2-bit highs +
 /// 16 int8 sub-scales + f16 d; w = d·sc·(q − 32). 210 bytes, 6.5625 bpw.
@@ -156,7 +159,13 @@ public enum BlockQ6_K: BlockFormat {
 
     // MARK: Dot products (the engine's kernels; `Dot/` holds what they share)
 
-    public static var q8Dot: Q8RowDot? { q8Row }
+    public static var q8Dot: Q8RowDot? {
+        #if arch(x86_64) && TRAMONTANE_AVX2
+        q8RowBytes
+        #else
+        q8Row
+        #endif
+    }
 
     /// Q6_K: w = d·sc·(q − 32) with an int8 scale per 16 weights. Each group of 32 outputs of a
     /// 128-weight half is one activation block: levels q (0…63) from 4 low bits in `ql` and 2
@@ -164,7 +173,8 @@ public enum BlockQ6_K: BlockFormat {
     /// 16-bit lanes; the block's 8 Int32 partial sums are weights 0…15 (lanes 0–3) and 16…31
     /// (lanes 4–7), scaled by their two sub-scales. Rows that are not a multiple of 256 end in
     /// Q8_0 blocks.
-    static func q8Row(_ w: UnsafeRawPointer, _ x: UnsafePointer<Q8Activation.Lanes>, _ d: UnsafePointer<Float>, _ sums: UnsafePointer<Float>, _ blocks: Int) -> Float {
+    static func q8Row(_ w: UnsafeRawPointer, _ a: Q8Row) -> Float {
+        let x = a.lanes, d = a.scales, blocks = a.blocks
         typealias U = SIMD16<UInt16>
         let superBlocks = blocks / 8
         var acc = Q8Dot.V()
@@ -197,8 +207,47 @@ public enum BlockQ6_K: BlockFormat {
         }
         var total = acc.sum()
         let done = 8 * superBlocks
-        if blocks > done { total += BlockQ8_0.q8Row(w + layoutBytes * superBlocks, x + 2 * done, d + done, sums + done, blocks - done) }
+        if blocks > done { total += BlockQ8_0.q8Row(w + layoutBytes * superBlocks, a.dropping(done)) }
         return total
     }
 
+    #if arch(x86_64) && TRAMONTANE_AVX2
+    /// `q8Row` multiplying bytes (`ByteDot`), as ggml's AVX2 `vec_dot_q6_K_q8_K`: the levels
+    /// 0…63 times the activation, minus 32·Σx (the offset), both in int16 pairs, then each 16
+    /// weights' sub-scale in the widening multiply. The same exact block sums as `q8Row`.
+    static func q8RowBytes(_ w: UnsafeRawPointer, _ a: Q8Row) -> Float {
+        typealias U = SIMD16<UInt16>
+        let superBlocks = a.blocks / 8
+        var acc = Q8Dot.V(), acc2 = Q8Dot.V()
+        let offset = unsafeBitCast(SIMD32<UInt8>(repeating: 32), to: __m256i.self)
+        for sb in 0..<superBlocks {
+            let blk = w + layoutBytes * sb
+            let dw = loadHalf(blk, 208)
+            for half in 0..<2 {
+                let ql = blk + 64 * half, qh = blk + 128 + 32 * half, sc = blk + 192 + 8 * half
+                let lo0 = ql.loadUnaligned(as: U.self), lo1 = ql.loadUnaligned(fromByteOffset: 32, as: U.self)
+                let h = qh.loadUnaligned(as: U.self)
+                let m4 = U(repeating: 0x0F0F), m2 = U(repeating: 0x0303)
+                let h0: U = (h & m2) &<< 4, h1: U = ((h &>> 2) & m2) &<< 4
+                let h2: U = ((h &>> 4) & m2) &<< 4, h3: U = ((h &>> 6) & m2) &<< 4
+                let g0: U = (lo0 & m4) | h0, g1: U = (lo1 & m4) | h1
+                let g2: U = ((lo0 &>> 4) & m4) | h2, g3: U = ((lo1 &>> 4) & m4) | h3
+                for g in 0..<4 {
+                    let j = 8 * sb + 4 * half + g
+                    let q: U = g == 0 ? g0 : g == 1 ? g1 : g == 2 ? g2 : g3
+                    let x = ByteDot.load(a.bytes + 32 * j)
+                    let p = ByteDot.subtract(ByteDot.pairs(unsafeBitCast(q, to: SIMD32<UInt8>.self), x), _mm256_maddubs_epi16(offset, x))
+                    let scales = SIMD16<Int16>(lowHalf: SIMD8(repeating: Int16(sc.load(fromByteOffset: 2 * g, as: Int8.self))),
+                                               highHalf: SIMD8(repeating: Int16(sc.load(fromByteOffset: 2 * g + 1, as: Int8.self))))
+                    let s = ByteDot.float(ByteDot.widen(p, scales)) * Q8Dot.V(repeating: dw * a.scales[j])
+                    if g & 1 == 0 { acc += s } else { acc2 += s }
+                }
+            }
+        }
+        var total = (acc + acc2).sum()
+        let done = 8 * superBlocks
+        if a.blocks > done { total += BlockQ8_0.q8RowBytes(w + layoutBytes * superBlocks, a.dropping(done)) }
+        return total
+    }
+    #endif
 }
