@@ -38,6 +38,9 @@ public struct WeightMatrix: @unchecked Sendable {
             source.dropPages()
             self.region = ByteRegion(owner: owner, bytes: UnsafeRawBufferPointer(start: memory, count: rows * rowBytes))
         } else {
+            // Read ahead now: a model file just written (O_DIRECT, not in the page cache) would
+            // otherwise be read a fault at a time by the first prompt.
+            region.willNeed()
             self.region = region
         }
         if let arena, residency == .repackedQ4_0 && PackedQ4_0.accepts(rows: rows, columns: columns) {

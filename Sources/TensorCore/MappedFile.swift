@@ -49,6 +49,17 @@ public final class MappedFile: @unchecked Sendable {
         Syscalls.advise(base + start, end - start, .dontNeed)
     }
 
+    /// Asks the kernel to read a range ahead now (`madvise(MADV_WILLNEED)`), so a first pass over
+    /// a file that is not in the page cache waits for large reads, not for a fault per page.
+    public func willNeed(offset: Int, count: Int) {
+        guard let base, count > 0 else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = offset / page * page
+        let end = min(size, offset + count)
+        guard end > start else { return }
+        Syscalls.advise(base + start, end - start, .willNeed)
+    }
+
     /// Tells the kernel the file will be read front to back (`madvise(MADV_SEQUENTIAL)`).
     public func adviseSequential() {
         if let base { Syscalls.advise(base, size, .sequential) }
@@ -78,6 +89,12 @@ public struct ByteRegion: @unchecked Sendable {
     public func dropPages() {
         guard let file = owner as? MappedFile, let p = bytes.baseAddress, let b = file.bytes.baseAddress else { return }
         file.dropPages(offset: p - b, count: bytes.count)
+    }
+
+    /// If these bytes are a mapped file's, has the kernel read them ahead (see `MappedFile.willNeed`).
+    public func willNeed() {
+        guard let file = owner as? MappedFile, let p = bytes.baseAddress, let b = file.bytes.baseAddress else { return }
+        file.willNeed(offset: p - b, count: bytes.count)
     }
 
     /// Rows `rows` of these bytes taken as `total` equal rows (same owner).

@@ -14,6 +14,8 @@ extension Syscalls {
         case dontNeed
         /// It will be read front to back (`MADV_SEQUENTIAL`).
         case sequential
+        /// It will be read soon: a file's pages are read ahead now, without waiting (`MADV_WILLNEED`).
+        case willNeed
     }
 
     /// `mmap(2)` of `bytes` of zero-filled, private, read-write anonymous memory.
@@ -45,6 +47,7 @@ extension Syscalls {
             #endif
         case .dontNeed: _ = madvise(p, bytes, MADV_DONTNEED)
         case .sequential: _ = madvise(p, bytes, MADV_SEQUENTIAL)
+        case .willNeed: _ = madvise(p, bytes, MADV_WILLNEED)
         }
     }
 
