@@ -27,7 +27,7 @@ struct Imatrix: ParsableCommand {
         let target = try OutputTarget(output, inputs: checkpoint.inputs + [calibration.text, calibration.tokens].compactMap { $0 },
                                       replacing: overwrite.force)
         let m = try Validator.load(checkpoint, threads: threads.threads)
-        let (ids, source) = try calibration.load(tokenizerOf: model)
+        let (ids, source) = try calibration.load(tokenizer: { try TokenizerLoader.load(checkpoint) })
         var matrix = try ImportanceMatrix.collect(model: m, tokens: ids, ctx: calibration.ctx, chunks: calibration.chunks, bos: m.config.bosTokenID,
                                                   progress: out.progress("imatrix"))
         matrix.metadata["model"] = model
