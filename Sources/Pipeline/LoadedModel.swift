@@ -29,7 +29,12 @@ public struct LoadedModel {
     public let settings: Settings
 
     public init(_ path: String, settings: Settings) throws {
-        checkpoint = try Checkpoint.open(path)
+        try self.init(try Checkpoint.open(path), settings: settings)
+    }
+
+    /// The same for a checkpoint the caller has opened (`imatrix` checks its output first).
+    public init(_ checkpoint: Checkpoint, settings: Settings) throws {
+        self.checkpoint = checkpoint
         transformer = try Validator.load(checkpoint, threads: settings.threads)
         transformer.quantizedActivations = settings.quantizedActivations
         self.settings = settings
