@@ -3,9 +3,9 @@ import Inference
 import TensorCore
 import Tokenizers
 
-/// A model file opened to run (`generate`, `chat`, `validate`): its weights as a `Transformer`
-/// set up as `Settings` asks, the tokenizer that travels with it, and the ids that end an
-/// answer, all from one opening of the file.
+/// A model file opened to run (`generate`, `chat`, `validate`, `imatrix`, `ladder`): its
+/// weights as a `Transformer` set up as `Settings` asks, the tokenizer that travels with it,
+/// and the ids that end an answer, all from one opening of the file.
 public struct LoadedModel {
     /// How the model runs.
     public struct Settings: Sendable {
