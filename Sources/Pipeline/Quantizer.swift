@@ -7,13 +7,34 @@ import TensorCore
 /// `tramontane quantize`: any readable checkpoint → a `.tmt` whose weights are block formats,
 /// one tensor at a time (peak memory ≈ the largest tensor as f32 plus its quantized copy).
 public struct Quantizer {
+    /// The recipe, or the preset to choose one from once the model's shape is known.
+    public enum RecipeChoice: Sendable {
+        case recipe(Recipe)
+        /// `Recipe.preset(_:for:imatrix:)` for the model's shape, with `rules` (`REGEX=TYPE`, as
+        /// `--rule` gives them) before the preset's.
+        case preset(String, rules: [String])
+
+        /// The recipe for a model of this configuration, `imatrix` telling whether an
+        /// importance matrix is used (the IQ4 mixes depend on it).
+        public func recipe(for config: ModelConfig, imatrix: Bool) throws -> Recipe {
+            switch self {
+            case .recipe(let r): return r
+            case .preset(let name, let rules):
+                var r = try Recipe.preset(name, for: config, imatrix: imatrix)
+                r.rules = try rules.map(Recipe.Rule.init(parsing:)) + r.rules
+                return r
+            }
+        }
+    }
+
     public struct Options: Sendable {
-        public var recipe: Recipe
+        public var recipe: RecipeChoice
         public var mode: Quantize.Mode = .search
         public var threads: Int = availableCores
         public var report = false
         public var codec: TMTCodec = .raw
-        /// Per-column importance of each weight's error (from `tramontane imatrix`), and its file.
+        /// Per-column importance of each weight's error (from `tramontane imatrix`), and its file
+        /// (read from there when only the path is given).
         public var imatrix: ImportanceMatrix?
         public var imatrixPath: String?
         /// The command line recorded in the provenance.
@@ -30,7 +51,20 @@ public struct Quantizer {
         /// Weights per unit of work (`TensorBatch`): small tensors are batched up to it, larger
         /// ones cut into slices of it. The file does not depend on it.
         public var batchWeights = TensorBatch.limit
-        public init(recipe: Recipe) { self.recipe = recipe }
+        public init(recipe: Recipe) { self.recipe = .recipe(recipe) }
+        /// A preset chosen for the model's shape once the checkpoint is open, as `quantize --type`
+        /// names it, with `rules` before its own.
+        public init(preset: String, rules: [String] = []) { self.recipe = .preset(preset, rules: rules) }
+
+        /// The recipe for `model`, and these options with it and with the importance matrix read
+        /// from `imatrixPath` when only the path was given.
+        func resolved(for model: NativeModel) throws -> (Recipe, Options) {
+            let recipe = try self.recipe.recipe(for: model.config, imatrix: imatrix != nil || imatrixPath != nil)
+            var o = self
+            o.recipe = .recipe(recipe)
+            if o.imatrix == nil, let p = imatrixPath { o.imatrix = try ImportanceMatrix.read(p) }
+            return (recipe, o)
+        }
     }
 
     public struct Entry: Codable, Sendable {
@@ -69,13 +103,21 @@ public struct Quantizer {
         }
     }
 
-    /// Which type each tensor gets and what the file will weigh, without quantizing.
+    /// Which type each tensor of `source` gets and what the file will weigh, without quantizing
+    /// (`quantize --dry-run`).
+    public static func plan(_ source: String, options: Options) throws -> Plan {
+        let model = try Checkpoint.open(source).native()
+        return try plan(model, source: source, options: options.resolved(for: model).1)
+    }
+
+    /// The same for a checkpoint the caller has opened and remapped.
     public static func plan(_ model: NativeModel, source: String, options: Options) throws -> Plan {
+        let recipe = try options.recipe.recipe(for: model.config, imatrix: options.imatrix != nil || options.imatrixPath != nil)
         try model.checkAgainstConfig()
         var entries: [Entry] = []
         var params = 0, bytes = 0
         for t in model.tensors where model.aliases[t.name] == nil {
-            var (type, reason) = options.recipe.type(for: t.name, shape: t.shape)
+            var (type, reason) = recipe.type(for: t.name, shape: t.shape)
             if type.isBlockQuantized, (try? type.rowBytes(t.shape.last ?? 0)) == nil {
                 reason = "rows of \(t.shape.last ?? 0) do not fit \(type.rawValue) blocks: kept f16"
                 type = .f16
@@ -86,22 +128,24 @@ public struct Quantizer {
             params += t.elementCount
             bytes += b
         }
-        return Plan(source: source, recipe: options.recipe.name, rules: options.recipe.rules.map(\.description),
+        return Plan(source: source, recipe: recipe.name, rules: recipe.rules.map(\.description),
                     mode: options.mode.rawValue, tensors: entries, parameters: params, bytes: bytes,
                     bitsPerWeight: Double(bytes * 8) / Double(max(1, params)))
     }
 
+    /// `tramontane quantize`: opens and remaps `source`, chooses the recipe for its shape and
+    /// reads the importance matrix (`Options`), and writes `output`.
     public static func quantize(_ source: String, to output: String, options: Options, progress: ProgressReporter = SilentProgress()) throws -> Plan {
         let start = Date()
         let checkpoint = try Checkpoint.open(source)
         return try quantize(checkpoint, try checkpoint.native(), source: source, to: output, options: options, progress: progress, start: start)
     }
 
-    /// The same for a checkpoint the caller has opened and remapped already (the command needs
-    /// the layer count for its recipe; opening SmolLM2's GGUF and remapping it costs ~15 ms,
-    /// which was paid twice).
+    /// The same for a checkpoint the caller has opened and remapped already (the ladder opens its
+    /// base once for all its rungs).
     public static func quantize(_ checkpoint: Checkpoint, _ model: NativeModel, source: String, to output: String, options: Options,
                                 progress: ProgressReporter = SilentProgress(), start: Date = Date()) throws -> Plan {
+        let (recipe, options) = try options.resolved(for: model)
         var plan = try plan(model, source: source, options: options)
         let byName = Dictionary(uniqueKeysWithValues: model.tensors.map { ($0.name, $0) })
         let target = try OutputTarget(output, inputs: checkpoint.inputs + [options.imatrixPath].compactMap { $0 }, replacing: options.replacing)
@@ -122,9 +166,9 @@ public struct Quantizer {
                 plan.tensors[k].cosine = s.cosine
             }
             try metadata.finish(writer, extra: ["quantization": .object([
-                "recipe": .string(options.recipe.name),
-                "rules": .array(options.recipe.rules.map { .string($0.description) }),
-                "default": .string(options.recipe.defaultType.rawValue),
+                "recipe": .string(recipe.name),
+                "rules": .array(recipe.rules.map { .string($0.description) }),
+                "default": .string(recipe.defaultType.rawValue),
                 "mode": .string(options.mode.rawValue),
                 "imatrix": try options.imatrixPath.map { p in
                     .object(["path": .string(p), "sha256": .string(try TensorValues.sha256(file: p)),

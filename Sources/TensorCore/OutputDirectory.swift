@@ -10,7 +10,7 @@ import Foundation
 ///   the folder itself, found by device and inode up each input's parent chain, so links count);
 /// - something that exists there must be a folder (a file, FIFO or device is never replaced);
 /// - an existing folder is replaced only when `replacing` (the command line's `--force`).
-public final class OutputDirectory {
+public final class OutputDirectory: CommittableOutput {
     public let path: String
     public let temporaryPath: String
     public let replacing: Bool

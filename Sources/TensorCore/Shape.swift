@@ -9,10 +9,3 @@ public func elementCount(_ shape: [Int]) throws(TensorError) -> Int {
     }
     return n
 }
-
-/// Rows and columns of a tensor seen as a matrix: the innermost dimension is the row length.
-public func matrixDimensions(_ shape: [Int]) -> (rows: Int, columns: Int) {
-    guard let cols = shape.last else { return (1, 1) }
-    let rows = shape.dropLast().reduce(1, *)
-    return (rows, cols)
-}

@@ -96,21 +96,6 @@ public enum Syscalls {
         }
     }
 
-    /// `pread(2)` of exactly `count` bytes at `offset`.
-    public static func readExactly(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, at offset: Int, path: String) throws(IOError) {
-        guard let base = buffer.baseAddress else { return }
-        var done = 0
-        while done < buffer.count {
-            let n = pread(fd, base + done, buffer.count - done, off_t(offset + done))
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw IOError("cannot read", path: path, errno: errno)
-            }
-            if n == 0 { throw IOError("unexpected end of file reading", path: path, errno: EIO) }
-            done += n
-        }
-    }
-
     /// `fsync(2)`.
     public static func sync(_ fd: Int32, path: String) throws(IOError) {
         guard fsync(fd) == 0 else { throw IOError("cannot fsync", path: path, errno: errno) }

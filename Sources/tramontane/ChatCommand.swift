@@ -27,20 +27,11 @@ struct Chat: ParsableCommand {
 
     @OptionGroup var sampling: SamplingOptions
 
-    @Option(help: "Context capacity in tokens (the whole conversation, unless the model has a sliding window).")
-    var ctx: Int = 4096
-
-    @Option(help: ActivationPrecision.help)
-    var activations: ActivationPrecision = .q8
-
-    @Option(name: .customLong("kv-cache"), help: "Precision of the key/value cache: f16 or f32.")
-    var kvCache: KVPrecision = .f16
-
-    @OptionGroup var threads: ThreadOptions
+    @OptionGroup var runtime: RuntimeOptions<Chat>
     @OptionGroup var out: OutputOptions
 
     func validate() throws {
-        guard maxTokens >= 1, ctx >= 16 else { throw ValidationError("--max-tokens must be positive and --ctx at least 16") }
+        guard maxTokens >= 1, runtime.ctx >= 16 else { throw ValidationError("--max-tokens must be positive and --ctx at least 16") }
     }
 
     /// One turn's figures (`--json`, one object per line).
@@ -63,12 +54,9 @@ struct Chat: ParsableCommand {
     }
 
     func run() throws {
-        let m = try Validator.load(model, threads: threads.threads)
-        m.quantizedActivations = activations == .q8
-        let tokenizer = try TokenizerLoader.load(path: model)
-        let generator = Generator(model: m, cache: m.makeCache(capacity: ctx, precision: kvCache), sampler: sampling.sampler,
-                                  stopTokens: Set([m.config.eosTokenID].compactMap { $0 }))
-        guard let session = ChatSession(generator: generator, tokenizer: tokenizer, system: system) else {
+        let loaded = try LoadedModel(model, settings: runtime.settings)
+        let tokenizer = try loaded.tokenizer()
+        guard let session = ChatSession(generator: loaded.generator(sampler: sampling.sampler), tokenizer: tokenizer, system: system) else {
             throw ValidationError("\(model): its tokenizer has no chat format Tramontane knows (Mistral v1/v3, tekken, ChatML)")
         }
         let interactive = LineEditor.isTerminal(STDIN_FILENO) && LineEditor.isTerminal(STDOUT_FILENO) && !out.json
@@ -146,4 +134,9 @@ struct Chat: ParsableCommand {
         }
         return lines.joined(separator: "\n")
     }
+}
+
+extension Chat: RuntimeHelp {
+    static let context: ArgumentHelp = "Context capacity in tokens (the whole conversation, unless the model has a sliding window)."
+    static let kvCache: ArgumentHelp = "Precision of the key/value cache: f16 or f32."
 }

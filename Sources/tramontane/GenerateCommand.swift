@@ -36,16 +36,7 @@ struct Generate: ParsableCommand {
     @Option(name: .customLong("prefill-chunk"), help: "Prompt tokens per forward pass.")
     var prefillChunk: Int = 512
 
-    @Option(help: "Context capacity in tokens. With a sliding window, memory stays at the window and generation can run past it; without one, generation stops at the context.")
-    var ctx: Int = 4096
-
-    @Option(help: ActivationPrecision.help)
-    var activations: ActivationPrecision = .q8
-
-    @Option(name: .customLong("kv-cache"), help: "Precision of the key/value cache: f16 (half the memory and the bytes read per token, as llama.cpp) or f32 (exact).")
-    var kvCache: KVPrecision = .f16
-
-    @OptionGroup var threads: ThreadOptions
+    @OptionGroup var runtime: RuntimeOptions<Generate>
     @OptionGroup var out: OutputOptions
 
     struct Result: Codable {
@@ -64,37 +55,35 @@ struct Generate: ParsableCommand {
 
     func validate() throws {
         guard [prompt, promptFile, promptIDs].compactMap({ $0 }).count == 1 else { throw ValidationError("give exactly one of --prompt, --prompt-file or --prompt-ids") }
-        guard maxTokens >= 0, prefillChunk >= 1, ctx >= 1 else { throw ValidationError("--max-tokens, --prefill-chunk and --ctx must be positive") }
+        guard maxTokens >= 0, prefillChunk >= 1, runtime.ctx >= 1 else { throw ValidationError("--max-tokens, --prefill-chunk and --ctx must be positive") }
     }
 
     func run() throws {
-        let m = try Validator.load(model, threads: threads.threads)
-        m.quantizedActivations = activations == .q8
+        let loaded = try LoadedModel(model, settings: runtime.settings)
         var tokenizer: (any Tokenizer)?
         var ids: [Int]
-        var stopTokens = Set([m.config.eosTokenID].compactMap { $0 })
+        var endOfTurn: Set<Int> = []
         if let promptIDs {
             ids = try promptIDs.split(separator: ",").map { s -> Int in
                 guard let v = Int(s.trimmingCharacters(in: .whitespaces)), v >= 0 else { throw ValidationError("--prompt-ids: \"\(s)\" is not a token id") }
                 return v
             }
-            tokenizer = try? TokenizerLoader.load(path: model)
+            tokenizer = try? loaded.tokenizer()
         } else {
-            let t = try TokenizerLoader.load(path: model)
+            let t = try loaded.tokenizer()
             tokenizer = t
             let text = try prompt ?? TextFile.read(promptFile ?? "")
             if chat {
                 guard let format = ChatFormat.detect(t) else { throw ValidationError("this model's tokenizer has no known chat format") }
                 ids = format.prompt(text, system: system, tokenizer: t)
-                if let end = format.endOfTurn(t) { stopTokens.insert(end) }
+                if let end = format.endOfTurn(t) { endOfTurn.insert(end) }
             } else {
                 ids = t.encode(text)
                 if t.addsBOS, let bos = t.bosID { ids.insert(bos, at: 0) }
             }
         }
         guard !ids.isEmpty else { throw ValidationError("the prompt is empty") }
-        let generator = Generator(model: m, cache: m.makeCache(capacity: ctx, precision: kvCache), sampler: sampling.sampler,
-                                  stopTokens: stopTokens, prefillChunk: prefillChunk)
+        let generator = loaded.generator(sampler: sampling.sampler, extraStops: endOfTurn, prefillChunk: prefillChunk)
         var stream = tokenizer.map(StreamDecoder.init)
         let streaming = !out.json && promptIDs == nil
         let interrupt = InterruptFlag()
@@ -114,4 +103,7 @@ struct Generate: ParsableCommand {
     }
 }
 
-extension KVPrecision: ExpressibleByArgument {}
+extension Generate: RuntimeHelp {
+    static let context: ArgumentHelp = "Context capacity in tokens. With a sliding window, memory stays at the window and generation can run past it; without one, generation stops at the context."
+    static let kvCache: ArgumentHelp = "Precision of the key/value cache: f16 (half the memory and the bytes read per token, as llama.cpp) or f32 (exact)."
+}

@@ -26,8 +26,9 @@ struct Imatrix: ParsableCommand {
         // Checked before the calibration runs, not after.
         let target = try OutputTarget(output, inputs: checkpoint.inputs + [calibration.text, calibration.tokens].compactMap { $0 },
                                       replacing: overwrite.force)
-        let m = try Validator.load(checkpoint, threads: threads.threads)
-        let (ids, source) = try calibration.load(tokenizerOf: model)
+        let loaded = try LoadedModel(checkpoint, settings: .init(threads: threads.threads))
+        let m = loaded.transformer
+        let (ids, source) = try calibration.load(tokenizer: loaded.tokenizer)
         var matrix = try ImportanceMatrix.collect(model: m, tokens: ids, ctx: calibration.ctx, chunks: calibration.chunks, bos: m.config.bosTokenID,
                                                   progress: out.progress("imatrix"))
         matrix.metadata["model"] = model

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Pipeline
 import TensorCore
+import Tokenizers
 
 struct OutputOptions: ParsableArguments {
     @Flag(name: .long, help: "Print the result as JSON on stdout.")
@@ -69,10 +70,17 @@ struct EvaluationTokens: ParsableArguments {
         if let chunks, chunks < 1 { throw ValidationError("--chunks must be positive") }
     }
 
-    /// The ids, and a description of where they came from.
-    func load(tokenizerOf model: String) throws -> (ids: [Int], source: String) {
+    /// The ids, and a description of where they came from, tokenized with the tokenizer of the
+    /// model file at `path`.
+    func load(tokenizerOf path: String) throws -> (ids: [Int], source: String) {
+        try load(tokenizer: { try TokenizerLoader.load(path: path) })
+    }
+
+    /// The same with the model's tokenizer from `makeTokenizer`, asked for only when there is
+    /// text to tokenize.
+    func load(tokenizer makeTokenizer: () throws -> any Tokenizer) throws -> (ids: [Int], source: String) {
         if let tokens { return (try Validator.readTokenFile(tokens), tokens) }
-        let tokenizer = try TokenizerLoader.load(path: model)
+        let tokenizer = try makeTokenizer()
         let body = try text.map { try TextFile.read($0) } ?? TokenizerLoader.defaultEvaluationText
         return (tokenizer.encode(body), text ?? "default evaluation text")
     }

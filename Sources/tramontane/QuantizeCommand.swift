@@ -1,5 +1,4 @@
 import ArgumentParser
-import Checkpoints
 import Foundation
 import ModelFile
 import Pipeline
@@ -54,13 +53,7 @@ struct QuantizeTensors: ParsableCommand {
     }
 
     func run() throws {
-        let start = Date()
-        let checkpoint = try Checkpoint.open(source)
-        let model = try checkpoint.native()
-        let c = model.config
-        var recipe = try Recipe.preset(type.lowercased(), for: c, imatrix: imatrix != nil)
-        recipe.rules = try rules.map(Recipe.Rule.init(parsing:)) + recipe.rules
-        var options = Quantizer.Options(recipe: recipe)
+        var options = Quantizer.Options(preset: type.lowercased(), rules: rules)
         options.command = CommandLine.arguments
         options.hashSources = provenance.hashSources
         options.hashCache = provenance.hashCache
@@ -69,17 +62,9 @@ struct QuantizeTensors: ParsableCommand {
         options.threads = threads.threads
         options.report = report
         options.codec = codec
-        if let imatrix {
-            options.imatrix = try ImportanceMatrix.read(imatrix)
-            options.imatrixPath = imatrix
-        }
-        let plan: Quantizer.Plan
-        if dryRun {
-            plan = try Quantizer.plan(model, source: source, options: options)
-        } else {
-            plan = try Quantizer.quantize(checkpoint, model, source: source, to: output ?? "", options: options,
-                                          progress: out.progress("quantize"), start: start)
-        }
+        options.imatrixPath = imatrix
+        let plan = dryRun ? try Quantizer.plan(source, options: options)
+            : try Quantizer.quantize(source, to: output ?? "", options: options, progress: out.progress("quantize"))
         if out.json { return try out.printJSON(plan) }
         let width = min(44, plan.tensors.map(\.name.count).max() ?? 4)
         for e in plan.tensors {

@@ -28,8 +28,9 @@ struct Validate: ParsableCommand {
     }
 
     func run() throws {
-        let m = try Validator.load(model, threads: threads.threads)
-        m.quantizedActivations = activations == .q8
+        let settings = LoadedModel.Settings(threads: threads.threads, quantizedActivations: activations == .q8)
+        let loaded = try LoadedModel(model, settings: settings)
+        let m = loaded.transformer
         if let file = againstLogits {
             let results = try Validator.againstLogits(model: m, file: file)
             if out.json { return try out.printJSON(["sequences": results]) }
@@ -39,9 +40,8 @@ struct Validate: ParsableCommand {
             }
             return
         }
-        let base = try Validator.load(reference ?? "", threads: threads.threads)
-        base.quantizedActivations = activations == .q8
-        let ids = try eval.load(tokenizerOf: model).ids
+        let base = try LoadedModel(reference ?? "", settings: settings).transformer
+        let ids = try eval.load(tokenizer: loaded.tokenizer).ids
         let s = try Validator.compare(model: m, base: base, tokens: ids, ctx: eval.ctx, chunks: eval.chunks, bos: m.config.bosTokenID,
                                       progress: out.progress("validate"))
         if out.json { return try out.printJSON(s) }

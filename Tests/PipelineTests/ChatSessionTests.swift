@@ -9,14 +9,11 @@ import XCTest
 /// answers as running the whole conversation afresh, and a full context drops the oldest turns.
 final class ChatSessionTests: XCTestCase {
     func session(ctx: Int, system: String? = nil) throws -> ChatSession {
-        let gguf = try Fixtures.smolLM2()
-        let model = try Validator.load(gguf, threads: 2)
         // f32 activations: the prompt (a batch) and the decoding (one token at a time) then
         // differ only by rounding, so a fresh run over a whole conversation is comparable.
-        model.quantizedActivations = false
-        let tokenizer = try TokenizerLoader.load(path: gguf)
-        let g = Generator(model: model, cache: model.makeCache(capacity: ctx), stopTokens: Set([model.config.eosTokenID].compactMap { $0 }))
-        return try XCTUnwrap(ChatSession(generator: g, tokenizer: tokenizer, system: system))
+        let loaded = try LoadedModel(try Fixtures.smolLM2(),
+                                     settings: .init(threads: 2, quantizedActivations: false, context: ctx, kvCache: .f32))
+        return try XCTUnwrap(ChatSession(generator: loaded.generator(sampler: Sampler()), tokenizer: try loaded.tokenizer(), system: system))
     }
 
     func testSecondTurnRunsOnlyItsOwnTokensAndAnswersAsAFreshRun() throws {

@@ -27,6 +27,47 @@ final class QuantizePipelineTests: XCTestCase {
         XCTAssertThrowsError(try Recipe.Rule(parsing: "x=q3_z"))
     }
 
+    /// `quantize --type PRESET --rule … --imatrix FILE` as one call: the preset is chosen for the
+    /// checkpoint's shape once it is open, the rules go before the preset's, and the importance
+    /// matrix is read from its path, as the explicit recipe and matrix would give.
+    func testPresetChosenForTheOpenedModel() throws {
+        let source = Fixtures.tinyMistral("hf-safetensors-f32")
+        let dir = TempDir()
+        let model = try Checkpoint.open(source).native()
+        let imatrix = try ImportanceMatrix.collect(model: try Validator.load(source, threads: 2), tokens: (0..<64).map { 3 + $0 * 7 % 1000 },
+                                                   ctx: 32, chunks: 2, bos: 1)
+        let matrixPath = dir.file("imatrix.safetensors")
+        try imatrix.write(to: try OutputTarget(matrixPath))
+        var byName = Quantizer.Options(preset: "q4_k_m", rules: [#"attention\.wq=q8_0"#])
+        byName.imatrixPath = matrixPath
+        byName.threads = 2
+        var recipe = try Recipe.preset("q4_k_m", for: model.config, imatrix: true)
+        recipe.rules.insert(try Recipe.Rule(parsing: #"attention\.wq=q8_0"#), at: 0)
+        var explicit = Quantizer.Options(recipe: recipe)
+        explicit.imatrix = imatrix
+        explicit.imatrixPath = matrixPath
+        explicit.threads = 2
+
+        let planned = try Quantizer.plan(source, options: byName)
+        XCTAssertEqual(planned.rules.first, #"attention\.wq=q8_0"#)
+        XCTAssertEqual(planned.rules, recipe.rules.map(\.description))
+        XCTAssertEqual(planned.tensors.first { $0.name == "layers.1.attention.wq.weight" }?.type, "q8_0")
+        XCTAssertEqual(planned.tensors.map(\.type), try Quantizer.plan(model, source: source, options: explicit).tensors.map(\.type))
+
+        _ = try Quantizer.quantize(source, to: dir.file("a.tmt"), options: byName)
+        _ = try Quantizer.quantize(source, to: dir.file("b.tmt"), options: explicit)
+        let a = try Inspector.inspect(dir.file("a.tmt"), hash: true), b = try Inspector.inspect(dir.file("b.tmt"), hash: true)
+        XCTAssertEqual(a.tensors.map(\.sha256), b.tensors.map(\.sha256))
+        let q = try TMTFile(path: dir.file("a.tmt")).metadata["provenance"]?["quantization"]
+        XCTAssertEqual(q?["recipe"]?.stringValue, "q4_k_m")
+        XCTAssertEqual(q?["imatrix"]?["path"]?.stringValue, matrixPath)
+
+        var missing = byName
+        missing.imatrixPath = dir.file("none.safetensors")
+        XCTAssertThrowsError(try Quantizer.plan(source, options: missing))
+        XCTAssertThrowsError(try Quantizer.plan(source, options: Quantizer.Options(preset: "q9_9")))
+    }
+
     func testQuantizedFileRoundTripsWithReport() throws {
         let dir = TempDir()
         // Relative-error budgets for this model's weights (it has outlier input channels, x8).

@@ -5,7 +5,7 @@ import TensorCore
 /// at a time. The header needs every offset before the first byte of data, so the tensors'
 /// names, types and shapes are given up front; their bytes follow, in that order, in as many
 /// pieces as the caller likes. The file appears only on `commit()` (an `AtomicOutputFile`).
-public final class SafetensorsWriter {
+public final class SafetensorsWriter: CommittableOutput {
     /// One tensor of the file. `dtype` is safetensors' name (`BF16`, `F32`, `U32`, …): MLX's
     /// packed weights are `U32`, a type Tramontane never reads as values.
     public struct Entry: Sendable {

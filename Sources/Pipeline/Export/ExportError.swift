@@ -2,7 +2,7 @@
 public enum ExportError: Error, CustomStringConvertible {
     /// Tensors whose storage GGUF has no type for, under `--exact`.
     case noGGUFType([String])
-    /// An export target not implemented in this build.
+    /// A broken invariant of the export itself (a bug, not bad input).
     case `internal`(String)
 
     public var description: String {

@@ -89,15 +89,11 @@ public enum GGUFExport {
         let out = try AtomicOutputFile(target: target)
         let total = entries.reduce(0) { $0 + $1.byteCount }
         var done = 0
-        do {
+        try out.committing {
             try GGUFWriter.write(metadata: metadata, tensors: entries, to: out) { i, name in
                 done += entries[i].byteCount
                 progress.update(done: done, total: total, label: name)
             }
-            try out.commit()
-        } catch {
-            out.abandon()
-            throw error
         }
         for i in reencoded.indices { reencoded[i].rmse = reencoder.rmse[reencoded[i].tensor] ?? 0 }
         progress.finish(label: "wrote \(output)")

@@ -100,18 +100,15 @@ public enum MLXExport {
         let counts = Dictionary(grouping: quantized, by: \.bits).mapValues(\.count)
         let bits = counts.max { ($0.value, $0.key) < ($1.value, $1.key) }?.key ?? 4
 
-        do {
+        var tokenizers: [String] = []
+        try dir.committing {
             let writer = try SafetensorsWriter(target: dir.target("model.safetensors"), tensors: entries, metadata: ["format": "mlx"])
-            do {
+            try writer.committing {
                 for (i, item) in items.enumerated() {
                     progress.update(done: i, total: items.count, label: item.tensor.name)
                     if let via = item.via { try writeQuantized(item.tensor, via: via, bits: item.bits, floatType: floatType, to: writer) }
                     else { try writeFloats(item.tensor, floatType: floatType, to: writer) }
                 }
-                try writer.commit()
-            } catch {
-                writer.abandon()
-                throw error
             }
             var quantization: [String: JSONValue] = ["group_size": .int(Int64(g)), "bits": .int(Int64(bits))]
             for item in quantized where item.bits != bits {
@@ -125,18 +122,14 @@ public enum MLXExport {
             }
             try SafetensorsExport.writeJSON(.object(config), "config.json", in: dir)
             try SafetensorsExport.writeJSON(model.config.generationJSON, "generation_config.json", in: dir)
-            let tokenizers = try ExportTokenizer.write(checkpoint, into: dir)
-            try dir.commit()
-            progress.finish(label: "wrote \(output)")
-            return Report(output: output, dtype: options.dtype.rawValue,
-                          files: ["model.safetensors", "config.json", "generation_config.json"] + tokenizers,
-                          groupSize: g, bits: bits, exact: exact, requantized: requantized,
-                          floats: items.count - quantized.count, bytes: entries.reduce(0) { $0 + $1.byteCount },
-                          tokenizer: tokenizers, seconds: Date().timeIntervalSince(start))
-        } catch {
-            dir.abandon()
-            throw error
+            tokenizers = try ExportTokenizer.write(checkpoint, into: dir)
         }
+        progress.finish(label: "wrote \(output)")
+        return Report(output: output, dtype: options.dtype.rawValue,
+                      files: ["model.safetensors", "config.json", "generation_config.json"] + tokenizers,
+                      groupSize: g, bits: bits, exact: exact, requantized: requantized,
+                      floats: items.count - quantized.count, bytes: entries.reduce(0) { $0 + $1.byteCount },
+                      tokenizer: tokenizers, seconds: Date().timeIntervalSince(start))
     }
 
     /// A block-format tensor as weight, scales and biases (held for this one tensor, since the

@@ -91,11 +91,13 @@ public enum SafetensorsExport {
         var copied = 0
         var dequantized: [String] = []
         var done = 0
-        do {
+        var files = names
+        var tokenizers: [String] = []
+        try dir.committing {
             for (s, shard) in shards.enumerated() {
                 let writer = try SafetensorsWriter(target: dir.target(names[s]), tensors: shard.map { entries[$0] },
                                                    metadata: ["format": "pt"])
-                do {
+                try writer.committing {
                     for i in shard {
                         let t = plan[i]
                         progress.update(done: done, total: plan.count, label: t.name)
@@ -119,13 +121,8 @@ public enum SafetensorsExport {
                         }
                         done += 1
                     }
-                    try writer.commit()
-                } catch {
-                    writer.abandon()
-                    throw error
                 }
             }
-            var files = names
             switch options.layout {
             case .hf:
                 try writeJSON(model.config.huggingFaceJSON(dtype: options.dtype.torchName), "config.json", in: dir)
@@ -143,17 +140,13 @@ public enum SafetensorsExport {
                 try writeJSON(model.config.paramsJSON, "params.json", in: dir)
                 files.append("params.json")
             }
-            let tokenizers = try ExportTokenizer.write(checkpoint, into: dir)
+            tokenizers = try ExportTokenizer.write(checkpoint, into: dir)
             files += tokenizers
-            try dir.commit()
-            progress.finish(label: "wrote \(output)")
-            return Report(output: output, layout: options.layout.rawValue, dtype: options.dtype.rawValue, files: files,
-                          tensors: plan.count, bytes: entries.reduce(0) { $0 + $1.byteCount }, copied: copied,
-                          dequantized: dequantized, tokenizer: tokenizers, seconds: Date().timeIntervalSince(start))
-        } catch {
-            dir.abandon()
-            throw error
         }
+        progress.finish(label: "wrote \(output)")
+        return Report(output: output, layout: options.layout.rawValue, dtype: options.dtype.rawValue, files: files,
+                      tensors: plan.count, bytes: entries.reduce(0) { $0 + $1.byteCount }, copied: copied,
+                      dequantized: dequantized, tokenizer: tokenizers, seconds: Date().timeIntervalSince(start))
     }
 
     /// A small JSON file of the folder, pretty-printed with sorted keys.

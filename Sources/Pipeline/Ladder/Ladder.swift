@@ -199,8 +199,8 @@ public enum Ladder {
         }
         let checkpoint = needsBase ? try Checkpoint.open(base) : opened
         let model = try checkpoint.native()
-        let reference = try Validator.load(checkpoint, threads: options.threads)
-        reference.quantizedActivations = options.quantizedActivations
+        let running = LoadedModel.Settings(threads: options.threads, quantizedActivations: options.quantizedActivations)
+        let reference = try LoadedModel(checkpoint, settings: running).transformer
 
         var known = KnownDigests()
         if options.hashSources { for f in checkpoint.files { try known.add(file: f, cache: options.hashCache) } }
@@ -251,8 +251,7 @@ public enum Ladder {
             try verify(out, threads: options.threads, progress: observer.progress("verify \(rung)"))
             steps.done("verify \(out): every checksum matches")
 
-            let m = try Validator.load(out, threads: options.threads)
-            m.quantizedActivations = options.quantizedActivations
+            let m = try LoadedModel(out, settings: running).transformer
             let v = try Validator.measure(model: m, base: reference, tokens: evalTokens, ctx: ctx, chunks: chunks, bos: m.config.bosTokenID,
                                           baseLogits: baseLogits, progress: observer.progress("validate \(rung)"))
             let speed = try decodeSpeed(m, prompt: evalTokens, tokens: options.speedTokens)
