@@ -33,6 +33,9 @@ struct Generate: ParsableCommand {
     @Option(help: "A system prompt (with --chat).")
     var system: String?
 
+    @Flag(name: .customLong("ignore-eos"), help: "Do not stop at end-of-sequence or end-of-turn tokens: always --max-tokens tokens (for timing, as llama.cpp's --ignore-eos).")
+    var ignoreEOS = false
+
     @Option(name: .customLong("prefill-chunk"), help: "Prompt tokens per forward pass.")
     var prefillChunk: Int = 512
 
@@ -46,10 +49,15 @@ struct Generate: ParsableCommand {
         var stopReason: String
         var promptTokensPerSecond: Double
         var tokensPerSecond: Double
+        /// Seconds to open the model (map, check, copy or repack its matrices), and from the
+        /// start of loading to the first new token's logits (load + prompt).
+        var loadSeconds: Double
+        var firstTokenSeconds: Double
         enum CodingKeys: String, CodingKey {
             case ids, text
             case promptTokens = "prompt_tokens", stopReason = "stop_reason"
             case promptTokensPerSecond = "prompt_tokens_per_second", tokensPerSecond = "tokens_per_second"
+            case loadSeconds = "load_seconds", firstTokenSeconds = "first_token_seconds"
         }
     }
 
@@ -59,7 +67,9 @@ struct Generate: ParsableCommand {
     }
 
     func run() throws {
+        let loadStart = Date()
         let loaded = try LoadedModel(model, settings: runtime.settings)
+        let loadSeconds = Date().timeIntervalSince(loadStart)
         var tokenizer: (any Tokenizer)?
         var ids: [Int]
         var endOfTurn: Set<Int> = []
@@ -84,6 +94,7 @@ struct Generate: ParsableCommand {
         }
         guard !ids.isEmpty else { throw ValidationError("the prompt is empty") }
         let generator = loaded.generator(sampler: sampling.sampler, extraStops: endOfTurn, prefillChunk: prefillChunk)
+        if ignoreEOS { generator.stopTokens = [] }
         var stream = tokenizer.map(StreamDecoder.init)
         let streaming = !out.json && promptIDs == nil
         let interrupt = InterruptFlag()
@@ -95,7 +106,8 @@ struct Generate: ParsableCommand {
         }
         if streaming, var s = stream { FileHandle.standardOutput.write(Data((s.flush() + "\n").utf8)) }
         let result = Result(ids: r.ids, text: tokenizer?.decode(r.ids), promptTokens: ids.count, stopReason: r.stopReason.rawValue,
-                            promptTokensPerSecond: r.promptTokensPerSecond, tokensPerSecond: r.tokensPerSecond)
+                            promptTokensPerSecond: r.promptTokensPerSecond, tokensPerSecond: r.tokensPerSecond,
+                            loadSeconds: loadSeconds, firstTokenSeconds: loadSeconds + r.promptSeconds)
         if out.json { return try out.printJSON(result) }
         if !streaming { print(r.ids.map(String.init).joined(separator: ",")) }
         FileHandle.standardError.write(Data(String(format: "prompt: %d tokens, %.1f tokens/s; generation: %d tokens, %.1f tokens/s; stop: %@\n",

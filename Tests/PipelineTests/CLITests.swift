@@ -78,6 +78,26 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(ids["q8"]?.prefix(16), ids["f32"]?.prefix(16))
     }
 
+    /// A short chat answer stops at the end-of-turn token; `--ignore-eos` runs on to
+    /// `--max-tokens` (what a timing run needs), and the JSON carries the load and
+    /// first-token times.
+    func testIgnoreEOSRunsToMaxTokens() throws {
+        var counts: [Int] = []
+        for extra in [[], ["--ignore-eos"]] {
+            let (code, data, err) = try run(["generate", try Fixtures.smolLM2(), "--chat", "--prompt", "Reply with one word: yes or no. Is water wet?",
+                                             "--max-tokens", "40", "--activations", "f32", "--json"] + extra)
+            XCTAssertEqual(code, 0, err)
+            let r = try XCTUnwrap(JSONSerialization.jsonObject(with: data) as? [String: Any])
+            XCTAssertEqual(r["stop_reason"] as? String, extra.isEmpty ? "eos" : "max_tokens")
+            counts.append((r["ids"] as? [Int])?.count ?? -1)
+            let load = try XCTUnwrap(r["load_seconds"] as? Double), first = try XCTUnwrap(r["first_token_seconds"] as? Double)
+            XCTAssertGreaterThan(load, 0)
+            XCTAssertGreaterThan(first, load)
+        }
+        XCTAssertLessThan(counts[0], 40)
+        XCTAssertEqual(counts[1], 40)
+    }
+
     func testBadInputGivesAClearErrorAndNonZeroExit() throws {
         let dir = TempDir()
         let junk = dir.write("junk.safetensors", [1, 2, 3])
