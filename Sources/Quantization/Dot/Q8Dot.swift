@@ -1,4 +1,7 @@
 import TensorCore
+#if arch(x86_64) && TRAMONTANE_AVX2
+import _Builtin_intrinsics.intel
+#endif
 
 /// Integer dot products of one stored weight row with a `Q8Activation`, the way ggml's
 /// `vec_dot_*_q8_0` work: per block the 32 weight levels (int8) times the 32 activation levels
@@ -33,6 +36,38 @@ public enum Q8Dot {
         var y: Float = 0
         matvec(row, rowBytes: 0, rows: 0..<1, kernel: kernel, a, into: &y)
         return y
+    }
+
+    /// Σ of one block's 32 unsigned levels (each ≤ 127, two per 16-bit lane in position order,
+    /// as `nibbles` and `highBits` build them) times activation block `j`, as 8 × Int32 partial
+    /// sums (lane k: positions 4k … 4k + 3). AVX2 builds multiply bytes (`vpmaddubsw`,
+    /// `vpmaddwd` against `Q8Row.bytes`), others 16-bit lanes (`blockSumUnsigned`): the same
+    /// exact integers in the same lanes either way.
+    @inline(__always) static func unsignedSum(_ w: Lanes, _ a: Q8Row, _ j: Int) -> I32 {
+        #if arch(x86_64) && TRAMONTANE_AVX2
+        ByteDot.quads(unsafeBitCast(w, to: SIMD32<UInt8>.self), ByteDot.load(a.bytes + 32 * j))
+        #else
+        blockSumUnsigned(w, a.lanes[2 * j], a.lanes[2 * j + 1])
+        #endif
+    }
+
+    /// The same for signed levels (int8, −128 … 127): `vpsignb` then `vpmaddubsw` on AVX2
+    /// builds, `blockSum` elsewhere.
+    @inline(__always) static func signedSum(_ w: Lanes, _ a: Q8Row, _ j: Int) -> I32 {
+        #if arch(x86_64) && TRAMONTANE_AVX2
+        ByteDot.widen(ByteDot.signedPairs(unsafeBitCast(w, to: __m256i.self), ByteDot.load(a.bytes + 32 * j)), SIMD16<Int16>(repeating: 1))
+        #else
+        blockSum(w, a.lanes[2 * j], a.lanes[2 * j + 1])
+        #endif
+    }
+
+    /// Σ of activation block `j`'s levels in the same 8 lanes (what a minimum multiplies).
+    @inline(__always) static func activationSum(_ a: Q8Row, _ j: Int) -> I32 {
+        #if arch(x86_64) && TRAMONTANE_AVX2
+        ByteDot.quads(SIMD32<UInt8>(repeating: 1), ByteDot.load(a.bytes + 32 * j))
+        #else
+        pairSums(a.lanes[2 * j] &+ a.lanes[2 * j + 1])
+        #endif
     }
 
     /// Σ over one block: 32 int8 weights (as 16 int16 lanes holding two each) times the

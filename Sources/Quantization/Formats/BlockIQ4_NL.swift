@@ -107,11 +107,11 @@ public enum BlockIQ4_NL: EightBlockSearch {
 
     /// IQ4_NL: w = d·table[q], so Σ w·x = d·d_x·Σ table[q]·q_x (as ggml's `vec_dot_iq4_nl_q8_0`).
     static func q8Row(_ w: UnsafeRawPointer, _ a: Q8Row) -> Float {
-        let x = a.lanes, d = a.scales, blocks = a.blocks
-        return RowDot.sumOfBlocks(blocks) { b in
+        @inline(__always) func block(_ b: Int) -> Q8Dot.V {
             let blk = w + layoutBytes * b
-            return ExactIntegers.float(Q8Dot.blockSum(values(blk + 2), x[2 * b], x[2 * b + 1])) * Q8Dot.V(repeating: loadHalf(blk, 0) * d[b])
-        }.sum()
+            return ExactIntegers.float(Q8Dot.signedSum(values(blk + 2), a, b)) * Q8Dot.V(repeating: loadHalf(blk, 0) * a.scales[b])
+        }
+        return RowDot.sumOfBlocks(a.blocks, block).sum()
     }
 
     /// The same one weight at a time, in integers per block (what `Q8DotTests` holds the kernel to).

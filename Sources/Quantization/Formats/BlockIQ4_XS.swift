@@ -119,7 +119,7 @@ public enum BlockIQ4_XS: BlockFormat {
     /// (as ggml's `vec_dot_iq4_xs_q8_K`, with 32-wide activation blocks). A row that is not a
     /// multiple of 256 ends in IQ4_NL blocks (`DType.traits.tailType`).
     static func q8Row(_ w: UnsafeRawPointer, _ a: Q8Row) -> Float {
-        let x = a.lanes, d = a.scales, blocks = a.blocks
+        let d = a.scales, blocks = a.blocks
         let superBlocks = blocks / 8
         var acc = Q8Dot.V(), acc2 = Q8Dot.V()
         for sb in 0..<superBlocks {
@@ -129,8 +129,8 @@ public enum BlockIQ4_XS: BlockFormat {
             let f = Q8Dot.V(repeating: loadHalf(blk, 0)) * ExactIntegers.float(ls) * UnsafeRawPointer(d + 8 * sb).loadUnaligned(as: Q8Dot.V.self)
             for c in 0..<4 {
                 let j = 8 * sb + 2 * c
-                acc.addProduct(ExactIntegers.float(Q8Dot.blockSum(BlockIQ4_NL.values(blk + 8 + 32 * c), x[2 * j], x[2 * j + 1])), Q8Dot.V(repeating: f[2 * c]))
-                acc2.addProduct(ExactIntegers.float(Q8Dot.blockSum(BlockIQ4_NL.values(blk + 24 + 32 * c), x[2 * j + 2], x[2 * j + 3])), Q8Dot.V(repeating: f[2 * c + 1]))
+                acc.addProduct(ExactIntegers.float(Q8Dot.signedSum(BlockIQ4_NL.values(blk + 8 + 32 * c), a, j)), Q8Dot.V(repeating: f[2 * c]))
+                acc2.addProduct(ExactIntegers.float(Q8Dot.signedSum(BlockIQ4_NL.values(blk + 24 + 32 * c), a, j + 1)), Q8Dot.V(repeating: f[2 * c + 1]))
             }
         }
         var total = (acc + acc2).sum()

@@ -183,7 +183,7 @@ public enum BlockQ2_K: BlockFormat {
     /// 16-weight sums Σ q_x each multiplied by their integer scale and min exactly, then by
     /// d·d_x and dmin·d_x. Rows that are not a multiple of 256 end in Q4_0 blocks.
     static func q8Row(_ w: UnsafeRawPointer, _ a: Q8Row) -> Float {
-        let x = a.lanes, d = a.scales, blocks = a.blocks
+        let d = a.scales, blocks = a.blocks
         typealias U = SIMD16<UInt16>
         typealias I = SIMD8<Int32>
         let superBlocks = blocks / 8
@@ -197,8 +197,7 @@ public enum BlockQ2_K: BlockFormat {
                 for j in 0..<4 {
                     let q = unsafeBitCast((qv &>> UInt16(2 * j)) & 0x0303, to: Q8Activation.Lanes.self)
                     let b = 8 * sb + 4 * h + j
-                    let e = x[2 * b], o = x[2 * b + 1]
-                    let s = Q8Dot.blockSumUnsigned(q, e, o), qx = Q8Dot.pairSums(e &+ o)
+                    let s = Q8Dot.unsignedSum(q, a, b), qx = Q8Dot.activationSum(a, b)
                     let k = 8 * h + 2 * j
                     let s0 = sc[k], s1 = sc[k + 1]
                     let scv = I(lowHalf: SIMD4(repeating: Int32(s0 & 0x0F)), highHalf: SIMD4(repeating: Int32(s1 & 0x0F)))

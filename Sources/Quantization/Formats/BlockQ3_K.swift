@@ -197,7 +197,7 @@ public enum BlockQ3_K: BlockFormat {
     /// 4–7: the second) are multiplied by their integer scales exactly, then by d·d_x. Rows that
     /// are not a multiple of 256 end in Q4_0 blocks.
     static func q8Row(_ w: UnsafeRawPointer, _ a: Q8Row) -> Float {
-        let x = a.lanes, d = a.scales, blocks = a.blocks
+        let d = a.scales, blocks = a.blocks
         typealias U = SIMD16<UInt16>
         let superBlocks = blocks / 8
         var acc = Q8Dot.V(), acc2 = Q8Dot.V()
@@ -213,7 +213,7 @@ public enum BlockQ3_K: BlockFormat {
                     let u: U = ((qv &>> UInt16(2 * j)) & 0x0303) | (((hm &>> UInt16(4 * h + j)) & 0x0101) &<< 2)
                     let signed = unsafeBitCast(((u | 0x8080) &- 0x0404) ^ 0x8080, to: Q8Activation.Lanes.self)
                     let b = 8 * sb + 4 * h + j
-                    let s = Q8Dot.blockSum(signed, x[2 * b], x[2 * b + 1])
+                    let s = Q8Dot.signedSum(signed, a, b)
                     let k = 8 * h + 2 * j
                     let scv = SIMD8<Int32>(lowHalf: SIMD4(repeating: sc[k]), highHalf: SIMD4(repeating: sc[k + 1]))
                     let f = Q8Dot.V(repeating: dw * d[b])

@@ -80,15 +80,14 @@ public enum BlockQ4_0: EightBlockSearch {
 
     /// Q4_0: w = d·(q − 8), so Σ w·x = d·d_x·Σ q·q_x − 8·d·(d_x·Σ q_x).
     static func q8Row(_ w: UnsafeRawPointer, _ a: Q8Row) -> Float {
-        let x = a.lanes, d = a.scales, sums = a.sums, blocks = a.blocks
         var offsets: Float = 0
-        let s = RowDot.sumOfBlocks(blocks) { b in
+        @inline(__always) func block(_ b: Int) -> Q8Dot.V {
             let blk = w + layoutBytes * b
             let dw = loadHalf(blk, 0)
-            offsets += dw * sums[b]
-            return ExactIntegers.float(Q8Dot.blockSumUnsigned(Q8Dot.nibbles(blk + 2), x[2 * b], x[2 * b + 1])) * Q8Dot.V(repeating: dw * d[b])
+            offsets += dw * a.sums[b]
+            return ExactIntegers.float(Q8Dot.unsignedSum(Q8Dot.nibbles(blk + 2), a, b)) * Q8Dot.V(repeating: dw * a.scales[b])
         }
-        return s.sum() - 8 * offsets
+        return RowDot.sumOfBlocks(a.blocks, block).sum() - 8 * offsets
     }
 
     /// Repacked for the row-per-lane kernel (`PackedQ4_0`) where rows come in groups of 16.

@@ -67,14 +67,13 @@ public enum BlockQ4_1: EightBlockSearch {
 
     /// Q4_1: w = d·q + m, so Σ w·x = d·d_x·Σ q·q_x + m·(d_x·Σ q_x).
     static func q8Row(_ w: UnsafeRawPointer, _ a: Q8Row) -> Float {
-        let x = a.lanes, d = a.scales, sums = a.sums, blocks = a.blocks
         var minimums: Float = 0
-        let s = RowDot.sumOfBlocks(blocks) { b in
+        @inline(__always) func block(_ b: Int) -> Q8Dot.V {
             let blk = w + layoutBytes * b
-            minimums += loadHalf(blk, 2) * sums[b]
-            return ExactIntegers.float(Q8Dot.blockSumUnsigned(Q8Dot.nibbles(blk + 4), x[2 * b], x[2 * b + 1])) * Q8Dot.V(repeating: loadHalf(blk, 0) * d[b])
+            minimums += loadHalf(blk, 2) * a.sums[b]
+            return ExactIntegers.float(Q8Dot.unsignedSum(Q8Dot.nibbles(blk + 4), a, b)) * Q8Dot.V(repeating: loadHalf(blk, 0) * a.scales[b])
         }
-        return s.sum() + minimums
+        return RowDot.sumOfBlocks(a.blocks, block).sum() + minimums
     }
 
     /// Streamed every token: held in huge pages.

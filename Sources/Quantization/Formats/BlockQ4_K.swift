@@ -1,7 +1,4 @@
 import TensorCore
-#if arch(x86_64) && TRAMONTANE_AVX2
-import _Builtin_intrinsics.intel
-#endif
 
 /// Q4_K: 256 weights in 8 sub-blocks of 32 = f16 d + f16 dmin + 12 bytes of packed 6-bit
 /// sub-scales and sub-mins + 128 bytes of nibbles; w = d·sc·q − dmin·m. 144 bytes, 4.5 bpw.
@@ -225,20 +222,14 @@ public enum BlockQ4_K: BlockFormat {
 
     // MARK: Dot products (the engine's kernels; `Dot/` holds what they share)
 
-    public static var q8Dot: Q8RowDot? {
-        #if arch(x86_64) && TRAMONTANE_AVX2
-        q8RowBytes
-        #else
-        q8Row
-        #endif
-    }
+    public static var q8Dot: Q8RowDot? { q8Row }
 
     /// Q4_K: in sub-block j (32 weights) w = d·sc_j·q − dmin·m_j, so Σ w·x = d·sc_j·d_x·Σ q·q_x
     /// − dmin·m_j·(d_x·Σ q_x). A chunk of 32 bytes holds sub-block 2c in its low nibbles and
     /// 2c + 1 in its high ones, each already two levels per 16-bit lane. A row that is not a
     /// multiple of 256 ends in Q4_1 blocks (`DType.traits.tailType`).
     static func q8Row(_ w: UnsafeRawPointer, _ a: Q8Row) -> Float {
-        let x = a.lanes, d = a.scales, sums = a.sums, blocks = a.blocks
+        let d = a.scales, sums = a.sums, blocks = a.blocks
         let superBlocks = blocks / 8
         // Two accumulators with fused multiply-adds (one chain of dependent adds held the loop
         // back), and the eight sub-blocks' scale factors d·sc_j·d_x and minimum terms
@@ -255,8 +246,8 @@ public enum BlockQ4_K: BlockFormat {
                 let v = blk.loadUnaligned(fromByteOffset: 16 + 32 * c, as: SIMD16<UInt16>.self)
                 let lo = unsafeBitCast(v & 0x0F0F, to: Q8Activation.Lanes.self), hi = unsafeBitCast((v &>> 4) & 0x0F0F, to: Q8Activation.Lanes.self)
                 let j = 8 * sb + 2 * c
-                acc.addProduct(ExactIntegers.float(Q8Dot.blockSumUnsigned(lo, x[2 * j], x[2 * j + 1])), Q8Dot.V(repeating: f[2 * c]))
-                acc2.addProduct(ExactIntegers.float(Q8Dot.blockSumUnsigned(hi, x[2 * j + 2], x[2 * j + 3])), Q8Dot.V(repeating: f[2 * c + 1]))
+                acc.addProduct(ExactIntegers.float(Q8Dot.unsignedSum(lo, a, j)), Q8Dot.V(repeating: f[2 * c]))
+                acc2.addProduct(ExactIntegers.float(Q8Dot.unsignedSum(hi, a, j + 1)), Q8Dot.V(repeating: f[2 * c + 1]))
             }
         }
         var total = (acc + acc2).sum() - minimums.sum()
@@ -265,32 +256,4 @@ public enum BlockQ4_K: BlockFormat {
         return total
     }
 
-    #if arch(x86_64) && TRAMONTANE_AVX2
-    /// `q8Row` multiplying bytes (`ByteDot`): each sub-block's 32 nibbles times the activation's
-    /// 32 int8 levels in two instructions, as ggml's AVX2 `vec_dot_q4_K_q8_K` does, instead of
-    /// the lane kernel's masks, 16-bit multiplies and pair sums. The same exact block sums.
-    static func q8RowBytes(_ w: UnsafeRawPointer, _ a: Q8Row) -> Float {
-        typealias U = SIMD32<UInt8>
-        let superBlocks = a.blocks / 8
-        var acc = Q8Dot.V(), acc2 = Q8Dot.V(), minimums = Q8Dot.V()
-        for sb in 0..<superBlocks {
-            let blk = w + layoutBytes * sb
-            let (sc, mn) = scalesAndMins(blk + 4)
-            let dr = UnsafeRawPointer(a.scales + 8 * sb), sr = UnsafeRawPointer(a.sums + 8 * sb)
-            let f = Q8Dot.V(repeating: loadHalf(blk, 0)) * sc * dr.loadUnaligned(as: Q8Dot.V.self)
-            minimums.addProduct(Q8Dot.V(repeating: loadHalf(blk, 2)) * mn, sr.loadUnaligned(as: Q8Dot.V.self))
-            let x = a.bytes + 256 * sb
-            for c in 0..<4 {
-                let v = blk.loadUnaligned(fromByteOffset: 16 + 32 * c, as: SIMD16<UInt16>.self)
-                let lo = unsafeBitCast(v & 0x0F0F, to: U.self), hi = unsafeBitCast((v &>> 4) & 0x0F0F, to: U.self)
-                acc.addProduct(ByteDot.float(ByteDot.quads(lo, ByteDot.load(x + 64 * c))), Q8Dot.V(repeating: f[2 * c]))
-                acc2.addProduct(ByteDot.float(ByteDot.quads(hi, ByteDot.load(x + 64 * c + 32))), Q8Dot.V(repeating: f[2 * c + 1]))
-            }
-        }
-        var total = (acc + acc2).sum() - minimums.sum()
-        let done = 8 * superBlocks
-        if a.blocks > done { total += BlockQ4_1.q8Row(w + layoutBytes * superBlocks, a.dropping(done)) }
-        return total
-    }
-    #endif
 }

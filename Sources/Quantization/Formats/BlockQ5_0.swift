@@ -58,19 +58,20 @@ public enum BlockQ5_0: EightBlockSearch {
 
     public static var q8Dot: Q8RowDot? { q8Row }
 
-    /// Q5_0: w = d·(q − 16), as ggml's `ggml_vec_dot_q5_0_q8_0`: per block d·d_x·Σ (q − 16)·q_x,
-    /// summed exactly in integers (`sums` unused). q − 16 is the low nibble with the complement of
-    /// the high bit as a fifth, sign bit (h = 1: the nibble; h = 0: nibble − 16), so the levels come
-    /// signed from `highBits(~qh)` without a subtraction or an offset term.
+    /// Q5_0: w = d·(q − 16), as ggml's `ggml_vec_dot_q5_0_q8_0`: per block d·d_x·Σ q·q_x summed
+    /// exactly in integers (q = the nibble with the high bit as a fifth, 0 … 31, `unsignedSum`),
+    /// less 16·d·(d_x·Σq_x) for the offset.
     static func q8Row(_ w: UnsafeRawPointer, _ a: Q8Row) -> Float {
-        let x = a.lanes, d = a.scales, blocks = a.blocks
+        var offsets: Float = 0
         // A named inlined function, not a closure literal: the closure stayed a call per block.
         @inline(__always) func block(_ b: Int) -> Q8Dot.V {
             let blk = w + layoutBytes * b
+            let dw = loadHalf(blk, 0)
+            offsets += dw * a.sums[b]
             let qh = UInt32(littleEndian: blk.loadUnaligned(fromByteOffset: 2, as: UInt32.self))
-            let q = Q8Dot.nibbles(blk + 6) | Q8Dot.highBits(~qh)
-            return ExactIntegers.float(Q8Dot.blockSumFiveBitSigned(q, x[2 * b], x[2 * b + 1])) * Q8Dot.V(repeating: loadHalf(blk, 0) * d[b])
+            let q = Q8Dot.nibbles(blk + 6) | Q8Dot.highBits(qh)
+            return ExactIntegers.float(Q8Dot.unsignedSum(q, a, b)) * Q8Dot.V(repeating: dw * a.scales[b])
         }
-        return RowDot.sumOfBlocks(blocks, block).sum()
+        return RowDot.sumOfBlocks(a.blocks, block).sum() - 16 * offsets
     }
 }

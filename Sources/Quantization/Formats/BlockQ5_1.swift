@@ -57,15 +57,14 @@ public enum BlockQ5_1: EightBlockSearch {
     /// Q5_1: w = d·q + m with q in 0…31, as ggml's `ggml_vec_dot_q5_1_q8_1`:
     /// Σ w·x = d·d_x·Σ q·q_x + m·(d_x·Σ q_x).
     static func q8Row(_ w: UnsafeRawPointer, _ a: Q8Row) -> Float {
-        let x = a.lanes, d = a.scales, sums = a.sums, blocks = a.blocks
         var minimums: Float = 0
-        let s = RowDot.sumOfBlocks(blocks) { b in
+        @inline(__always) func block(_ b: Int) -> Q8Dot.V {
             let blk = w + layoutBytes * b
-            minimums += loadHalf(blk, 2) * sums[b]
+            minimums += loadHalf(blk, 2) * a.sums[b]
             let qh = UInt32(littleEndian: blk.loadUnaligned(fromByteOffset: 4, as: UInt32.self))
             let q = Q8Dot.nibbles(blk + 8) | Q8Dot.highBits(qh)
-            return ExactIntegers.float(Q8Dot.blockSumUnsigned(q, x[2 * b], x[2 * b + 1])) * Q8Dot.V(repeating: loadHalf(blk, 0) * d[b])
+            return ExactIntegers.float(Q8Dot.unsignedSum(q, a, b)) * Q8Dot.V(repeating: loadHalf(blk, 0) * a.scales[b])
         }
-        return s.sum() + minimums
+        return RowDot.sumOfBlocks(a.blocks, block).sum() + minimums
     }
 }

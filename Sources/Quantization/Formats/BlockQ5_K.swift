@@ -143,7 +143,7 @@ public enum BlockQ5_K: BlockFormat {
     /// sub-block j) into bit 4 of its byte, in 16-bit lanes. Levels ≤ 31: a pair of products
     /// stays within Int16. Rows that are not a multiple of 256 end in Q5_1 blocks.
     static func q8Row(_ w: UnsafeRawPointer, _ a: Q8Row) -> Float {
-        let x = a.lanes, d = a.scales, sums = a.sums, blocks = a.blocks
+        let d = a.scales, sums = a.sums, blocks = a.blocks
         typealias U = SIMD16<UInt16>
         let superBlocks = blocks / 8
         var acc = Q8Dot.V(), acc2 = Q8Dot.V(), minimums = Q8Dot.V()
@@ -160,8 +160,8 @@ public enum BlockQ5_K: BlockFormat {
                 let lo = unsafeBitCast((v & 0x0F0F) | hl, to: Q8Activation.Lanes.self)
                 let hi = unsafeBitCast(((v &>> 4) & 0x0F0F) | hh, to: Q8Activation.Lanes.self)
                 let j = 8 * sb + 2 * c
-                acc.addProduct(ExactIntegers.float(Q8Dot.blockSumUnsigned(lo, x[2 * j], x[2 * j + 1])), Q8Dot.V(repeating: f[2 * c]))
-                acc2.addProduct(ExactIntegers.float(Q8Dot.blockSumUnsigned(hi, x[2 * j + 2], x[2 * j + 3])), Q8Dot.V(repeating: f[2 * c + 1]))
+                acc.addProduct(ExactIntegers.float(Q8Dot.unsignedSum(lo, a, j)), Q8Dot.V(repeating: f[2 * c]))
+                acc2.addProduct(ExactIntegers.float(Q8Dot.unsignedSum(hi, a, j + 1)), Q8Dot.V(repeating: f[2 * c + 1]))
             }
         }
         var total = (acc + acc2).sum() - minimums.sum()

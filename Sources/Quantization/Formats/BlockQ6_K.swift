@@ -174,7 +174,7 @@ public enum BlockQ6_K: BlockFormat {
     /// (lanes 4–7), scaled by their two sub-scales. Rows that are not a multiple of 256 end in
     /// Q8_0 blocks.
     static func q8Row(_ w: UnsafeRawPointer, _ a: Q8Row) -> Float {
-        let x = a.lanes, d = a.scales, blocks = a.blocks
+        let d = a.scales, blocks = a.blocks
         typealias U = SIMD16<UInt16>
         let superBlocks = blocks / 8
         var acc = Q8Dot.V()
@@ -197,7 +197,7 @@ public enum BlockQ6_K: BlockFormat {
                 for g in 0..<4 {
                     let j = 8 * sb + 4 * half + g
                     let q: U = g == 0 ? g0 : g == 1 ? g1 : g == 2 ? g2 : g3
-                    let s = Q8Dot.blockSum(signed(q), x[2 * j], x[2 * j + 1])
+                    let s = Q8Dot.signedSum(signed(q), a, j)
                     let f = dw * d[j]
                     let scale = Q8Dot.V(lowHalf: SIMD4(repeating: f * Float(sc.load(fromByteOffset: 2 * g, as: Int8.self))),
                                   highHalf: SIMD4(repeating: f * Float(sc.load(fromByteOffset: 2 * g + 1, as: Int8.self))))
@@ -212,9 +212,10 @@ public enum BlockQ6_K: BlockFormat {
     }
 
     #if arch(x86_64) && TRAMONTANE_AVX2
-    /// `q8Row` multiplying bytes (`ByteDot`), as ggml's AVX2 `vec_dot_q6_K_q8_K`: the levels
-    /// 0…63 times the activation, minus 32·Σx (the offset), both in int16 pairs, then each 16
-    /// weights' sub-scale in the widening multiply. The same exact block sums as `q8Row`.
+    /// `q8Row` on AVX2 builds, as ggml's `vec_dot_q6_K_q8_K`: the levels 0…63 as unsigned bytes
+    /// times the activation (`vpmaddubsw`), minus 32·Σx (the offset) in the same int16 pairs, then
+    /// each 16 weights' sub-scale in the widening multiply — fewer instructions than making the
+    /// levels signed for `Q8Dot.signedSum`. The same exact block sums as `q8Row`.
     static func q8RowBytes(_ w: UnsafeRawPointer, _ a: Q8Row) -> Float {
         typealias U = SIMD16<UInt16>
         let superBlocks = a.blocks / 8
@@ -236,17 +237,17 @@ public enum BlockQ6_K: BlockFormat {
                     let j = 8 * sb + 4 * half + g
                     let q: U = g == 0 ? g0 : g == 1 ? g1 : g == 2 ? g2 : g3
                     let x = ByteDot.load(a.bytes + 32 * j)
-                    let p = ByteDot.subtract(ByteDot.pairs(unsafeBitCast(q, to: SIMD32<UInt8>.self), x), _mm256_maddubs_epi16(offset, x))
+                    let p = _mm256_sub_epi16(_mm256_maddubs_epi16(unsafeBitCast(q, to: __m256i.self), x), _mm256_maddubs_epi16(offset, x))
                     let scales = SIMD16<Int16>(lowHalf: SIMD8(repeating: Int16(sc.load(fromByteOffset: 2 * g, as: Int8.self))),
                                                highHalf: SIMD8(repeating: Int16(sc.load(fromByteOffset: 2 * g + 1, as: Int8.self))))
-                    let s = ByteDot.float(ByteDot.widen(p, scales)) * Q8Dot.V(repeating: dw * a.scales[j])
+                    let s = ExactIntegers.float(ByteDot.widen(p, scales)) * Q8Dot.V(repeating: dw * a.scales[j])
                     if g & 1 == 0 { acc += s } else { acc2 += s }
                 }
             }
         }
         var total = (acc + acc2).sum()
         let done = 8 * superBlocks
-        if a.blocks > done { total += BlockQ8_0.q8RowBytes(w + layoutBytes * superBlocks, a.dropping(done)) }
+        if a.blocks > done { total += BlockQ8_0.q8Row(w + layoutBytes * superBlocks, a.dropping(done)) }
         return total
     }
     #endif

@@ -1,7 +1,4 @@
 import TensorCore
-#if arch(x86_64) && TRAMONTANE_AVX2
-import _Builtin_intrinsics.intel
-#endif
 
 /// Q8_0: 32 weights = f16 scale d + 32 × int8; w = d·q. 34 bytes, 8.5 bits per weight.
 public enum BlockQ8_0: EightBlockSearch {
@@ -67,46 +64,19 @@ public enum BlockQ8_0: EightBlockSearch {
         return RowDot.sumOfBlocks(n / 32, block).total
     }
 
-    public static var q8Dot: Q8RowDot? {
-        #if arch(x86_64) && TRAMONTANE_AVX2
-        q8RowBytes
-        #else
-        q8Row
-        #endif
-    }
+    public static var q8Dot: Q8RowDot? { q8Row }
 
     /// Σ w·x against a Q8 activation: per block d_w·d_x·Σ q·q_x, summed exactly in integers (`sums` unused).
     static func q8Row(_ w: UnsafeRawPointer, _ a: Q8Row) -> Float {
-        let x = a.lanes, d = a.scales, blocks = a.blocks
-        return RowDot.sumOfBlocks(blocks) { b in
+        @inline(__always) func block(_ b: Int) -> Q8Dot.V {
             let blk = w + layoutBytes * b
-            let s = Q8Dot.blockSum(blk.loadUnaligned(fromByteOffset: 2, as: Q8Activation.Lanes.self), x[2 * b], x[2 * b + 1])
-            return ExactIntegers.float(s) * Q8Dot.V(repeating: loadHalf(blk, 0) * d[b])
-        }.sum()
+            let s = Q8Dot.signedSum(blk.loadUnaligned(fromByteOffset: 2, as: Q8Activation.Lanes.self), a, b)
+            return ExactIntegers.float(s) * Q8Dot.V(repeating: loadHalf(blk, 0) * a.scales[b])
+        }
+        return RowDot.sumOfBlocks(a.blocks, block).sum()
     }
 
     /// Streamed every token: held in huge pages.
     public static var residency: MatrixResidency { .hugePageCopy }
 
-    #if arch(x86_64) && TRAMONTANE_AVX2
-    /// `q8Row` multiplying bytes (`ByteDot.signedPairs`), as ggml's AVX2 `vec_dot_q8_0_q8_0`.
-    static func q8RowBytes(_ w: UnsafeRawPointer, _ a: Q8Row) -> Float {
-        // Written out, not through `RowDot.sumOfBlocks`: its closure stayed a call per block.
-        @inline(__always) func block(_ b: Int) -> Q8Dot.V {
-            let blk = w + layoutBytes * b
-            let q = unsafeBitCast(blk.loadUnaligned(fromByteOffset: 2, as: SIMD32<Int8>.self), to: __m256i.self)
-            let s = ByteDot.widen(ByteDot.signedPairs(q, ByteDot.load(a.bytes + 32 * b)), SIMD16<Int16>(repeating: 1))
-            return ByteDot.float(s) * Q8Dot.V(repeating: loadHalf(blk, 0) * a.scales[b])
-        }
-        var s0 = Q8Dot.V(), s1 = Q8Dot.V()
-        var b = 0
-        while b + 2 <= a.blocks {
-            s0 += block(b)
-            s1 += block(b + 1)
-            b += 2
-        }
-        if b < a.blocks { s0 += block(b) }
-        return (s0 + s1).sum()
-    }
-    #endif
 }
