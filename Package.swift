@@ -17,6 +17,10 @@ let kernelFlags: [SwiftSetting] = [
     // lookup, vpshufb) use it when the target CPU has it (native is assumed to); else a portable form.
     + (["haswell", "native"].contains(targetCPU) ? [.define("TRAMONTANE_AVX2")] : [])
 
+// Targets that build in the Swift 6 language mode (complete concurrency checking); the others
+// are still in Swift 5 mode (see README "Safety").
+let swift6: [SwiftSetting] = [.swiftLanguageMode(.v6)]
+
 let package = Package(
     name: "Tramontane",
     platforms: [.macOS(.v13)],
@@ -34,9 +38,9 @@ let package = Package(
         .systemLibrary(name: "CZstd", path: "Sources/CZstd", providers: [.apt(["libzstd-dev"])]),
         // Header-only: C constants Swift's Glibc module does not export (O_DIRECT).
         .systemLibrary(name: "CShims", path: "Sources/CShims"),
-        // The SIGINT/SIGTERM handler that removes temporary outputs: C, as a signal handler must be.
+        // The SIGINT/SIGTERM/SIGHUP/SIGQUIT handler that removes temporary outputs: C, as a signal handler must be.
         .target(name: "CSignalCleanup", path: "Sources/CSignalCleanup"),
-        .target(name: "TensorCore", dependencies: ["CShims", "CSignalCleanup"], swiftSettings: kernelFlags),
+        .target(name: "TensorCore", dependencies: ["CShims", "CSignalCleanup"], swiftSettings: kernelFlags + swift6),
         .target(name: "Quantization", dependencies: ["TensorCore"], swiftSettings: kernelFlags),
         .target(name: "ModelFile", dependencies: ["TensorCore", "CZstd"], swiftSettings: kernelFlags),
         .executableTarget(name: "EmbedFormatsTool", path: "Sources/EmbedFormatsTool"),
@@ -44,14 +48,15 @@ let package = Package(
         .target(
             name: "Checkpoints",
             dependencies: ["TensorCore", "Quantization", "ModelFile"],
+            swiftSettings: swift6,
             plugins: ["EmbedFormats"]
         ),
-        .target(name: "Tokenizers", dependencies: ["TensorCore"]),
+        .target(name: "Tokenizers", dependencies: ["TensorCore"], swiftSettings: swift6),
         .target(
             name: "Inference",
             // OpenBLAS is loaded at run time (Inference/BLAS.swift), not linked.
             dependencies: ["TensorCore", "Quantization", "Checkpoints"],
-            swiftSettings: kernelFlags
+            swiftSettings: kernelFlags + swift6
         ),
         .target(
             name: "Pipeline",

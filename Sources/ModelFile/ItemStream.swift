@@ -123,7 +123,7 @@ final class ItemStream {
             let end = min(sources.count, start + batch)
             var encoded = [[UInt8]](repeating: [], count: end - start)
             try encoded.withUnsafeMutableBufferPointer { out in
-                try parallelFor(end - start, threads: threads) { j, worker in
+                try parallelFor(end - start, threads: threads) { [start, out] j, worker in
                     out[j] = try encoder.encode(sources[start + j], context: contexts.compression[worker],
                                                 plane: planes.isEmpty ? nil : planes[worker].mutableBytes)
                 }

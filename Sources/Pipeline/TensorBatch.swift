@@ -123,7 +123,7 @@ struct TensorBatch {
                     slices.append((k, offset + (r - p.rows.lowerBound) * p.columns, r..<min(p.rows.upperBound, r + per)))
                 }
             }
-            try parallelFor(slices.count, threads: threads) { s, _ in
+            try parallelFor(slices.count, threads: threads) { [slices] s, _ in
                 let (k, out, rows) = slices[s]
                 let p = pieces[k]
                 let rowBytes = try p.tensor.dtype.rowBytes(p.columns)

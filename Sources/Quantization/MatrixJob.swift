@@ -51,7 +51,7 @@ extension Quantize {
             let per = max(1, perTaskWeights / job.columns)
             for r in stride(from: 0, to: job.rows, by: per) { tasks.append(Task(job: j, rows: r..<min(job.rows, r + per))) }
         }
-        try parallelFor(tasks.count, threads: threads) { t, _ in
+        try parallelFor(tasks.count, threads: threads) { [tasks, formats] t, _ in
             let task = tasks[t], job = jobs[task.job], main8 = formats[task.job]
             guard let xs = job.x.baseAddress, let d = job.dst.baseAddress else { return }
             let columns = job.columns, dtype = job.dtype

@@ -158,7 +158,7 @@ public enum Syscalls {
     public static func closeQuietly(_ fd: Int32) { _ = close(fd) }
 
     /// The libc `write`, the default for `writeAll`.
-    public static let systemWrite: (Int32, UnsafeRawPointer, Int) -> Int = { fd, p, n in
+    public static let systemWrite: @Sendable (Int32, UnsafeRawPointer, Int) -> Int = { fd, p, n in
         #if canImport(Glibc)
         return Glibc.write(fd, p, n)
         #else
