@@ -2,8 +2,10 @@ import TensorCore
 
 /// One matrix for `Quantize.matrices`: rows of `columns` floats into `dtype` blocks at `dst`,
 /// with an optional importance per column. `tensor` and `indexOffset` (where `x` starts in its
-/// tensor) only name a non-finite value's place in the error.
-public struct MatrixJob {
+/// tensor) only name a non-finite value's place in the error. Unchecked Sendable: its pointers
+/// name the caller's buffers, alive for the call, and the parallel tasks read `x` and `weights`
+/// and write disjoint rows of `dst`.
+public struct MatrixJob: @unchecked Sendable {
     public var x: UnsafeBufferPointer<Float>
     public var columns: Int
     public var dtype: DType
