@@ -51,6 +51,8 @@ case "$name" in
     pytorch) seed $fx/tiny-mistral/hf-pytorch-f16/pytorch_model.bin $fx/tiny-mistral/native-pth-bf16/consolidated.00.pth ;;
     gguf) seed "$made"/gguf/* $fx/tiny-mixtral/gguf-stacked/tiny-mixtral.gguf ;;
     tmt) seed "$made"/tmt/* ;;
+    tmt-directory) seed "$made"/tmt-directory/* ;;
+    gguf-tokenizer) seed "$made"/gguf-tokenizer/* ;;
     sentencepiece) seed $fx/tokenizers/*.model* ;;
     tekken) seed Fuzz/seeds/tekken/* ;;
     config) seed $fx/*/*/config.json $fx/*/*/params.json ;;

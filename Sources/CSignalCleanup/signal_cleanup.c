@@ -35,7 +35,11 @@ static void on_signal(int sig) {
 }
 
 static void install(void) {
-    static const int sigs[] = {SIGINT, SIGTERM};
+    // Ctrl-C, kill's default, the terminal closing, Ctrl-\ (which then still dumps core).
+    // Swift's runtime backtracer installs its own SIGQUIT handler at startup (it prints every
+    // thread's stack and the process carries on), so SIGQUIT is ours only with
+    // SWIFT_BACKTRACE=enable=no: a handler found here is never replaced.
+    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
     struct sigaction act;
     memset(&act, 0, sizeof act);
     act.sa_handler = on_signal;

@@ -4,10 +4,11 @@ import TensorCore
 
 /// A tokenizer file travelling with a model: `tokenizer.model` (SentencePiece), `tekken.json`,
 /// `tokenizer.json` (Hugging Face), or GGUF's `tokenizer.*` metadata as JSON.
-public struct TokenizerFile {
+public struct TokenizerFile: Sendable {
     public var name: String
     public var kind: String
-    public var load: () throws -> ByteRegion
+    /// Run on a background thread by `convert` and `quantize`.
+    public var load: @Sendable () throws -> ByteRegion
 }
 
 /// Everything read from a checkpoint before it is remapped: tensors under their source names,
@@ -190,7 +191,7 @@ extension Checkpoint {
         var tokenizers: [TokenizerFile] = []
         if !tok.isEmpty {
             // Converted when the tokenizer is wanted (GGUF defers its long arrays).
-            tokenizers.append(TokenizerFile(name: "gguf-tokenizer.json", kind: "gguf-metadata") {
+            tokenizers.append(TokenizerFile(name: "gguf-tokenizer.json", kind: "gguf-metadata") { [tok] in
                 var object: [String: JSONValue] = [:]
                 for k in tok { object[k] = gguf.value(k) }
                 return try JSONWriter.bytes(.object(object)).withUnsafeBytes { try ByteRegion.copying($0) }

@@ -78,16 +78,20 @@ enum ChunkCodec {
     }
 }
 
-/// Per-thread zstd contexts, created on first use and freed on deinit.
-final class ZstdContexts {
-    private(set) var compression: [OpaquePointer] = []
-    private(set) var decompression: [OpaquePointer] = []
+/// Per-thread zstd contexts, created on first use and freed on deinit. Unchecked Sendable:
+/// the contexts are fixed at init, and a parallel loop's worker `w` uses only context `w`.
+final class ZstdContexts: @unchecked Sendable {
+    let compression: [OpaquePointer]
+    let decompression: [OpaquePointer]
 
     init(threads: Int, compress: Bool) {
+        var c: [OpaquePointer] = [], d: [OpaquePointer] = []
         for _ in 0..<threads {
-            if compress { if let c = ZSTD_createCCtx() { compression.append(c) } }
-            else { if let d = ZSTD_createDCtx() { decompression.append(d) } }
+            if compress { if let x = ZSTD_createCCtx() { c.append(x) } }
+            else { if let x = ZSTD_createDCtx() { d.append(x) } }
         }
+        compression = c
+        decompression = d
     }
 
     deinit {

@@ -122,10 +122,12 @@ final class ItemStream {
         while start < sources.count {
             let end = min(sources.count, start + batch)
             var encoded = [[UInt8]](repeating: [], count: end - start)
-            try encoded.withUnsafeMutableBufferPointer { out in
-                try parallelFor(end - start, threads: threads) { j, worker in
-                    out[j] = try encoder.encode(sources[start + j], context: contexts.compression[worker],
-                                                plane: planes.isEmpty ? nil : planes[worker].mutableBytes)
+            let ctx = contexts, shuffles = planes, inputs = SharedBuffer(sources)
+            try encoded.withUnsafeMutableBufferPointer { buffer in
+                let out = SharedBuffer(buffer)   // body j writes only out[j]
+                try parallelFor(end - start, threads: threads) { [start] j, worker in
+                    out.base[j] = try encoder.encode(inputs.base[start + j], context: ctx.compression[worker],
+                                                     plane: shuffles.isEmpty ? nil : shuffles[worker].mutableBytes)
                 }
             }
             for e in encoded {

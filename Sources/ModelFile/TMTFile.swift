@@ -150,15 +150,17 @@ public final class TMTFile: @unchecked Sendable {
         precondition(out.count == item.size, "decode buffer has the wrong size")
         let offsets = item.chunkOffsets
         let decoder = try ChunkDecoder(threads: max(1, min(threads, item.chunks.count)), planeSize: item.codec == .shuffleZstd ? item.chunkSize : 0)
+        let shared = SharedBuffer(out)   // chunk i writes only its own range
         try parallelFor(item.chunks.count, threads: decoder.workers) { i, worker in
-            let dst = UnsafeMutableRawBufferPointer(rebasing: out[(i * item.chunkSize)..<(i * item.chunkSize + item.decodedLength(ofChunk: i))])
+            let dst = UnsafeMutableRawBufferPointer(rebasing: shared.base[(i * item.chunkSize)..<(i * item.chunkSize + item.decodedLength(ofChunk: i))])
             try decodeChunk(i, of: item, at: offsets[i], into: dst, decoder: decoder, worker: worker)
         }
         guard XXH64.hash(UnsafeRawBufferPointer(out)).hex16 == item.xxh64 else { throw TMTError.decodedChecksumMismatch(path: path, item: item.name) }
     }
 
-    /// Per-worker zstd contexts and shuffle planes, reused across chunks and items.
-    final class ChunkDecoder {
+    /// Per-worker zstd contexts and shuffle planes, reused across chunks and items. Sendable:
+    /// fixed at init, and worker `w` of a parallel loop uses only context and plane `w`.
+    final class ChunkDecoder: Sendable {
         let contexts: ZstdContexts
         let planes: [OwnedBytes]
         var workers: Int { contexts.decompression.count }

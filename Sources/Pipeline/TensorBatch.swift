@@ -123,13 +123,14 @@ struct TensorBatch {
                     slices.append((k, offset + (r - p.rows.lowerBound) * p.columns, r..<min(p.rows.upperBound, r + per)))
                 }
             }
-            try parallelFor(slices.count, threads: threads) { s, _ in
+            let shared = SharedBuffer(base)   // each slice fills only its own rows
+            try parallelFor(slices.count, threads: threads) { [slices] s, _ in
                 let (k, out, rows) = slices[s]
                 let p = pieces[k]
                 let rowBytes = try p.tensor.dtype.rowBytes(p.columns)
                 try sources[k].withBytes { b in
                     try Dequantize.toFloat(UnsafeRawBufferPointer(rebasing: b[(rows.lowerBound * rowBytes)..<(rows.upperBound * rowBytes)]),
-                                           dtype: p.tensor.dtype, into: UnsafeMutableBufferPointer(start: base + out, count: rows.count * p.columns),
+                                           dtype: p.tensor.dtype, into: UnsafeMutableBufferPointer(start: shared.base + out, count: rows.count * p.columns),
                                            columns: p.columns)
                 }
             }

@@ -4,8 +4,9 @@ import TensorCore
 /// everything the package does with it — decode, quantize (search and reference), the dot
 /// products the engine runs, how the engine holds a matrix of it. Each format is one type in
 /// `Formats/`, its storage facts are its row of `DType.traits`, and `BlockFormats` lists them:
-/// adding a format touches those three places and its tests.
-public protocol BlockFormat {
+/// adding a format touches those three places and its tests. Sendable: the formats are
+/// caseless enums, whose metatypes every quantizing thread uses.
+public protocol BlockFormat: Sendable {
     static var dtype: DType { get }
     /// The block's size as its layout adds up, field by field (written beside the layout in the
     /// format's file); `BlockFormatsTests` holds it equal to `dtype.blockBytes`.

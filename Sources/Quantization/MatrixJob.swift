@@ -2,8 +2,10 @@ import TensorCore
 
 /// One matrix for `Quantize.matrices`: rows of `columns` floats into `dtype` blocks at `dst`,
 /// with an optional importance per column. `tensor` and `indexOffset` (where `x` starts in its
-/// tensor) only name a non-finite value's place in the error.
-public struct MatrixJob {
+/// tensor) only name a non-finite value's place in the error. Unchecked Sendable: its pointers
+/// name the caller's buffers, alive for the call, and the parallel tasks read `x` and `weights`
+/// and write disjoint rows of `dst`.
+public struct MatrixJob: @unchecked Sendable {
     public var x: UnsafeBufferPointer<Float>
     public var columns: Int
     public var dtype: DType
@@ -51,7 +53,7 @@ extension Quantize {
             let per = max(1, perTaskWeights / job.columns)
             for r in stride(from: 0, to: job.rows, by: per) { tasks.append(Task(job: j, rows: r..<min(job.rows, r + per))) }
         }
-        try parallelFor(tasks.count, threads: threads) { t, _ in
+        try parallelFor(tasks.count, threads: threads) { [tasks, formats] t, _ in
             let task = tasks[t], job = jobs[task.job], main8 = formats[task.job]
             guard let xs = job.x.baseAddress, let d = job.dst.baseAddress else { return }
             let columns = job.columns, dtype = job.dtype

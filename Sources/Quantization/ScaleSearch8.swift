@@ -185,7 +185,7 @@ enum ScaleSearch8 {
         withLanes(x, weights, n) { xt, wt in
             var (lo, hi) = range(xt, n)
             if let c = maxMin { lo.replace(with: V(repeating: c), where: V(repeating: c) .< lo) }
-            let rnd: (V) -> V = roundScales ? f16 : { $0 }
+            let rnd: (V) -> V = roundScales ? f16 as (V) -> V : { $0 }
             let live = hi .> lo
             let top = V(repeating: Float(nmax)), zero = V()
             var bestErr = V(repeating: .infinity), bestD = V(), bestM = rnd(lo)

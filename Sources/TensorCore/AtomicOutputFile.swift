@@ -11,9 +11,9 @@ import Darwin
 ///
 /// The destination is an `OutputTarget`, checked when the file is made and again just before
 /// the rename (an input, a FIFO or a device is never replaced). The temporary is also removed
-/// if SIGINT or SIGTERM stops the process (`Syscalls.removeOnSignal`). A SIGKILL leaves it
-/// behind, so making a file first removes stale temporaries of the same destination: those
-/// whose process id names no live process.
+/// if SIGINT, SIGTERM, SIGHUP or SIGQUIT stops the process (`Syscalls.removeOnSignal`). A
+/// SIGKILL leaves it behind, so making a file first removes stale temporaries of the same
+/// destination: those whose process id names no live process.
 ///
 /// On Linux the bytes go to the disk directly (`O_DIRECT`), gathered in an aligned
 /// `DirectStaging` buffer, instead of being copied into the page cache: allocating and filling
@@ -29,7 +29,7 @@ public final class AtomicOutputFile: CommittableOutput {
     private let write: (Int32, UnsafeRawPointer, Int) -> Int
     private var done = false
     private var staging: DirectStaging?
-    /// The temporary's registration for removal on SIGINT/SIGTERM.
+    /// The temporary's registration for removal on a signal (`Syscalls.removeOnSignal`).
     private var signalSlot: Int32 = -1
 
     /// - Parameters:

@@ -35,8 +35,8 @@ public final class OutputDirectory: CommittableOutput {
     }
 
     /// Removes `DIR.tmp-PID` and `DIR.old-PID` folders beside `destination` left by a process
-    /// that no longer runs (killed with SIGKILL, or SIGINT: a signal handler removes files, not
-    /// folders). Best effort, as `AtomicOutputFile.removeStaleTemporaries`.
+    /// that no longer runs (killed with SIGKILL, or by a signal the cleanup handler catches: it
+    /// removes files, not folders). Best effort, as `AtomicOutputFile.removeStaleTemporaries`.
     static func removeStaleTemporaries(of destination: String) {
         let folder = (destination as NSString).deletingLastPathComponent
         let base = (destination as NSString).lastPathComponent

@@ -131,7 +131,7 @@ public enum Syscalls {
     /// `unlink(2)`, ignoring failure (used to clean up temporaries).
     public static func removeQuietly(_ path: String) { _ = unlink(path) }
 
-    /// Registers `path` to be unlinked if SIGINT or SIGTERM stops the process
+    /// Registers `path` to be unlinked if SIGINT, SIGTERM, SIGHUP or SIGQUIT stops the process
     /// (`Sources/CSignalCleanup`: the handler then restores the default action and re-raises).
     /// Returns the slot for `forgetOnSignal`, or -1 if none was free.
     public static func removeOnSignal(_ path: String) -> Int32 { tramontane_cleanup_register(path) }
@@ -143,7 +143,7 @@ public enum Syscalls {
     public static func closeQuietly(_ fd: Int32) { _ = close(fd) }
 
     /// The libc `write`, the default for `writeAll`.
-    public static let systemWrite: (Int32, UnsafeRawPointer, Int) -> Int = { fd, p, n in
+    public static let systemWrite: @Sendable (Int32, UnsafeRawPointer, Int) -> Int = { fd, p, n in
         #if canImport(Glibc)
         return Glibc.write(fd, p, n)
         #else

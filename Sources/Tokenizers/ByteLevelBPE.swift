@@ -94,35 +94,33 @@ public final class ByteLevelBPE: Tokenizer, @unchecked Sendable {
         specialFirstBytes = first
     }
 
-    /// From GGUF `tokenizer.ggml.*` metadata (as embedded in `.tmt` or read from a GGUF).
+    /// From GGUF `tokenizer.ggml.*` metadata (as embedded in `.tmt` or read from a GGUF). The
+    /// arrays indexed by token and the `*_token_id` keys are checked first, whatever the model
+    /// (`GGUFVocabularyFields`), so a `llama` vocabulary that lies is refused as invalid, not
+    /// carried as unsupported.
     public convenience init(ggufMetadata m: JSONValue) throws {
+        try GGUFVocabularyFields.check(m)
         guard m["tokenizer.ggml.model"]?.stringValue == "gpt2" else {
             throw TokenizerError.unsupported("GGUF tokenizer model \(m["tokenizer.ggml.model"]?.stringValue ?? "?") is not gpt2 byte-level BPE")
         }
         func strings(_ key: String) throws -> [String] {
             guard let a = m[key]?.arrayValue else { throw TokenizerError.invalidField(file: "GGUF metadata", field: key, problem: "missing or not an array") }
-            return try a.enumerated().map { i, v in
-                // A dropped entry would shift every later id.
-                guard let s = v.stringValue else { throw TokenizerError.invalidField(file: "GGUF metadata", field: "\(key)[\(i)]", problem: "not a string") }
-                return s
-            }
+            return a.compactMap(\.stringValue)   // all strings: checked above
         }
         let tokens = try strings("tokenizer.ggml.tokens"), merges = try strings("tokenizer.ggml.merges")
         guard !tokens.isEmpty else { throw TokenizerError.invalidField(file: "GGUF metadata", field: "tokenizer.ggml.tokens", problem: "empty") }
-        guard tokens.count <= Int(Int32.max) else {
-            throw TokenizerError.invalidField(file: "GGUF metadata", field: "tokenizer.ggml.tokens", problem: "\(tokens.count) tokens: more than 32-bit ids can name")
-        }
         /// An id the metadata gives (llama.cpp reads them as uint32 and falls back to a default
-        /// when out of range; here it is an error naming the key).
+        /// when out of range; here it is an error naming the key, raised by the check above).
         func id(_ key: String) throws -> Int? {
             try m[key].map { try TokenIDField.id($0, file: "GGUF metadata", field: key, below: tokens.count, why: "the vocabulary has \(tokens.count) tokens") }
         }
         let bos = try id("tokenizer.ggml.bos_token_id"), eos = try id("tokenizer.ggml.eos_token_id"), unknown = try id("tokenizer.ggml.unknown_token_id")
+        // One integer per token when present (checked above).
         let types = m["tokenizer.ggml.token_type"]?.arrayValue?.compactMap(\.intValue)
         let pre = m["tokenizer.ggml.pre"]?.stringValue ?? "default"
         // llama.cpp's pre-tokenizers that split digits one by one before the GPT-2 regex.
         let isolate = ["smollm", "starcoder", "refact", "command-r", "codeshell", "exaone", "minerva"].contains(pre)
-        try self.init(tokens: tokens, merges: merges, tokenTypes: types?.count == tokens.count ? types : nil,
+        try self.init(tokens: tokens, merges: merges, tokenTypes: types,
                       bos: bos, eos: eos, unknown: unknown, isolateDigits: isolate)
         addsBOS = m["tokenizer.ggml.add_bos_token"]?.boolValue ?? false
     }

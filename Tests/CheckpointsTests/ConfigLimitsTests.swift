@@ -93,6 +93,49 @@ final class ConfigLimitsTests: XCTestCase {
         XCTAssertNil(try config(gguf([("llama.expert_count", .u32(0))])).moe, "0 experts: dense")
     }
 
+    /// BOS, EOS and padding ids must be ids of the config's vocabulary (100 tokens here), in
+    /// config.json, a `.tmt`'s config and GGUF metadata without a tokens array (with one,
+    /// `GGUFVocabularyFields` holds them to it). Two rules for what real files hold: a list of
+    /// ids has each checked and is not kept; `pad_token_id: -1` means no padding token.
+    func testTokenIDsAreIDsOfTheVocabulary() throws {
+        let fine = try ModelConfig.fromHuggingFace(JSONParser.parse(hf + #", "bos_token_id": 1, "eos_token_id": 99, "pad_token_id": -1}"#), path: "c")
+        XCTAssertEqual(fine.bosTokenID, 1)
+        XCTAssertEqual(fine.eosTokenID, 99)
+        XCTAssertNil(try ModelConfig.fromHuggingFace(JSONParser.parse(hf + #", "eos_token_id": [2, 98]}"#), path: "c").eosTokenID)
+        let hfCases: [(String, [String])] = [
+            (#", "bos_token_id": 100}"#, ["bos_token_id = 100 is not a token id", "100 tokens"]),
+            (#", "eos_token_id": -1}"#, ["eos_token_id = -1 is not a token id"]),
+            (#", "eos_token_id": 4294967296}"#, ["eos_token_id = 4294967296"]),
+            (#", "eos_token_id": [2, 100]}"#, ["eos_token_id[1] = 100"]),
+            (#", "pad_token_id": 100}"#, ["pad_token_id = 100"]),
+            (#", "pad_token_id": -2}"#, ["pad_token_id = -2"]),
+            (#", "bos_token_id": "1"}"#, ["bos_token_id is \"1\", expected a token id"]),
+        ]
+        for (extra, mentions) in hfCases {
+            expectInvalid("config.json \(extra)", { try ModelConfig.fromHuggingFace(JSONParser.parse(hf + extra), path: "config.json") }, mentions: mentions)
+        }
+        let tmt = try JSONParser.parse(params + #", "bos_token_id": 1, "eos_token_id": 100}"#)
+        expectInvalid(".tmt config", { try ModelConfig.fromNativeJSON(tmt, path: "m.tmt") }, mentions: ["eos_token_id = 100"])
+        XCTAssertEqual(try ModelConfig.fromNativeJSON(JSONParser.parse(params + #", "bos_token_id": 1, "eos_token_id": 2}"#), path: "m.tmt").eosTokenID, 2)
+
+        func gguf(_ ids: [(String, GGUFBuilder.Value)]) throws -> ModelConfig {
+            var g = GGUFBuilder()
+            g.metadata = [
+                ("general.architecture", .string("llama")), ("llama.embedding_length", .u32(64)), ("llama.block_count", .u32(2)),
+                ("llama.feed_forward_length", .u32(128)), ("llama.attention.head_count", .u32(4)), ("llama.vocab_size", .u32(100)),
+                ("tokenizer.ggml.model", .string("none")),
+            ] + ids
+            return try ModelConfig.fromGGUF(GGUFFile(MappedFile(path: dir.write("ids-\(UUID().uuidString).gguf", g.build()))))
+        }
+        XCTAssertEqual(try gguf([("tokenizer.ggml.bos_token_id", .u32(99))]).bosTokenID, 99)
+        expectInvalid("GGUF bos", { try gguf([("tokenizer.ggml.bos_token_id", .u32(100))]) }, mentions: ["tokenizer.ggml.bos_token_id = 100"])
+        expectInvalid("GGUF eos", { try gguf([("tokenizer.ggml.eos_token_id", .i32(-1))]) }, mentions: ["tokenizer.ggml.eos_token_id = -1"])
+        // A config made in code is held to the same rule.
+        var made = fine
+        made.bosTokenID = 100
+        XCTAssertThrowsError(try made.validate(path: "made"))
+    }
+
     /// 65 536 declared layers over a file that holds none: the error lists ten names and counts
     /// the rest (it built a list of every missing name: 150M strings for 2^24 layers).
     func testMissingNamesAreCappedAndCounted() throws {

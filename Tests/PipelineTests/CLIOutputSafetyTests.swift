@@ -111,21 +111,61 @@ final class CLIOutputSafetyTests: XCTestCase {
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.contains(".tmp-") }, [])
     }
 
-    /// SIGTERM and SIGINT while the output is being written: the process dies of the signal,
-    /// the temporary is gone, and the existing target is untouched.
+    /// SIGTERM, SIGINT, SIGHUP (the terminal closed) and SIGQUIT (Ctrl-\) while the output is
+    /// being written: the process dies of the signal, the temporary is gone, and the existing
+    /// target is untouched. Swift's runtime takes SIGQUIT for its backtracer (the next test), so
+    /// the handler is tested on it with the backtracer off, as the signal's action is then the
+    /// default.
     func testSignalMidWriteRemovesTheTemporary() throws {
         let source = try slowSource()
-        for sig in [SIGTERM, SIGINT] {
-            let dir = TempDir()
-            let out = dir.write("out.tmt", Array("previous model".utf8))
-            let p = try startSlowConvert(source, to: out)
-            try waitForTemporary(of: out, in: dir, written: p)
-            XCTAssertEqual(kill(p.pid, sig), 0)
-            let ended = try p.wait()
-            XCTAssertEqual(ended.signal, sig, "died of the signal: \(ended.stderr)")
-            XCTAssertEqual(dir.contents(), ["out.tmt"], "signal \(sig): no temporary left")
-            XCTAssertEqual(readBytes(out), Array("previous model".utf8), "signal \(sig): the target is untouched")
+        try withoutCoreDumps {
+            for sig in [SIGTERM, SIGINT, SIGHUP, SIGQUIT] {
+                let dir = TempDir()
+                let out = dir.write("out.tmt", Array("previous model".utf8))
+                let p = try startSlowConvert(source, to: out, environment: sig == SIGQUIT ? ["SWIFT_BACKTRACE": "enable=no"] : [:])
+                try waitForTemporary(of: out, in: dir, written: p)
+                XCTAssertEqual(kill(p.pid, sig), 0)
+                let ended = try p.wait()
+                XCTAssertEqual(ended.signal, sig, "died of the signal: \(ended.stderr)")
+                XCTAssertEqual(dir.contents(), ["out.tmt"], "signal \(sig): no temporary left")
+                XCTAssertEqual(readBytes(out), Array("previous model".utf8), "signal \(sig): the target is untouched")
+            }
         }
+    }
+
+    /// SIGQUIT as Swift's runtime handles it by default on Linux: its backtracer prints where
+    /// every thread is and the process carries on (the cleanup handler never replaces a handler
+    /// it finds), so the conversion ends by itself: no temporary is left, and the target is the
+    /// complete new file.
+    func testSIGQUITUnderSwiftsBacktracerCarriesOn() throws {
+        let source = try slowSource()
+        let dir = TempDir()
+        let out = dir.write("out.tmt", Array("previous model".utf8))
+        let p = try startSlowConvert(source, to: out, environment: ["SWIFT_BACKTRACE": "enable=yes,interactive=no"])
+        try waitForTemporary(of: out, in: dir, written: p)
+        XCTAssertEqual(kill(p.pid, SIGQUIT), 0)
+        let ended = try p.wait()
+        XCTAssertNil(ended.signal, ended.stderr)
+        XCTAssertEqual(ended.status, 0, ended.stderr)
+        XCTAssertTrue(ended.stderr.contains("Signal 3"), "the backtracer ran: \(ended.stderr.prefix(500))")
+        XCTAssertEqual(dir.contents(), ["out.tmt"])
+        XCTAssertEqual(try run(["verify", out]).status, 0)
+    }
+
+    /// Runs `body` with core dumps off (SIGQUIT's default action dumps core), as its children
+    /// inherit the limit.
+    func withoutCoreDumps(_ body: () throws -> Void) throws {
+        #if os(Linux)
+        let core = __rlimit_resource_t(RLIMIT_CORE.rawValue)
+        #else
+        let core = RLIMIT_CORE
+        #endif
+        var before = rlimit()
+        XCTAssertEqual(getrlimit(core, &before), 0)
+        var none = rlimit(rlim_cur: 0, rlim_max: before.rlim_max)
+        XCTAssertEqual(setrlimit(core, &none), 0)
+        defer { _ = setrlimit(core, &before) }
+        try body()
     }
 
     /// SIGKILL cannot be caught: the temporary stays, the target is untouched, and the next run
@@ -189,9 +229,9 @@ final class CLIOutputSafetyTests: XCTestCase {
         return folder
     }
 
-    func startSlowConvert(_ source: String, to out: String) throws -> CLIProcess {
+    func startSlowConvert(_ source: String, to out: String, environment: [String: String] = [:]) throws -> CLIProcess {
         try CLIProcess(["convert", source, "-o", out, "--force", "--codec", "zstd", "--level", "19", "--threads", "1", "--no-source-hash"],
-                       cacheDir: cacheDir.path)
+                       cacheDir: cacheDir.path, environment: environment)
     }
 
     /// Polls (up to 60 s) until `NAME.tmp-PID-N` of the running process exists; returns its name.

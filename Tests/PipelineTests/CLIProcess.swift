@@ -41,13 +41,14 @@ struct CLIProcess {
     private let logs = TempDir()
 
     /// Starts `tramontane args…` with its digest cache in `cacheDir`, reading `stdin` (or
-    /// nothing) as its standard input.
-    init(_ args: [String], cacheDir: String, stdin: String? = nil) throws {
+    /// nothing) as its standard input, with `environment` added to the test's own.
+    init(_ args: [String], cacheDir: String, stdin: String? = nil, environment: [String: String] = [:]) throws {
         self.args = args
         process.executableURL = URL(fileURLWithPath: try Self.binary)
         process.arguments = args
         var env = ProcessInfo.processInfo.environment
         env["TRAMONTANE_CACHE_DIR"] = cacheDir
+        env.merge(environment) { $1 }
         process.environment = env
         FileManager.default.createFile(atPath: logs.file("out"), contents: nil)
         FileManager.default.createFile(atPath: logs.file("err"), contents: nil)

@@ -28,7 +28,10 @@ final class ConfigConsistencyTests: XCTestCase {
     /// `convert` and `quantize` both refuse `path` with an error whose text has `words`, and
     /// leave no output.
     func assertRefused(_ dir: TempDir, _ words: String, file: StaticString = #filePath, line: UInt = #line) throws {
-        let path = dir.path
+        try assertRefused(dir.path, words, file: file, line: line)
+    }
+
+    func assertRefused(_ path: String, _ words: String, file: StaticString = #filePath, line: UInt = #line) throws {
         let out = TempDir()
         var o = Converter.Options()
         o.hashSources = false
@@ -93,6 +96,26 @@ final class ConfigConsistencyTests: XCTestCase {
         let v1 = readBytes(Fixtures.root.appendingPathComponent("tokenizers/tokenizer.model.v1").path)
         let tooLarge = try folder(files: ["tokenizer.model": v1])
         try assertRefused(tooLarge, "32000 tokens, but the model's embeddings have 1024 rows")
+    }
+
+    /// Token ids past the vocabulary, in config.json, and GGUF tokenizer arrays that disagree in
+    /// length, in a crafted GGUF (`GGUFBuilder.withTokenizer`) that converts when left alone: a
+    /// llama vocabulary, which Tramontane carries without running, was embedded as it came.
+    func testTokenIDsAndGGUFTokenizerArraysAreCheckedBeforeTheyAreEmbedded() throws {
+        try assertRefused(try folder(config: { $0["eos_token_id"] = 1024 }), "eos_token_id = 1024 is not a token id")
+        let dir = TempDir()
+        var o = Converter.Options()
+        o.hashSources = false
+        var good = GGUFBuilder.withTokenizer(model: "llama")
+        good.addModelTensors(vocabulary: 258)
+        XCTAssertNoThrow(try Converter.convert(dir.write("good.gguf", good.build()), to: dir.file("good.tmt"), options: o))
+        for (key, value) in [("tokenizer.ggml.scores", GGUFBuilder.Value.f32s(Array(repeating: 0, count: 257))),
+                             ("tokenizer.ggml.token_type", .i32s(Array(repeating: 1, count: 259)))] {
+            var g = good
+            g.set(key, value)
+            let bad = TempDir()
+            try assertRefused(bad.write("bad.gguf", g.build()), "\(key): \(key.hasSuffix("scores") ? 257 : 259) entries for 258 tokens")
+        }
     }
 
     /// A tokenizer that passed is remembered by its bytes' SHA-256 (with the vocabulary it was

@@ -235,10 +235,16 @@ public struct TMTBuilder {
 }
 
 /// Writes GGUF v3 files from metadata and tensor infos, so tests can give any key any type
-/// and value (a block count of 2^40, a negative expert count).
+/// and value (a block count of 2^40, a negative expert count, a token_type array one short of
+/// the tokens).
 public struct GGUFBuilder {
     public enum Value {
         case u32(UInt32), i32(Int32), u64(UInt64), i64(Int64), f32(Float), string(String)
+        /// GGUF type 9: the element type's number and the elements (all of that type).
+        case array(UInt32, [Value])
+        public static func strings(_ s: [String]) -> Value { .array(8, s.map { .string($0) }) }
+        public static func i32s(_ v: [Int32]) -> Value { .array(5, v.map { .i32($0) }) }
+        public static func f32s(_ v: [Float]) -> Value { .array(6, v.map { .f32($0) }) }
     }
     public var metadata: [(String, Value)] = []
     /// Name, dimensions (innermost first, as GGUF stores them), ggml type; F32 data follows.
@@ -249,16 +255,23 @@ public struct GGUFBuilder {
         var b: [UInt8] = Array("GGUF".utf8)
         b.appendLE(UInt32(3)); b.appendLE(UInt64(tensors.count)); b.appendLE(UInt64(metadata.count))
         func str(_ s: String) { b.appendLE(UInt64(s.utf8.count)); b += Array(s.utf8) }
+        func value(_ v: Value, typed: Bool) {
+            func type(_ t: UInt32) { if typed { b.appendLE(t) } }
+            switch v {
+            case .u32(let x): type(4); b.appendLE(x)
+            case .i32(let x): type(5); b.appendLE(x)
+            case .f32(let x): type(6); b.appendLE(x.bitPattern)
+            case .string(let s): type(8); str(s)
+            case .array(let t, let items):
+                type(9); b.appendLE(t); b.appendLE(UInt64(items.count))
+                for item in items { value(item, typed: false) }
+            case .u64(let x): type(10); b.appendLE(x)
+            case .i64(let x): type(11); b.appendLE(x)
+            }
+        }
         for (k, v) in metadata {
             str(k)
-            switch v {
-            case .u32(let x): b.appendLE(UInt32(4)); b.appendLE(x)
-            case .i32(let x): b.appendLE(UInt32(5)); b.appendLE(x)
-            case .f32(let x): b.appendLE(UInt32(6)); b.appendLE(x.bitPattern)
-            case .string(let s): b.appendLE(UInt32(8)); str(s)
-            case .u64(let x): b.appendLE(UInt32(10)); b.appendLE(x)
-            case .i64(let x): b.appendLE(UInt32(11)); b.appendLE(x)
-            }
+            value(v, typed: true)
         }
         var offset: UInt64 = 0
         var sizes: [Int] = []
@@ -273,4 +286,55 @@ public struct GGUFBuilder {
         for n in sizes { b += [UInt8](repeating: 0, count: (n + 31) / 32 * 32) }
         return b
     }
+}
+
+extension GGUFBuilder {
+    /// GPT-2's byte-level alphabet (`bytes_to_unicode`): the 256 tokens a gpt2 vocabulary holds.
+    public static let byteAlphabet: [String] = {
+        var out: [String] = [], shifted: UInt32 = 0
+        for b in UInt32(0)..<256 {
+            let printable = (0x21...0x7E).contains(b) || (0xA1...0xAC).contains(b) || (0xAE...0xFF).contains(b)
+            out.append(String(Character(Unicode.Scalar(printable ? b : 256 + shifted) ?? " ")))
+            if !printable { shifted += 1 }
+        }
+        return out
+    }()
+
+    /// A llama-architecture GGUF (an 8-wide, one-layer config; no tensors) with a tokenizer of
+    /// `model` (`gpt2`, or `llama` as llama.cpp's Mistral GGUFs carry): the byte alphabet, "aa"
+    /// and "ab" (ids 256, 257), `filler` more tokens (past 1024 the reader defers the arrays),
+    /// one token_type and one score per token, the two merges, BOS 256 and EOS 257. Set keys
+    /// with `set` to make it lie.
+    public static func withTokenizer(model: String = "gpt2", filler: Int = 0) -> GGUFBuilder {
+        let tokens = byteAlphabet + ["aa", "ab"] + (0..<filler).map { "filler\($0)" }
+        var g = GGUFBuilder()
+        g.metadata = [
+            ("general.architecture", .string("llama")), ("llama.embedding_length", .u32(8)), ("llama.block_count", .u32(1)),
+            ("llama.feed_forward_length", .u32(16)), ("llama.attention.head_count", .u32(2)),
+            ("llama.vocab_size", .u32(UInt32(tokens.count))), ("tokenizer.ggml.model", .string(model)), ("tokenizer.ggml.tokens", .strings(tokens)),
+            ("tokenizer.ggml.token_type", .i32s(tokens.map { _ in 1 })),
+            ("tokenizer.ggml.scores", .f32s(tokens.indices.map { -Float($0) })),
+            ("tokenizer.ggml.merges", .strings(["a a", "a b"])),
+            ("tokenizer.ggml.bos_token_id", .u32(256)), ("tokenizer.ggml.eos_token_id", .u32(257)),
+        ]
+        return g
+    }
+
+    /// Zero-valued F32 tensors of every weight `withTokenizer`'s one-layer config needs (dim 8,
+    /// FFN 16, 2 heads, `vocabulary` rows), under GGUF's names, so the file converts.
+    public mutating func addModelTensors(vocabulary: Int) {
+        let v = UInt64(vocabulary)
+        tensors = [("token_embd.weight", [8, v], 0), ("output_norm.weight", [8], 0), ("output.weight", [8, v], 0)]
+        for n in ["attn_q", "attn_k", "attn_v", "attn_output"] { tensors.append(("blk.0.\(n).weight", [8, 8], 0)) }
+        for n in ["attn_norm", "ffn_norm"] { tensors.append(("blk.0.\(n).weight", [8], 0)) }
+        tensors += [("blk.0.ffn_gate.weight", [8, 16], 0), ("blk.0.ffn_up.weight", [8, 16], 0), ("blk.0.ffn_down.weight", [16, 8], 0)]
+    }
+
+    /// Replaces the value of `key`, or adds the key.
+    public mutating func set(_ key: String, _ value: Value) {
+        if let i = metadata.firstIndex(where: { $0.0 == key }) { metadata[i].1 = value } else { metadata.append((key, value)) }
+    }
+
+    /// Removes `key`.
+    public mutating func remove(_ key: String) { metadata.removeAll { $0.0 == key } }
 }

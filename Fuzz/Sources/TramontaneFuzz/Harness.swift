@@ -55,6 +55,26 @@ func parts(_ bytes: [UInt8]) -> [[UInt8]] {
     return out
 }
 
+/// A `.tmt` around `directory` and `data` whose header and trailer are right (magic, version,
+/// the directory's place, length and checksum, the trailer's checksum), so the fuzzer's changes
+/// to the directory reach its parser and checks instead of the checksum that covers it.
+func tmtFraming(directory: [UInt8], data: [UInt8]) -> [UInt8] {
+    var file = Array("TMTMODEL".utf8)
+    withUnsafeBytes(of: UInt32(1).littleEndian) { file += $0 }
+    file += [UInt8](repeating: 0, count: 64 - file.count)
+    file += data
+    let directoryOffset = UInt64(file.count)
+    file += directory
+    var trailer = Array("TMTINDEX".utf8)
+    func put<T: FixedWidthInteger>(_ v: T) { withUnsafeBytes(of: v.littleEndian) { trailer += $0 } }
+    put(UInt32(1)); put(UInt32(0))
+    put(directoryOffset); put(UInt64(directory.count))
+    put(directory.withUnsafeBytes { XXH64.hash($0) })
+    put(UInt64(file.count + 64)); put(UInt64(0))
+    put(trailer.withUnsafeBytes { XXH64.hash($0) })
+    return file + trailer
+}
+
 /// What a checkpoint's users do after opening it: read the tensors' bytes, remap, load the tokenizer.
 func exercise(_ c: Checkpoint) {
     for t in c.tensors.prefix(64) { _ = try? t.load().withBytes { $0.count } }
@@ -90,6 +110,18 @@ let harnesses: [Harness] = [
         let f = try TMTFile(path: path)
         try? f.verify(threads: 1)
         exercise(try Checkpoint.open(path))
+    },
+    Harness(name: "tmt-directory", about: "a .tmt directory (JSON) and data section, split on \\n--8<--\\n, framed with a valid header and trailer, through TMTFile + verify() and Checkpoint.open") { b in
+        let p = parts(b)
+        let path = writeFile("model.tmt", tmtFraming(directory: p[0], data: p.count > 1 ? p[1] : []))
+        let f = try TMTFile(path: path)
+        try? f.verify(threads: 1)
+        for item in f.blobs.prefix(16) { _ = try? f.data(of: item, threads: 1) }
+        exercise(try Checkpoint.open(path))
+    },
+    Harness(name: "gguf-tokenizer", about: "GGUF tokenizer.* keys as JSON (as a .tmt embeds them) through TokenizerLoader.check and ByteLevelBPE(ggufMetadata:)") { b in
+        try? b.withUnsafeBytes { try TokenizerLoader.check(kind: "gguf-metadata", name: "gguf-tokenizer.json", bytes: $0, vocabulary: 1 << 24) }
+        exercise(try ByteLevelBPE(ggufMetadata: b.withUnsafeBytes { try JSONParser.parse($0) }))
     },
     Harness(name: "sentencepiece", about: "a SentencePiece .model protobuf through SentencePieceBPE(model:)") { b in
         exercise(try SentencePieceBPE(model: b))

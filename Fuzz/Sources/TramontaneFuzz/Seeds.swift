@@ -1,13 +1,16 @@
+import Checkpoints
 import Foundation
 import ModelFile
 import TensorCore
 
 /// Small synthetic seeds that no fixture provides in a small size: `.tmt` files in each codec
-/// (the fixtures hold none), and a two-tensor safetensors / importance matrix.
+/// (the fixtures hold none), and a two-tensor safetensors / importance matrix; the same `.tmt`
+/// files split into directory and data for `tmt-directory`, and the tiny GGUF's tokenizer keys
+/// as JSON for `gguf-tokenizer`.
 /// Run by scripts/fuzz.sh as `TRAMONTANE_FUZZ=make-seeds TRAMONTANE_FUZZ_SEEDS=<dir> tramontane-fuzz -runs=1`.
 func makeSeeds(into dir: String) throws {
     let fm = FileManager.default
-    for sub in ["tmt", "safetensors", "imatrix", "gguf", "sharded"] { try fm.createDirectory(atPath: dir + "/" + sub, withIntermediateDirectories: true) }
+    for sub in ["tmt", "safetensors", "imatrix", "gguf", "sharded", "tmt-directory", "gguf-tokenizer"] { try fm.createDirectory(atPath: dir + "/" + sub, withIntermediateDirectories: true) }
     let values: [Float] = (0..<96).map { Float($0) * 0.25 - 7 }
     for codec in TMTCodec.allCases {
         for chunk in [65536] {
@@ -19,6 +22,13 @@ func makeSeeds(into dir: String) throws {
             try half.withUnsafeBytes { try w.addTensor(name: "norm.weight", dtype: .f16, shape: [32], bytes: $0) }
             try Array("{\"dim\": 12}".utf8).withUnsafeBytes { try w.addBlob(name: "params.json", bytes: $0) }
             try w.finish(metadata: .object(["config": .object(["dim": .int(12)]), "format": .string("tmt")]))
+            // tmt-directory's framing: the directory, the separator, the data section.
+            let b = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+            let t = b.count - 64
+            let offset = Int(b[(t + 16)..<(t + 24)].reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) })
+            let length = Int(b[(t + 24)..<(t + 32)].reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) })
+            let split = Array(b[offset..<(offset + length)]) + Array("\n--8<--\n".utf8) + Array(b[64..<offset])
+            _ = fm.createFile(atPath: "\(dir)/tmt-directory/\(codec.rawValue)-\(chunk)", contents: Data(split))
         }
     }
     func safetensors(_ tensors: [(String, [Int])]) -> [UInt8] {
@@ -34,6 +44,9 @@ func makeSeeds(into dir: String) throws {
         return out + Array(header.utf8) + data
     }
     _ = fm.createFile(atPath: dir + "/gguf/tiny.gguf", contents: Data(tinyGGUF()))
+    if let keys = try Checkpoint.open(dir + "/gguf/tiny.gguf").tokenizers.first(where: { $0.kind == "gguf-metadata" }) {
+        _ = fm.createFile(atPath: dir + "/gguf-tokenizer/tiny.json", contents: Data(try keys.load().array))
+    }
     // The sharded harness's framing: index, config.json, shards (Harness.swift `parts`).
     let index = #"{"metadata":{"total_size":120},"weight_map":{"model.embed_tokens.weight":"model-00001-of-00003.safetensors","model.norm.weight":"model-00002-of-00003.safetensors"}}"#
     let config = #"{"architectures":["MistralForCausalLM"],"model_type":"mistral","hidden_size":8,"intermediate_size":8,"num_hidden_layers":1,"num_attention_heads":2,"num_key_value_heads":1,"head_dim":4,"rms_norm_eps":1e-05,"rope_theta":10000.0,"vocab_size":4,"sliding_window":null,"tie_word_embeddings":false}"#

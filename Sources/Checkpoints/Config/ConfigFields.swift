@@ -37,6 +37,26 @@ struct ConfigFields {
         return x
     }
 
+    /// A token id (`bos_token_id`, `tokenizer.ggml.eos_token_id`, …) of a vocabulary of
+    /// `vocabulary` tokens, or nil when absent or null. `none` is a value meaning no token
+    /// (`pad_token_id: -1`, as LLaMA-era config.json files write it). A list of ids (Llama 3's
+    /// `eos_token_id: [128001, 128009]`) has each id checked and gives nil: the config holds
+    /// one id per role.
+    func tokenID(_ key: String, vocabulary: Int, none: Int? = nil) throws -> Int? {
+        guard let v = lookup(key), !v.isNull else { return nil }
+        func check(_ v: JSONValue, _ field: String) throws -> Int? {
+            guard let x = v.intValue else { throw bad("\(field) is \(Self.describe(v)), expected a token id") }
+            if let none, x == none { return nil }
+            guard x >= 0, x < vocabulary else { throw bad("\(field) = \(x) is not a token id: the vocabulary has \(vocabulary) tokens (0…\(vocabulary - 1))") }
+            return x
+        }
+        if let list = v.arrayValue {
+            for (i, e) in list.enumerated() { _ = try check(e, "\(key)[\(i)]") }
+            return nil
+        }
+        return try check(v, key)
+    }
+
     /// A finite number above zero, or nil when absent or null.
     func positive(_ key: String) throws -> Double? {
         guard let v = lookup(key), !v.isNull else { return nil }

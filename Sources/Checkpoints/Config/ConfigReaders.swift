@@ -47,7 +47,7 @@ extension ModelConfig {
         // Transformers' Llama has no window; some configs carry use_sliding_window: false
         // (with any sliding_window, which is then not read).
         let window = v["use_sliding_window"]?.boolValue == false ? nil : try f.int("sliding_window", in: Limits.window)
-        let c = ModelConfig(
+        var c = ModelConfig(
             architecture: modelType,
             dim: dim,
             nLayers: try f.require("num_hidden_layers", in: Limits.layers),
@@ -60,10 +60,13 @@ extension ModelConfig {
             ropeTheta: theta,
             slidingWindow: window,
             tieEmbeddings: v["tie_word_embeddings"]?.boolValue ?? false,
-            moe: moe,
-            bosTokenID: v["bos_token_id"]?.intValue,
-            eosTokenID: v["eos_token_id"]?.intValue)
+            moe: moe)
         try c.validate(path: path)
+        // Checked against the vocabulary once it is known to be in range; pad_token_id is not
+        // kept, but an id past the vocabulary is as wrong there.
+        c.bosTokenID = try f.tokenID("bos_token_id", vocabulary: c.vocabSize)
+        c.eosTokenID = try f.tokenID("eos_token_id", vocabulary: c.vocabSize)
+        _ = try f.tokenID("pad_token_id", vocabulary: c.vocabSize, none: -1)
         return c
     }
 
@@ -86,7 +89,7 @@ extension ModelConfig {
         if let n = try f.int(a + "expert_count", in: 0...Limits.experts.upperBound), n > 0 {
             moe = MoE(numExperts: n, numExpertsPerToken: try f.int(a + "expert_used_count", in: 1...n) ?? 2)
         }
-        let c = ModelConfig(
+        var c = ModelConfig(
             architecture: arch,
             dim: dim,
             nLayers: try f.require(a + "block_count", in: Limits.layers),
@@ -99,10 +102,12 @@ extension ModelConfig {
             ropeTheta: try f.positive(a + "rope.freq_base") ?? 10000,
             slidingWindow: try f.int(a + "attention.sliding_window", in: Limits.window),
             tieEmbeddings: !gguf.tensors.contains { $0.name == "output.weight" },
-            moe: moe,
-            bosTokenID: gguf.value("tokenizer.ggml.bos_token_id")?.intValue,
-            eosTokenID: gguf.value("tokenizer.ggml.eos_token_id")?.intValue)
+            moe: moe)
         try c.validate(path: path)
+        // The tokenizer's own check (GGUFVocabularyFields) holds every *_token_id to the tokens
+        // array; these two are also held to the vocabulary the model has when there is none.
+        c.bosTokenID = try f.tokenID("tokenizer.ggml.bos_token_id", vocabulary: c.vocabSize)
+        c.eosTokenID = try f.tokenID("tokenizer.ggml.eos_token_id", vocabulary: c.vocabSize)
         return c
     }
 }

@@ -89,6 +89,9 @@ public struct ModelConfig: Codable, Equatable, Sendable {
             }
         }
         guard normEps > 0, normEps.isFinite, ropeTheta > 0, ropeTheta.isFinite else { throw bad("norm_eps and rope_theta must be positive") }
+        for (k, id) in [("bos_token_id", bosTokenID), ("eos_token_id", eosTokenID)] {
+            if let id, !(0..<vocabSize).contains(id) { throw bad("\(k) = \(id) is not a token id: the vocabulary has \(vocabSize) tokens") }
+        }
     }
 
     /// Reads the JSON written by `encode` (as stored in `.tmt` metadata).
@@ -96,8 +99,9 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         var c = try fromParams(v, path: path)
         if let a = v["architecture"]?.stringValue { c.architecture = a }
         if let t = v["tie_embeddings"]?.boolValue { c.tieEmbeddings = t }
-        c.bosTokenID = v["bos_token_id"]?.intValue
-        c.eosTokenID = v["eos_token_id"]?.intValue
+        let f = ConfigFields(v, path: path)
+        c.bosTokenID = try f.tokenID("bos_token_id", vocabulary: c.vocabSize)
+        c.eosTokenID = try f.tokenID("eos_token_id", vocabulary: c.vocabSize)
         return c
     }
 }

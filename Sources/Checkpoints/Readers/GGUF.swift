@@ -2,7 +2,7 @@ import TensorCore
 
 /// A GGUF file (v2/v3): key/value metadata, tensor infos, aligned tensor data.
 /// Every count and length is checked against the bytes that remain before anything is allocated.
-public struct GGUFFile {
+public struct GGUFFile: Sendable {
     public let path: String
     public let version: UInt32
     /// Every metadata key, in file order.

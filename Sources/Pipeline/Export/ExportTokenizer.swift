@@ -1,6 +1,7 @@
 import Checkpoints
 import Foundation
 import TensorCore
+import Tokenizers
 
 /// The tokenizer files of an exported folder: the files a checkpoint carried
 /// (`tokenizer.json`, `tokenizer.model`, `tekken.json`, `tokenizer_config.json`) are copied as
@@ -39,6 +40,7 @@ enum ExportTokenizer {
     /// digits split one by one first where llama.cpp's pre-tokenizer does) and a
     /// `tokenizer_config.json` (special tokens, chat template).
     static func huggingFace(fromGGUF m: JSONValue) throws -> (JSONValue, JSONValue) {
+        try GGUFVocabularyFields.check(m)
         guard let tokens = m["tokenizer.ggml.tokens"]?.arrayValue?.compactMap(\.stringValue), !tokens.isEmpty else {
             throw TokenizerExportError("GGUF metadata: tokenizer.ggml.tokens is missing or not strings")
         }

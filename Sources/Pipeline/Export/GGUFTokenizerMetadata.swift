@@ -18,6 +18,8 @@ enum GGUFTokenizerMetadata {
         let files = checkpoint.tokenizers
         if let f = files.first(where: { $0.kind == "gguf-metadata" }) {
             let json = try f.load().withBytes { try JSONParser.parse($0) }
+            // Copied key by key: arrays that disagree in length would reach llama.cpp as they are.
+            try GGUFVocabularyFields.check(json, file: f.name)
             out = try fromGGUFMetadata(json, file: f.name)
         } else if let f = files.first(where: { $0.kind == "tekken" }) {
             out = try f.load().withBytes { try fromTekken(try Tekken(json: $0)) }
