@@ -40,24 +40,20 @@ public final class MappedFile: @unchecked Sendable {
     /// Drops the resident pages of a range (`madvise(MADV_DONTNEED)`); a later read faults them
     /// in again from the file. Streaming passes call this so that resident memory stays about
     /// one tensor, not the whole file.
-    public func dropPages(offset: Int, count: Int) {
-        guard let base, count > 0 else { return }
-        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
-        let start = offset / page * page
-        let end = min(size, offset + count)
-        guard end > start else { return }
-        Syscalls.advise(base + start, end - start, .dontNeed)
-    }
+    public func dropPages(offset: Int, count: Int) { advise(offset: offset, count: count, .dontNeed) }
 
     /// Asks the kernel to read a range ahead now (`madvise(MADV_WILLNEED)`), so a first pass over
     /// a file that is not in the page cache waits for large reads, not for a fault per page.
-    public func willNeed(offset: Int, count: Int) {
+    public func willNeed(offset: Int, count: Int) { advise(offset: offset, count: count, .willNeed) }
+
+    /// `Syscalls.advise` over a range of the file, widened down to a page boundary and cut at the end.
+    private func advise(offset: Int, count: Int, _ advice: Syscalls.Advice) {
         guard let base, count > 0 else { return }
         let page = Int(sysconf(Int32(_SC_PAGESIZE)))
         let start = offset / page * page
         let end = min(size, offset + count)
         guard end > start else { return }
-        Syscalls.advise(base + start, end - start, .willNeed)
+        Syscalls.advise(base + start, end - start, advice)
     }
 
     /// Tells the kernel the file will be read front to back (`madvise(MADV_SEQUENTIAL)`).

@@ -159,6 +159,19 @@ public enum BlockQ6_K: BlockFormat {
 
     // MARK: Dot products (the engine's kernels; `Dot/` holds what they share)
 
+    /// One half super-block's 128 levels 0…63 (low nibbles at `ql`, two high bits each at `qh`)
+    /// as four groups of 32 in position order, two per 16-bit lane (ggml's q1 … q4).
+    @inline(__always) static func levels(_ ql: UnsafeRawPointer, _ qh: UnsafeRawPointer)
+        -> (SIMD16<UInt16>, SIMD16<UInt16>, SIMD16<UInt16>, SIMD16<UInt16>) {
+        typealias U = SIMD16<UInt16>
+        let lo0 = ql.loadUnaligned(as: U.self), lo1 = ql.loadUnaligned(fromByteOffset: 32, as: U.self)
+        let h = qh.loadUnaligned(as: U.self)
+        let m4 = U(repeating: 0x0F0F), m2 = U(repeating: 0x0303)
+        let h0: U = (h & m2) &<< 4, h1: U = ((h &>> 2) & m2) &<< 4
+        let h2: U = ((h &>> 4) & m2) &<< 4, h3: U = ((h &>> 6) & m2) &<< 4
+        return ((lo0 & m4) | h0, (lo1 & m4) | h1, ((lo0 &>> 4) & m4) | h2, ((lo1 &>> 4) & m4) | h3)
+    }
+
     public static var q8Dot: Q8RowDot? {
         #if arch(x86_64) && TRAMONTANE_AVX2
         q8RowBytes
@@ -187,13 +200,7 @@ public enum BlockQ6_K: BlockFormat {
             let dw = loadHalf(blk, 208)
             for half in 0..<2 {
                 let ql = blk + 64 * half, qh = blk + 128 + 32 * half, sc = blk + 192 + 8 * half
-                let lo0 = ql.loadUnaligned(as: U.self), lo1 = ql.loadUnaligned(fromByteOffset: 32, as: U.self)
-                let h = qh.loadUnaligned(as: U.self)
-                let m4 = U(repeating: 0x0F0F), m2 = U(repeating: 0x0303)
-                let h0: U = (h & m2) &<< 4, h1: U = ((h &>> 2) & m2) &<< 4
-                let h2: U = ((h &>> 4) & m2) &<< 4, h3: U = ((h &>> 6) & m2) &<< 4
-                let g0: U = (lo0 & m4) | h0, g1: U = (lo1 & m4) | h1
-                let g2: U = ((lo0 &>> 4) & m4) | h2, g3: U = ((lo1 &>> 4) & m4) | h3
+                let (g0, g1, g2, g3) = levels(ql, qh)
                 for g in 0..<4 {
                     let j = 8 * sb + 4 * half + g
                     let q: U = g == 0 ? g0 : g == 1 ? g1 : g == 2 ? g2 : g3
@@ -226,13 +233,7 @@ public enum BlockQ6_K: BlockFormat {
             let dw = loadHalf(blk, 208)
             for half in 0..<2 {
                 let ql = blk + 64 * half, qh = blk + 128 + 32 * half, sc = blk + 192 + 8 * half
-                let lo0 = ql.loadUnaligned(as: U.self), lo1 = ql.loadUnaligned(fromByteOffset: 32, as: U.self)
-                let h = qh.loadUnaligned(as: U.self)
-                let m4 = U(repeating: 0x0F0F), m2 = U(repeating: 0x0303)
-                let h0: U = (h & m2) &<< 4, h1: U = ((h &>> 2) & m2) &<< 4
-                let h2: U = ((h &>> 4) & m2) &<< 4, h3: U = ((h &>> 6) & m2) &<< 4
-                let g0: U = (lo0 & m4) | h0, g1: U = (lo1 & m4) | h1
-                let g2: U = ((lo0 &>> 4) & m4) | h2, g3: U = ((lo1 &>> 4) & m4) | h3
+                let (g0, g1, g2, g3) = levels(ql, qh)
                 for g in 0..<4 {
                     let j = 8 * sb + 4 * half + g
                     let q: U = g == 0 ? g0 : g == 1 ? g1 : g == 2 ? g2 : g3
