@@ -2,39 +2,20 @@ import Crypto
 import Quantization
 import TensorCore
 
-/// Tensor values as Float, whatever the stored dtype, processed in slices of whole rows so
-/// memory stays bounded for any tensor size.
+/// Hashes of tensor values and of files.
 public enum TensorValues {
-    /// Calls `body` with consecutive slices of the tensor's values as Float (rows kept whole).
-    public static func forEachSlice(_ t: SourceTensor, bytes: ByteRegion, maxElements: Int = 1 << 22,
-                                    _ body: (UnsafeBufferPointer<Float>) throws -> Void) throws {
-        let n = t.elementCount
-        guard n > 0 else { return }
-        let row = max(t.shape.last ?? 1, 1)
-        let rowsPerSlice = max(1, maxElements / row)
-        let sliceElements = rowsPerSlice * row
-        var buffer = [Float](repeating: 0, count: min(n, sliceElements))
-        var start = 0
-        while start < n {
-            let count = min(sliceElements, n - start)
-            let byteStart = (start / row) * (try t.dtype.rowBytes(row))
-            let byteCount = (count / row) * (try t.dtype.rowBytes(row))
-            try buffer.withUnsafeMutableBufferPointer { out in
-                let dst = UnsafeMutableBufferPointer(rebasing: out[0..<count])
-                try Dequantize.toFloat(UnsafeRawBufferPointer(rebasing: bytes.bytes[byteStart..<(byteStart + byteCount)]), dtype: t.dtype, into: dst, columns: row)
-                try body(UnsafeBufferPointer(dst))
-            }
-            start += count
-        }
-    }
-
     /// SHA-256 of the values written as little-endian float32: equal numbers give equal hashes
-    /// whatever the file format or dtype they are stored in.
-    public static func sha256(_ t: SourceTensor) throws -> String {
+    /// whatever the file format or dtype they are stored in. The values are read as the
+    /// conversion engine reads them: in its slices of whole rows (`TensorBatch`), decoded to f32
+    /// through one recycled buffer, so memory stays bounded for any tensor size.
+    public static func sha256(_ t: SourceTensor, threads: Int = 1) throws -> String {
         let bytes = try t.load()
         var h = SHA256()
-        try forEachSlice(t, bytes: bytes) { values in
-            h.update(bufferPointer: UnsafeRawBufferPointer(values))  // x86-64 and arm64 are little-endian
+        let pool = BufferPool(keep: 1)
+        for batch in try TensorBatch.batches([TensorEngine.Step(tensor: t, encoding: .encode(.f32))]) {
+            let (values, decoded) = try batch.values(sources: batch.pieces.map { _ in bytes }, threads: threads, pool: pool)
+            for v in values { h.update(bufferPointer: UnsafeRawBufferPointer(v)) }  // x86-64 and arm64 are little-endian
+            withExtendedLifetime(decoded) {}
         }
         bytes.dropPages()
         return h.finalize().map { String(format2: $0) }.joined()
