@@ -13,14 +13,14 @@ public struct Recipe: Sendable {
         public init(pattern: String, type: DType) throws {
             self.pattern = pattern
             self.type = type
-            do { regex = try Regex(pattern) } catch { throw RecipeError.badPattern(pattern, "\(error)") }
+            do { regex = try Regex(pattern) } catch { throw PipelineError.badPattern(pattern, "\(error)") }
         }
 
         /// Parses `REGEX=TYPE`.
         public init(parsing s: String) throws {
-            guard let eq = s.lastIndex(of: "=") else { throw RecipeError.badRule(s) }
+            guard let eq = s.lastIndex(of: "=") else { throw PipelineError.badRule(s) }
             let type = String(s[s.index(after: eq)...]).lowercased()
-            guard let t = DType(rawValue: type) else { throw RecipeError.unknownType(type) }
+            guard let t = DType(rawValue: type) else { throw PipelineError.unknownType(type) }
             try self.init(pattern: String(s[..<eq]), type: t)
         }
 
@@ -61,7 +61,7 @@ public struct Recipe: Sendable {
         case "q4_k_s":
             return Recipe(name: name, rules: [try Rule(pattern: #"^output\.weight$"#, type: .q6_k)], defaultType: .q4_k)
         default:
-            guard presetNames.contains(name), let t = DType(rawValue: name) else { throw RecipeError.unknownType(name) }
+            guard presetNames.contains(name), let t = DType(rawValue: name) else { throw PipelineError.unknownType(name) }
             return Recipe(name: name, rules: [], defaultType: t)
         }
     }
@@ -82,16 +82,5 @@ public struct Recipe: Sendable {
             return (.f32, "MoE routers stay f32 (as in llama.cpp): their logits choose the experts")
         }
         return (defaultType, "default \(defaultType.rawValue)")
-    }
-}
-
-public enum RecipeError: Error, CustomStringConvertible {
-    case badRule(String), badPattern(String, String), unknownType(String)
-    public var description: String {
-        switch self {
-        case .badRule(let s): return "rule \"\(s)\" is not REGEX=TYPE"
-        case .badPattern(let p, let e): return "rule pattern \"\(p)\" is not a valid regular expression: \(e)"
-        case .unknownType(let t): return "unknown quantization type \(t); presets: \(Recipe.presetNames.joined(separator: ", ")), and per-rule types f32, f16, bf16, q8_0, q6_k, q5_1, q5_0, q5_k, q4_k, q4_1, q4_0, q3_k, q2_k, iq4_nl, iq4_xs"
-        }
     }
 }

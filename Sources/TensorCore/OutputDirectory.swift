@@ -30,7 +30,7 @@ public final class OutputDirectory: CommittableOutput {
         do {
             try fm.createDirectory(atPath: temporaryPath, withIntermediateDirectories: false)
         } catch {
-            throw OutputDirectoryError.cannotCreate(path: temporaryPath, detail: "\(error.localizedDescription)")
+            throw OutputError.cannotCreateFolder(path: temporaryPath, detail: "\(error.localizedDescription)")
         }
     }
 
@@ -68,15 +68,15 @@ public final class OutputDirectory: CommittableOutput {
             if !p.hasPrefix("/") { p = (FileManager.default.currentDirectoryPath as NSString).appendingPathComponent(p) }
             while true {
                 if let s = try? Syscalls.status(p), s.isSameFile(as: existing) {
-                    throw OutputDirectoryError.containsInput(path: path, input: input)
+                    throw OutputError.folderHoldsInput(path: path, input: input)
                 }
                 let parent = (p as NSString).deletingLastPathComponent
                 if parent == p || parent.isEmpty { break }
                 p = parent
             }
         }
-        guard existing.kind == .directory else { throw OutputDirectoryError.notDirectory(path: path, kind: existing.kind) }
-        guard replacing else { throw OutputDirectoryError.exists(path: path) }
+        guard existing.kind == .directory else { throw OutputError.notFolder(path: path, kind: existing.kind) }
+        guard replacing else { throw OutputError.folderExists(path: path) }
     }
 
     /// Renames the finished folder into place, replacing an existing one (`replacing`): the old
@@ -115,25 +115,4 @@ public final class OutputDirectory: CommittableOutput {
     }
 
     deinit { abandon() }
-}
-
-/// Why an output folder was refused.
-public enum OutputDirectoryError: Error, Equatable, CustomStringConvertible {
-    case containsInput(path: String, input: String)
-    case notDirectory(path: String, kind: FileKind)
-    case exists(path: String)
-    case cannotCreate(path: String, detail: String)
-
-    public var description: String {
-        switch self {
-        case .containsInput(let path, let input):
-            "refusing to write the folder \(path): it holds the input \(input), which replacing the folder would destroy; choose another output folder"
-        case .notDirectory(let path, let kind):
-            "refusing to write the folder \(path): it is \(kind.described), not a folder; choose another output path"
-        case .exists(let path):
-            "\(path) already exists: give --force to replace the folder, or choose another output folder"
-        case .cannotCreate(let path, let detail):
-            "cannot create the folder \(path): \(detail)"
-        }
-    }
 }

@@ -44,12 +44,17 @@ public struct OutputTarget: Sendable {
     }
 }
 
-/// Why an output path was refused.
+/// Why an output path (a file, or a folder for exports) was refused.
 public enum OutputError: Error, Equatable, CustomStringConvertible {
     case isInput(path: String, input: String)
     case notRegularFile(path: String, kind: FileKind)
     case exists(path: String)
     case cannotCheck(path: String, error: IOError)
+    // Output folders (`OutputDirectory`).
+    case folderHoldsInput(path: String, input: String)
+    case notFolder(path: String, kind: FileKind)
+    case folderExists(path: String)
+    case cannotCreateFolder(path: String, detail: String)
 
     public var description: String {
         switch self {
@@ -63,6 +68,14 @@ public enum OutputError: Error, Equatable, CustomStringConvertible {
             "\(path) already exists: give --force to replace it, or choose another output path"
         case .cannotCheck(let path, let error):
             "cannot check the output \(path): \(error)"
+        case .folderHoldsInput(let path, let input):
+            "refusing to write the folder \(path): it holds the input \(input), which replacing the folder would destroy; choose another output folder"
+        case .notFolder(let path, let kind):
+            "refusing to write the folder \(path): it is \(kind.described), not a folder; choose another output path"
+        case .folderExists(let path):
+            "\(path) already exists: give --force to replace the folder, or choose another output folder"
+        case .cannotCreateFolder(let path, let detail):
+            "cannot create the folder \(path): \(detail)"
         }
     }
 }

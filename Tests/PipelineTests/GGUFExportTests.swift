@@ -217,7 +217,7 @@ final class GGUFExportTests: XCTestCase {
         XCTAssertFalse(tails.isEmpty)
 
         XCTAssertThrowsError(try export(tmt, out, exact: true)) { error in
-            guard case ExportError.noGGUFType(let names) = error else { return XCTFail("\(error)") }
+            guard case PipelineError.noGGUFType(let names) = error else { return XCTFail("\(error)") }
             XCTAssertEqual(names.count, tails.count)
         }
         XCTAssertFalse(FileManager.default.fileExists(atPath: out))

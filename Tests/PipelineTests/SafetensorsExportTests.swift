@@ -120,20 +120,20 @@ final class SafetensorsExportTests: XCTestCase {
         let out = dir.file("out")
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: false)
         FileManager.default.createFile(atPath: out + "/old.txt", contents: Data("old".utf8))
-        XCTAssertThrowsError(try export(tmt, to: out)) { XCTAssertEqual($0 as? OutputDirectoryError, .exists(path: out)) }
+        XCTAssertThrowsError(try export(tmt, to: out)) { XCTAssertEqual($0 as? OutputError, .folderExists(path: out)) }
         XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/old.txt"), "refused: untouched")
         _ = try export(tmt, to: out, replacing: true)
         XCTAssertFalse(FileManager.default.fileExists(atPath: out + "/old.txt"), "replaced as a whole")
         XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/model.safetensors"))
         // The folder holding the source is never replaced, even with --force.
         XCTAssertThrowsError(try export(tmt, to: dir.path, replacing: true)) {
-            XCTAssertEqual($0 as? OutputDirectoryError, .containsInput(path: dir.path, input: tmt))
+            XCTAssertEqual($0 as? OutputError, .folderHoldsInput(path: dir.path, input: tmt))
         }
         XCTAssertTrue(FileManager.default.fileExists(atPath: tmt))
         // A file is not replaced by a folder.
         FileManager.default.createFile(atPath: tmt + "-file", contents: Data())
         XCTAssertThrowsError(try export(tmt, to: tmt + "-file", replacing: true)) {
-            XCTAssertEqual($0 as? OutputDirectoryError, .notDirectory(path: tmt + "-file", kind: .regular))
+            XCTAssertEqual($0 as? OutputError, .notFolder(path: tmt + "-file", kind: .regular))
         }
         // A temporary folder of a process that no longer runs is removed by the next export.
         let stale = out + ".tmp-999999999"

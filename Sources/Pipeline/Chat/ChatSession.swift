@@ -80,7 +80,7 @@ public final class ChatSession {
             prompt = closing + prompt
         }
         guard rotates || prompt.count + 2 <= contextCapacity - contextUsed else {
-            throw ChatError.turnTooLong(tokens: prompt.count, context: contextCapacity)
+            throw PipelineError.turnTooLong(tokens: prompt.count, context: contextCapacity)
         }
         var stream = StreamDecoder(tokenizer)
         let budget = rotates ? maxTokens : min(maxTokens, contextCapacity - contextUsed - prompt.count - 1)
@@ -102,15 +102,5 @@ public final class ChatSession {
     /// token (the generator runs that first), else the end-of-turn id.
     private var closing: [Int] {
         turns.isEmpty || generator.endedOnStopToken ? [] : endOfTurn
-    }
-}
-
-public enum ChatError: Error, CustomStringConvertible {
-    case turnTooLong(tokens: Int, context: Int)
-    public var description: String {
-        switch self {
-        case .turnTooLong(let n, let ctx):
-            return "this turn is \(n) tokens, more than the context of \(ctx): give a shorter message or a larger --ctx"
-        }
     }
 }

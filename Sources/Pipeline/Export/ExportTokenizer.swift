@@ -15,7 +15,7 @@ enum ExportTokenizer {
             let bytes = try t.load().array
             if t.kind == "gguf-metadata" {
                 let meta: JSONValue
-                do { meta = try bytes.withUnsafeBytes { try JSONParser.parse($0) } } catch { throw TokenizerExportError("\(t.name): \(error)") }
+                do { meta = try bytes.withUnsafeBytes { try JSONParser.parse($0) } } catch { throw PipelineError.tokenizerExport("\(t.name): \(error)") }
                 // A GGUF SentencePiece vocabulary (`llama`) has no file to become here.
                 guard meta["tokenizer.ggml.model"]?.stringValue == "gpt2" else { continue }
                 let (json, config) = try huggingFace(fromGGUF: meta)
@@ -31,18 +31,13 @@ enum ExportTokenizer {
         return names
     }
 
-    struct TokenizerExportError: Error, CustomStringConvertible {
-        let description: String
-        init(_ d: String) { description = d }
-    }
-
     /// GGUF `gpt2` metadata as `tokenizer.json` (BPE model, ByteLevel pre-tokenizer and decoder,
     /// digits split one by one first where llama.cpp's pre-tokenizer does) and a
     /// `tokenizer_config.json` (special tokens, chat template).
     static func huggingFace(fromGGUF m: JSONValue) throws -> (JSONValue, JSONValue) {
         try GGUFVocabularyFields.check(m)
         guard let tokens = m["tokenizer.ggml.tokens"]?.arrayValue?.compactMap(\.stringValue), !tokens.isEmpty else {
-            throw TokenizerExportError("GGUF metadata: tokenizer.ggml.tokens is missing or not strings")
+            throw PipelineError.tokenizerExport("GGUF metadata: tokenizer.ggml.tokens is missing or not strings")
         }
         let merges = m["tokenizer.ggml.merges"]?.arrayValue?.compactMap(\.stringValue) ?? []
         let types = m["tokenizer.ggml.token_type"]?.arrayValue?.map { $0.intValue ?? 1 } ?? []

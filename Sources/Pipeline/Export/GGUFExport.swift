@@ -130,13 +130,13 @@ public enum GGUFExport {
                 let stacked = "\(parts[0]).\(parts[1]).\(parts[2])_exps.weight"
                 if stacks[stacked] == nil {
                     stacks[stacked] = (entries.count, [:])
-                    entries.append(GGUFTensorEntry(name: stacked, ggmlType: ggml, shape: [], byteCount: 0) { throw ExportError.internal("unfilled stack") })
+                    entries.append(GGUFTensorEntry(name: stacked, ggmlType: ggml, shape: [], byteCount: 0) { throw PipelineError.internal("unfilled stack") })
                 }
                 stacks[stacked]?.experts[e] = t
                 continue
             }
             if let columns = t.shape.last, t.dtype.hasTailBlocks(columns: columns) {
-                guard let to = fallback(t.dtype) else { throw ExportError.internal("\(t.dtype) has tail blocks but no fallback") }
+                guard let to = fallback(t.dtype) else { throw PipelineError.internal("\(t.dtype) has tail blocks but no fallback") }
                 if exact { refused.append("\(t.name) (\(t.dtype.rawValue), rows of \(columns))"); continue }
                 let bytes = try to.byteCount(shape: t.shape)
                 entries.append(GGUFTensorEntry(name: name, ggmlType: to.traits.ggmlType ?? 0, shape: t.shape, byteCount: bytes) {
@@ -159,7 +159,7 @@ public enum GGUFExport {
             }
             entries.append(GGUFTensorEntry(name: name, ggmlType: ggml, shape: t.shape, byteCount: t.byteCount, load: t.load))
         }
-        guard refused.isEmpty else { throw ExportError.noGGUFType(refused) }
+        guard refused.isEmpty else { throw PipelineError.noGGUFType(refused) }
         for (name, stack) in stacks {
             let experts = stack.experts.sorted { $0.key < $1.key }.map(\.value)
             guard let first = experts.first, experts.count == model.config.moe?.numExperts ?? experts.count,
@@ -169,7 +169,7 @@ public enum GGUFExport {
                                                     detail: "experts 0..<\(model.config.moe?.numExperts ?? 0) must all be present with one dtype and shape to be stacked")
             }
             if let columns = first.shape.last, first.dtype.hasTailBlocks(columns: columns) {
-                throw ExportError.noGGUFType(experts.map { "\($0.name) (\($0.dtype.rawValue), rows of \(columns))" })
+                throw PipelineError.noGGUFType(experts.map { "\($0.name) (\($0.dtype.rawValue), rows of \(columns))" })
             }
             let each = first.byteCount
             entries[stack.index] = GGUFTensorEntry(name: name, ggmlType: first.dtype.traits.ggmlType ?? 0, shape: [experts.count] + first.shape,

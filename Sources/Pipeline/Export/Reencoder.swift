@@ -13,7 +13,7 @@ final class Reencoder {
     init(threads: Int) { self.threads = threads }
 
     func run(_ t: SourceTensor, to dtype: DType) throws -> ByteRegion {
-        guard let columns = t.shape.last, columns > 0 else { throw ExportError.internal("\(t.name) has no rows to re-encode") }
+        guard let columns = t.shape.last, columns > 0 else { throw PipelineError.internal("\(t.name) has no rows to re-encode") }
         let count = t.elementCount
         var values = [Float](repeating: 0, count: count)
         let source = try t.load()

@@ -24,15 +24,15 @@ public enum Ladder {
             let s = text.trimmingCharacters(in: .whitespaces).lowercased()
             let calibrated = s.hasSuffix("+imatrix")
             let preset = calibrated ? String(s.dropLast("+imatrix".count)) : s
-            guard Recipe.presetNames.contains(preset) else { throw LadderError.unknownRung(text) }
+            guard Recipe.presetNames.contains(preset) else { throw PipelineError.unknownRung(text) }
             self.init(preset: preset, calibrated: calibrated)
         }
 
         /// A comma-separated list of rungs.
         public static func list(_ text: String) throws -> [Rung] {
             let rungs = try text.split(separator: ",").map { try Rung(parsing: String($0)) }
-            guard !rungs.isEmpty else { throw LadderError.unknownRung(text) }
-            for (i, r) in rungs.enumerated() where rungs[..<i].contains(r) { throw LadderError.duplicateRung(r.description) }
+            guard !rungs.isEmpty else { throw PipelineError.unknownRung(text) }
+            for (i, r) in rungs.enumerated() where rungs[..<i].contains(r) { throw PipelineError.duplicateRung(r.description) }
             return rungs
         }
 
@@ -164,13 +164,13 @@ public enum Ladder {
         let evalTokens = calibrate ? Array(all[..<(all.count / 2)]) : all
         let calibrationStart = min(all.count, (all.count / 2 + ctx - 1) / ctx * ctx)
         let chunks = min(options.evaluation.chunks ?? Int.max, evalTokens.count / ctx)
-        guard chunks > 0 else { throw LadderError.tooFewTokens(tokens: evalTokens.count, ctx: ctx, heldOut: calibrate) }
+        guard chunks > 0 else { throw PipelineError.tooFewTokens(tokens: evalTokens.count, ctx: ctx, heldOut: calibrate) }
 
         var steps = Steps(total: rungs.count * 3 + (calibrate ? 1 : 0), observer: observer)
         let llamaPresets = rungs.filter { !$0.calibrated }.map(\.preset)
         if let tools = options.llamaCpp {
             _ = try LlamaCppLadder.check(tools: tools, source: source)
-            guard options.evaluationText != nil else { throw LadderError.llamaCppNeedsText }
+            guard options.evaluationText != nil else { throw PipelineError.llamaCppNeedsText }
             steps.total += 1 + llamaPresets.count
         }
 
@@ -337,35 +337,4 @@ public final class SilentLadderObserver: LadderObserver {
     public init() {}
     public func step(_ index: Int, of total: Int, _ message: String) {}
     public func progress(_ title: String) -> ProgressReporter { SilentProgress() }
-}
-
-public enum LadderError: Error, CustomStringConvertible {
-    case unknownRung(String)
-    case duplicateRung(String)
-    case tooFewTokens(tokens: Int, ctx: Int, heldOut: Bool)
-    case llamaCppNeedsGGUF(String)
-    case llamaCppNeedsText
-    case llamaCppToolMissing(String)
-    case llamaCppFailed(tool: String, status: Int32, log: String)
-    case llamaCppOutput(String, String)
-
-    public var description: String {
-        switch self {
-        case .unknownRung(let s):
-            return "--types: \"\(s)\" is not a ladder of presets; give a comma-separated list of \(Recipe.presetNames.joined(separator: ", ")), each optionally with +imatrix"
-        case .duplicateRung(let s): return "--types lists \(s) twice"
-        case .tooFewTokens(let n, let ctx, let heldOut):
-            return "\(n) evaluation tokens\(heldOut ? " (the first half, the second calibrates the importance matrix)" : "") do not fill one chunk of \(ctx): give more text (--text) or a smaller --ctx"
-        case .llamaCppNeedsGGUF(let s):
-            return "--compare-llamacpp needs a GGUF source (llama.cpp makes its f32 base from it, and Tramontane writes no GGUF); \(s) is not one: convert the checkpoint to GGUF with llama.cpp's convert_hf_to_gguf.py and give that"
-        case .llamaCppNeedsText:
-            return "--compare-llamacpp needs the evaluation as text (llama-perplexity tokenizes it itself): give --text FILE or the default text, not --tokens"
-        case .llamaCppToolMissing(let t):
-            return "\(t) is missing or not executable: --compare-llamacpp wants the folder holding llama.cpp's llama-quantize and llama-perplexity (its build/bin)"
-        case .llamaCppFailed(let tool, let status, let log):
-            return "\(tool) failed (exit status \(status)); its output is in \(log)"
-        case .llamaCppOutput(let log, let what):
-            return "\(log): found no \(what) in llama.cpp's output"
-        }
-    }
 }

@@ -33,11 +33,11 @@ public enum LlamaCppLadder {
 
     /// Refuses early what would fail late: a source that is not a GGUF, a missing tool.
     static func check(tools: String, source: String) throws -> (quantize: String, perplexity: String) {
-        guard source.hasSuffix(".gguf") else { throw LadderError.llamaCppNeedsGGUF(source) }
+        guard source.hasSuffix(".gguf") else { throw PipelineError.llamaCppNeedsGGUF(source) }
         let quantize = (tools as NSString).appendingPathComponent("llama-quantize")
         let perplexity = (tools as NSString).appendingPathComponent("llama-perplexity")
         for tool in [quantize, perplexity] where !FileManager.default.isExecutableFile(atPath: tool) {
-            throw LadderError.llamaCppToolMissing(tool)
+            throw PipelineError.llamaCppToolMissing(tool)
         }
         return (quantize, perplexity)
     }
@@ -79,11 +79,11 @@ public enum LlamaCppLadder {
             let seconds = Date().timeIntervalSince(started)
             let log = try Tool.run(perplexity, ["-m", file, "--kl-divergence-base", logits, "--kl-divergence"] + common,
                                    log: path("\(preset).perplexity.log"))
-            guard let kld = number(after: "Mean    KLD:", in: log) else { throw LadderError.llamaCppOutput(path("\(preset).perplexity.log"), "Mean KLD") }
+            guard let kld = number(after: "Mean    KLD:", in: log) else { throw PipelineError.llamaCppOutput(path("\(preset).perplexity.log"), "Mean KLD") }
             // Counted as ours is (all tensor bytes over all weights) when our GGUF reader reads
             // the file; else llama-quantize's own figure ("quant size = … (N BPW)", 2 decimals).
             guard let bpw = bitsPerWeight(gguf: file) ?? number(before: " BPW)", in: quantizeLog) else {
-                throw LadderError.llamaCppOutput(path("\(preset).quantize.log"), "BPW")
+                throw PipelineError.llamaCppOutput(path("\(preset).quantize.log"), "BPW")
             }
             let bytes = (try? FileManager.default.attributesOfItem(atPath: file)[.size] as? Int) ?? 0
             rows.append(Row(type: preset, llamaType: args.joined(separator: " "), file: file, fileBytes: bytes, bitsPerWeight: bpw,
@@ -119,7 +119,7 @@ public enum LlamaCppLadder {
     enum Tool {
         static func run(_ tool: String, _ args: [String], log: String) throws -> String {
             FileManager.default.createFile(atPath: log, contents: nil)
-            guard let handle = FileHandle(forWritingAtPath: log) else { throw LadderError.llamaCppOutput(log, "a writable log") }
+            guard let handle = FileHandle(forWritingAtPath: log) else { throw PipelineError.llamaCppOutput(log, "a writable log") }
             let p = Process()
             p.executableURL = URL(fileURLWithPath: tool)
             p.arguments = args
@@ -131,7 +131,7 @@ public enum LlamaCppLadder {
             try? handle.close()
             let text = (try? TextFile.read(log)) ?? ""
             guard p.terminationReason == .exit, p.terminationStatus == 0 else {
-                throw LadderError.llamaCppFailed(tool: (tool as NSString).lastPathComponent, status: p.terminationStatus, log: log)
+                throw PipelineError.llamaCppFailed(tool: (tool as NSString).lastPathComponent, status: p.terminationStatus, log: log)
             }
             return text
         }
