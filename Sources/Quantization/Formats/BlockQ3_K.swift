@@ -1,4 +1,7 @@
 import TensorCore
+#if arch(x86_64) && TRAMONTANE_AVX2
+import _Builtin_intrinsics.intel
+#endif
 
 /// Q3_K: 256 weights in 16 sub-blocks of 16 = 32 bytes of high bits (hmask) + 64 bytes of 2-bit
 /// low parts + 12 bytes of packed 6-bit sub-scales + f16 d; w = d·(sc − 32)·(q − 4) with q in
@@ -188,7 +191,13 @@ public enum BlockQ3_K: BlockFormat {
 
     // MARK: Dot products (the engine's kernels; `Dot/` holds what they share)
 
-    public static var q8Dot: Q8RowDot? { q8Row }
+    public static var q8Dot: Q8RowDot? {
+        #if arch(x86_64) && TRAMONTANE_AVX2
+        q8RowBytes
+        #else
+        q8Row
+        #endif
+    }
 
     /// Q3_K: activation block 4h + j of a super-block is weights 128h + 32j …+31, sub-blocks
     /// 8h + 2j and 8h + 2j + 1. Its levels come from one 32-byte load of the low parts (shifted by
@@ -226,4 +235,41 @@ public enum BlockQ3_K: BlockFormat {
         if blocks > done { total += BlockQ4_0.q8Row(w + layoutBytes * superBlocks, a.dropping(done)) }
         return total
     }
+
+    #if arch(x86_64) && TRAMONTANE_AVX2
+    /// `q8Row` on AVX2 builds, as Q6_K's `q8RowBytes`: the levels 0…7 as unsigned bytes times the
+    /// activation (`vpmaddubsw`), minus 4·Σx (the offset) in the same int16 pairs, each 16
+    /// weights' sub-scale in the widening multiply. The same exact block sums, and the same
+    /// floating-point steps, as `q8Row`.
+    static func q8RowBytes(_ w: UnsafeRawPointer, _ a: Q8Row) -> Float {
+        typealias U = SIMD16<UInt16>
+        let superBlocks = a.blocks / 8
+        var acc = Q8Dot.V(), acc2 = Q8Dot.V()
+        let offset = unsafeBitCast(SIMD32<UInt8>(repeating: 4), to: __m256i.self)
+        for sb in 0..<superBlocks {
+            let blk = w + layoutBytes * sb
+            let dw = loadHalf(blk, 108)
+            let hm = blk.loadUnaligned(as: U.self)
+            for h in 0..<2 {
+                let qv = blk.loadUnaligned(fromByteOffset: 32 + 32 * h, as: U.self)
+                for j in 0..<4 {
+                    let u: U = ((qv &>> UInt16(2 * j)) & 0x0303) | (((hm &>> UInt16(4 * h + j)) & 0x0101) &<< 2)
+                    let b = 8 * sb + 4 * h + j
+                    let x = ByteDot.load(a.bytes + 32 * b)
+                    let p = _mm256_sub_epi16(_mm256_maddubs_epi16(unsafeBitCast(u, to: __m256i.self), x), _mm256_maddubs_epi16(offset, x))
+                    let k = 8 * h + 2 * j
+                    let scales = SIMD16<Int16>(lowHalf: SIMD8(repeating: Int16(scale(k, blk + 96))),
+                                               highHalf: SIMD8(repeating: Int16(scale(k + 1, blk + 96))))
+                    let f = Q8Dot.V(repeating: dw * a.scales[b])
+                    if j & 1 == 0 { acc.addProduct(ExactIntegers.float(ByteDot.widen(p, scales)), f) } else { acc2.addProduct(ExactIntegers.float(ByteDot.widen(p, scales)), f) }
+                }
+            }
+        }
+        var total = (acc + acc2).sum()
+        let done = 8 * superBlocks
+        if a.blocks > done { total += BlockQ4_0.q8Row(w + layoutBytes * superBlocks, a.dropping(done)) }
+        return total
+    }
+    #endif
+
 }
