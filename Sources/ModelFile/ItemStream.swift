@@ -27,12 +27,14 @@ final class ItemStream {
     private var chunkHash = XXH64()
     private var chunkFill = 0
     // Compressed: a partial chunk waiting for more bytes, and the shuffle planes.
-    private var pending: OwnedBytes?
+    private var pending: PooledBuffer?
     private var pendingCount = 0
-    private var planes: [OwnedBytes] = []
+    private var planes: [PooledBuffer] = []
+    /// The writer's buffers, recycled from item to item.
+    private let buffers: BufferPool
 
     init(name: String, size: Int, codec: TMTCodec, elementSize: Int, offset: Int, chunkSize: Int,
-         file: AtomicOutputFile, contexts: ZstdContexts, level: Int32) {
+         file: AtomicOutputFile, contexts: ZstdContexts, level: Int32, buffers: BufferPool) {
         self.name = name
         self.size = size
         self.codec = codec
@@ -42,6 +44,7 @@ final class ItemStream {
         self.file = file
         self.contexts = contexts
         self.level = level
+        self.buffers = buffers
     }
 
     func append(_ bytes: UnsafeRawBufferPointer) throws {
@@ -103,7 +106,7 @@ final class ItemStream {
         pendingCount = 0
         if p < bytes.count {
             let rest = bytes.count - p
-            let buffer = try pending ?? OwnedBytes(count: chunkSize)
+            let buffer = try pending ?? buffers.buffer(count: chunkSize)
             pending = buffer
             buffer.mutableBytes.baseAddress?.copyMemory(from: source + p, byteCount: rest)
             pendingCount = rest
@@ -116,7 +119,7 @@ final class ItemStream {
         guard !sources.isEmpty else { return }
         let threads = contexts.compression.count
         let encoder = ChunkEncoder(codec, elementSize: elementSize, level: level)
-        if codec == .shuffleZstd && planes.isEmpty { planes = try (0..<threads).map { _ in try OwnedBytes(count: chunkSize) } }
+        if codec == .shuffleZstd && planes.isEmpty { planes = try (0..<threads).map { _ in try buffers.buffer(count: chunkSize) } }
         let batch = max(1, threads * 2)
         var start = 0
         while start < sources.count {

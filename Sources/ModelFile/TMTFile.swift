@@ -12,6 +12,11 @@ public final class TMTFile: @unchecked Sendable {
     public var metadata: JSONValue { directory.metadata }
     /// Where the directory starts: the end of the data section.
     public let directoryOffset: Int
+    /// Decoded compressed items, recycled through a stream of them (a tensor quantized and let
+    /// go); close fit, since a loaded model may keep an item for good.
+    let decoded = BufferPool(keep: 1, reuse: .closeFit)
+    /// Shuffle planes and `verify`'s chunk buffers, all one chunk size.
+    let scratch = BufferPool(keep: 2, reuse: .closeFit)
 
     public init(path: String) throws {
         self.path = path
@@ -139,12 +144,11 @@ public final class TMTFile: @unchecked Sendable {
         if item.codec == .raw {
             return file.region(offset: item.offset, count: item.size)
         }
-        let owned = try OwnedBytes(count: item.size)
-        try decode(item, into: owned.mutableBytes, threads: threads)
+        let region = try decoded.region(count: item.size) { try decode(item, into: $0, threads: threads) }
         // The stored chunks are not read again: without this, quantizing a 13 GB shuffle-zstd
         // file kept ~10 GB of its mapped pages resident.
         file.dropPages(offset: item.offset, count: item.storedSize)
-        return ByteRegion(owner: owned, bytes: UnsafeRawBufferPointer(owned.mutableBytes))
+        return region
     }
 
     /// Decodes a compressed item into `out` (exactly `item.size` bytes), checking every chunk's
@@ -152,7 +156,8 @@ public final class TMTFile: @unchecked Sendable {
     public func decode(_ item: TMTItem, into out: UnsafeMutableRawBufferPointer, threads: Int = availableCores) throws {
         precondition(out.count == item.size, "decode buffer has the wrong size")
         let offsets = item.chunkOffsets
-        let decoder = try ChunkDecoder(threads: max(1, min(threads, item.chunks.count)), planeSize: item.codec == .shuffleZstd ? item.chunkSize : 0)
+        let decoder = try ChunkDecoder(threads: max(1, min(threads, item.chunks.count)), planeSize: item.codec == .shuffleZstd ? item.chunkSize : 0,
+                                       pool: scratch)
         let shared = SharedBuffer(out)   // chunk i writes only its own range
         try parallelFor(item.chunks.count, threads: decoder.workers) { i, worker in
             let dst = UnsafeMutableRawBufferPointer(rebasing: shared.base[(i * item.chunkSize)..<(i * item.chunkSize + item.decodedLength(ofChunk: i))])
@@ -161,17 +166,17 @@ public final class TMTFile: @unchecked Sendable {
         guard XXH64.hash(UnsafeRawBufferPointer(out)).hex16 == item.xxh64 else { throw TMTError.decodedChecksumMismatch(path: path, item: item.name) }
     }
 
-    /// Per-worker zstd contexts and shuffle planes, reused across chunks and items. Sendable:
+    /// Per-worker zstd contexts and shuffle planes, reused across the chunks of a call. Sendable:
     /// fixed at init, and worker `w` of a parallel loop uses only context and plane `w`.
     final class ChunkDecoder: Sendable {
         let contexts: ZstdContexts
-        let planes: [OwnedBytes]
+        let planes: [PooledBuffer]
         var workers: Int { contexts.decompression.count }
 
-        /// `planeSize`: the largest shuffle-zstd chunk to decode (0: none).
-        init(threads: Int, planeSize: Int) throws {
+        /// `planeSize`: the largest shuffle-zstd chunk to decode (0: none); planes come from `pool`.
+        init(threads: Int, planeSize: Int, pool: BufferPool) throws {
             contexts = ZstdContexts(threads: threads, compress: false)
-            planes = planeSize > 0 ? try contexts.decompression.map { _ in try OwnedBytes(count: planeSize) } : []
+            planes = planeSize > 0 ? try contexts.decompression.map { _ in try pool.buffer(count: planeSize) } : []
         }
     }
 
@@ -225,8 +230,9 @@ public final class TMTFile: @unchecked Sendable {
         // Chunks decoded at once, each into its own buffer, then hashed in order.
         let batch = threads * 2
         let chunkSize = compressed.map(\.chunkSize).max() ?? 0
-        let decoder = try ChunkDecoder(threads: threads, planeSize: compressed.contains { $0.codec == .shuffleZstd } ? chunkSize : 0)
-        let buffers = compressed.isEmpty ? [] : try (0..<batch).map { _ in try OwnedBytes(count: chunkSize) }
+        let decoder = try ChunkDecoder(threads: threads, planeSize: compressed.contains { $0.codec == .shuffleZstd } ? chunkSize : 0,
+                                       pool: scratch)
+        let buffers = compressed.isEmpty ? [] : try (0..<batch).map { _ in try scratch.buffer(count: chunkSize) }
         // Padding is checked with the item it follows, while that item's last page is still
         // mapped in: touching it after the pages were dropped faults in far more than a page.
         var gapsAfter: [Int: Range<Int>] = [:]

@@ -27,6 +27,8 @@ public final class TMTWriter {
     private var names = Set<String>()
     private var blobNames = Set<String>()
     private let contexts: ZstdContexts
+    /// Chunk-sized buffers of the items being encoded: a pending chunk and a shuffle plane per thread.
+    private let buffers: BufferPool
     /// The tensor being written piece by piece, if any.
     private var current: ItemStream?
 
@@ -37,6 +39,7 @@ public final class TMTWriter {
         self.options = options
         file = try AtomicOutputFile(target: target, write: write)
         contexts = ZstdContexts(threads: max(1, options.threads), compress: true)
+        buffers = BufferPool(keep: max(1, options.threads) + 1)
         try TMTLayout.header().withUnsafeBytes { try file.write($0) }
     }
 
@@ -129,7 +132,7 @@ public final class TMTWriter {
         let offset = try alignedItemStart()
         let chunkSize = options.chunkSize - options.chunkSize % max(elementSize, 1)
         return ItemStream(name: name, size: size, codec: codec, elementSize: elementSize, offset: offset, chunkSize: chunkSize,
-                          file: file, contexts: contexts, level: options.level)
+                          file: file, contexts: contexts, level: options.level, buffers: buffers)
     }
 
     /// Writes directory and trailer, flushes and renames into place.

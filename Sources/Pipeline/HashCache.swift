@@ -27,9 +27,9 @@ public struct HashCache: Sendable {
     }
 
     /// `$TRAMONTANE_CACHE_DIR/sha256` (an empty value turns the cache off), else
-    /// `$XDG_CACHE_HOME/tramontane/sha256`, else `~/.cache/tramontane/sha256`.
-    public static var standard: HashCache? {
-        let env = ProcessInfo.processInfo.environment
+    /// `$XDG_CACHE_HOME/tramontane/sha256`, else `~/.cache/tramontane/sha256`, from `env` (the
+    /// command passes the process's environment).
+    public static func standard(environment env: [String: String]) -> HashCache? {
         if let dir = env["TRAMONTANE_CACHE_DIR"] { return dir.isEmpty ? nil : HashCache(directory: dir + "/sha256") }
         if let xdg = env["XDG_CACHE_HOME"], !xdg.isEmpty { return HashCache(directory: xdg + "/tramontane/sha256") }
         if let home = env["HOME"], !home.isEmpty { return HashCache(directory: home + "/.cache/tramontane/sha256") }

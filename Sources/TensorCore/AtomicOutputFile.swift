@@ -200,16 +200,15 @@ public final class AtomicOutputFile: CommittableOutput {
 final class DirectStaging {
     static let alignment = 4096
     static let capacity = 8 << 20
-    let base: UnsafeMutableRawPointer
+    private let memory: AnonymousMapping
+    var base: UnsafeMutableRawPointer { memory.base }
     private(set) var count = 0
 
+    /// Nil if the memory cannot be mapped (a mapping is page-aligned, so aligned enough).
     init?() {
-        var p: UnsafeMutableRawPointer?
-        guard posix_memalign(&p, Self.alignment, Self.capacity) == 0, let p else { return nil }
-        base = p
+        guard let m = try? AnonymousMapping(bytes: Self.capacity) else { return nil }
+        memory = m
     }
-
-    deinit { free(base) }
 
     var isFull: Bool { count == Self.capacity }
 

@@ -1,47 +1,79 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Foundation
 
-/// Output buffers for a stream of tensors, recycled instead of allocated per tensor: a buffer
-/// comes back to the pool when the last `ByteRegion` using it goes (for `quantize`, when the
-/// write-behind job has written it), is kept (at most `keep` of them) and grows to the largest
-/// request. Nothing is zeroed: `region(count:fill:)` is for a `fill` that writes every byte.
+/// Buffers for a stream of tensors, recycled instead of mapped per tensor: a buffer comes back
+/// to its pool when the last owner goes (for `quantize`, when the write-behind job has written
+/// it), and at most `keep` idle ones are held. Unless the pool is `zeroed`, a reused buffer holds
+/// whatever its last user left: `region(count:fill:)` is then for a `fill` that writes every byte.
 ///
-/// Why: a fresh zero-filled heap buffer per tensor cost a page fault and the kernel's page
-/// clearing for every page, then a memset, all on the thread that hands out the work — a
-/// serial tenth of a SmolLM2 quantization (272 tensors, most under 1 MiB).
+/// Why: a fresh zero-filled buffer per tensor cost a page fault and the kernel's page clearing
+/// for every page, all on the thread that hands out the work — a serial tenth of a SmolLM2
+/// quantization (272 tensors, most under 1 MiB). The owner of a stream owns its pool: nothing
+/// is shared process-wide, and a buffer outliving its pool is simply unmapped.
 public final class BufferPool: @unchecked Sendable {
+    /// Which idle buffer a request may take.
+    public enum Reuse: Sendable {
+        /// The largest, if large enough (else it is unmapped and a new one mapped): for buffers
+        /// released soon, as an output written then freed; once the largest tensor has passed,
+        /// nothing is mapped again.
+        case largest
+        /// The smallest large enough, if at most twice the request's mapped length: for buffers
+        /// that may stay alive (a decoded tensor held by a loaded model), which must not pin a
+        /// much larger buffer's pages.
+        case closeFit
+    }
+
     private let lock = NSLock()
-    private var free: [PoolMapping] = []
+    private var free: [AnonymousMapping] = []
     private let keep: Int
+    private let zeroed: Bool
+    private let reuse: Reuse
 
     /// `keep`: how many idle buffers to hold (2 for one tensor being filled while one is written).
-    public init(keep: Int = 2) { self.keep = keep }
-
-    /// A buffer of `count` bytes filled by `fill`, which must write all of them (the bytes are
-    /// whatever an earlier tensor left). Throws if memory cannot be mapped.
-    public func region(count: Int, fill: (UnsafeMutableRawBufferPointer) throws -> Void) throws -> ByteRegion {
-        let mapping = try take(count)
-        let lease = PoolLease(mapping, pool: self)
-        let bytes = UnsafeMutableRawBufferPointer(start: mapping.base, count: count)
-        try fill(bytes)
-        return ByteRegion(owner: lease, bytes: UnsafeRawBufferPointer(bytes))
+    /// `zeroed`: every buffer handed out reads as zeros (a reused one is cleared).
+    public init(keep: Int = 2, zeroed: Bool = false, reuse: Reuse = .largest) {
+        self.keep = keep
+        self.zeroed = zeroed
+        self.reuse = reuse
     }
 
-    /// The largest idle mapping if it fits, else a new one (the too-small one is unmapped).
-    private func take(_ count: Int) throws -> PoolMapping {
-        let reused: PoolMapping? = lock.withLock {
-            guard let i = free.indices.max(by: { free[$0].size < free[$1].size }) else { return nil }
-            return free.remove(at: i)
+    /// A buffer of `count` bytes, back in the pool when the returned object goes. Throws if
+    /// memory cannot be mapped.
+    public func buffer(count: Int) throws(IOError) -> PooledBuffer {
+        let mapping: AnonymousMapping
+        if let reused = takeIdle(count) {
+            mapping = reused
+            if zeroed { mapping.bytes(count).initializeMemory(as: UInt8.self, repeating: 0) }
+        } else {
+            mapping = try AnonymousMapping(bytes: count)   // the kernel's pages are zero
         }
-        if let reused, reused.size >= count { return reused }
-        return try PoolMapping(bytes: count)
+        return PooledBuffer(mapping, count: count, pool: self)
     }
 
-    fileprivate func giveBack(_ m: PoolMapping) {
+    /// A buffer of `count` bytes filled by `fill`, as a region (see the pool's note on zeroing).
+    public func region(count: Int, fill: (UnsafeMutableRawBufferPointer) throws -> Void) throws -> ByteRegion {
+        let buffer = try buffer(count: count)
+        try fill(buffer.mutableBytes)
+        return ByteRegion(owner: buffer, bytes: UnsafeRawBufferPointer(buffer.mutableBytes))
+    }
+
+    /// An idle mapping of at least `count` bytes that `reuse` allows, taken out of the pool.
+    private func takeIdle(_ count: Int) -> AnonymousMapping? {
+        lock.withLock {
+            switch reuse {
+            case .largest:
+                guard let i = free.indices.max(by: { free[$0].size < free[$1].size }) else { return nil }
+                let m = free.remove(at: i)   // too small: unmapped as it goes
+                return m.size >= count ? m : nil
+            case .closeFit:
+                guard let want = AnonymousMapping.length(for: count) else { return nil }
+                let fits = free.indices.filter { free[$0].size >= count && free[$0].size - want <= want }
+                guard let i = fits.min(by: { free[$0].size < free[$1].size }) else { return nil }
+                return free.remove(at: i)
+            }
+        }
+    }
+
+    fileprivate func giveBack(_ m: AnonymousMapping) {
         lock.withLock {
             free.append(m)
             if free.count > keep, let i = free.indices.min(by: { free[$0].size < free[$1].size }) { free.remove(at: i) }
@@ -52,36 +84,18 @@ public final class BufferPool: @unchecked Sendable {
     public var idleBytes: Int { lock.withLock { free.reduce(0) { $0 + $1.size } } }
 }
 
-/// One anonymous mapping: from 2 MiB up rounded to 2 MiB and advised to use transparent huge
-/// pages (a tensor's output is written front to back: one fault per 2 MiB instead of per 4 KiB),
-/// below that rounded to 4 KiB pages (small buffers that stay alive, like the un-permuted q/k
-/// weights of a small model, should not each take 2 MiB).
-final class PoolMapping: @unchecked Sendable {
-    let base: UnsafeMutableRawPointer
-    let size: Int
+/// A buffer taken from a `BufferPool`: its mapping goes back to the pool when this goes, or is
+/// unmapped if the pool has gone.
+public final class PooledBuffer: @unchecked Sendable {
+    public let mutableBytes: UnsafeMutableRawBufferPointer
+    private let mapping: AnonymousMapping
+    private weak var pool: BufferPool?
 
-    init(bytes: Int) throws {
-        let huge = 1 << 21, page = 1 << 12
-        let unit = bytes >= huge ? huge : page
-        let size = (max(bytes, 1) + unit - 1) / unit * unit
-        let p = try Syscalls.mapAnonymous(size)
-        if unit == huge { Syscalls.advise(p, size, .hugePages) }
-        base = p
-        self.size = size
-    }
-
-    deinit { Syscalls.unmap(base, size) }
-}
-
-/// Returns its mapping to the pool when the last region using it goes.
-final class PoolLease: @unchecked Sendable {
-    let mapping: PoolMapping
-    let pool: BufferPool
-
-    init(_ mapping: PoolMapping, pool: BufferPool) {
+    fileprivate init(_ mapping: AnonymousMapping, count: Int, pool: BufferPool) {
         self.mapping = mapping
         self.pool = pool
+        mutableBytes = mapping.bytes(count)
     }
 
-    deinit { pool.giveBack(mapping) }
+    deinit { pool?.giveBack(mapping) }
 }

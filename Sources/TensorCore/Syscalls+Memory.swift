@@ -27,6 +27,22 @@ extension Syscalls {
         return p
     }
 
+    /// `mapAnonymous` of `bytes` (whole pages) starting at a multiple of `alignment` (a power of two): maps
+    /// `alignment` more, then `munmap(2)`s the unaligned head and the tail.
+    public static func mapAnonymous(_ bytes: Int, alignment: Int) throws(IOError) -> UnsafeMutableRawPointer {
+        precondition(alignment > 0 && alignment & (alignment - 1) == 0, "alignment must be a power of two")
+        let (total, overflow) = bytes.addingReportingOverflow(alignment)
+        guard !overflow else { throw IOError("cannot map", path: "\(bytes) bytes of memory", errno: EINVAL) }
+        let p = try mapAnonymous(total)
+        let head = (alignment - Int(bitPattern: p) & (alignment - 1)) & (alignment - 1)
+        if head > 0 { unmap(p, head) }
+        unmap(p + head + bytes, alignment - head)
+        return p + head
+    }
+
+    /// The size of a memory page (`sysconf(_SC_PAGESIZE)`).
+    public static let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
+
     /// `mmap(2)` of a whole file, private and read-only.
     public static func mapFile(_ fd: Int32, size: Int, path: String) throws(IOError) -> UnsafeMutableRawPointer {
         guard let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), p != MAP_FAILED else {

@@ -99,5 +99,5 @@ struct ProvenanceOptions: ParsableArguments {
 
     var hashSources: Bool { !noSourceHash }
     /// Digests are remembered by file identity between runs (`HashCache.standard`).
-    var hashCache: HashCache? { HashCache.standard }
+    var hashCache: HashCache? { HashCache.standard(environment: ProcessInfo.processInfo.environment) }
 }

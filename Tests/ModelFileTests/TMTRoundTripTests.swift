@@ -60,6 +60,33 @@ final class TMTRoundTripTests: XCTestCase {
         }
     }
 
+    /// Decoding a stream of compressed tensors recycles the file's own buffers: a tensor let go
+    /// lends its memory to the next one of about its size, a small one kept (as a loaded model
+    /// keeps its weights) does not take it, and the shuffle planes come back after each item.
+    func testDecodedItemsRecycleTheFilesBuffers() throws {
+        let dir = TempDir()
+        let p = dir.file("m.tmt")
+        let tensors: [(String, DType, [Int], [UInt8])] = [
+            ("a", .bf16, [100_000], syntheticBF16(100_000)), ("b", .bf16, [90_000], syntheticBF16(90_000, seed: 2)),
+            ("n", .bf16, [1000], syntheticBF16(1000, seed: 3)),
+        ]
+        try write(p, codec: .shuffleZstd, tensors: tensors)
+        let f = try TMTFile(path: p)
+        var a: ByteRegion? = try f.data(of: f.tensors[0], threads: 2)
+        let base = a?.bytes.baseAddress
+        XCTAssertEqual(f.decoded.idleBytes, 0, "in use")
+        XCTAssertEqual(f.scratch.idleBytes, 2 * TMTLayout.minChunkSize, "a plane per worker, back after the item")
+        a = nil
+        XCTAssertEqual(f.decoded.idleBytes, 200_704, "back, in whole 4 KiB pages")
+        let n = try f.data(of: f.tensors[2], threads: 2)
+        XCTAssertNotEqual(n.bytes.baseAddress, base, "a small tensor kept alive must not pin the large buffer")
+        let b = try f.data(of: f.tensors[1], threads: 2)
+        XCTAssertEqual(b.bytes.baseAddress, base, "a tensor of about the same size reuses it")
+        XCTAssertEqual(f.decoded.idleBytes, 0)
+        XCTAssertTrue(b.array == tensors[1].3)
+        XCTAssertTrue(n.array == tensors[2].3)
+    }
+
     /// A tensor written in pieces (`beginTensor` / `appendTensorBytes` / `endTensor`) gives the
     /// same file, byte for byte, as the same tensor given whole: chunks are cut at the same
     /// places and partial chunks wait for the next piece. Pieces of 1 byte up to several chunks.

@@ -1,8 +1,9 @@
 import XCTest
 @testable import TensorCore
 
-/// The quantizer's output buffers: recycled when the last region using one goes, grown to the
-/// largest request, at most `keep` held idle, and a failing fill loses nothing.
+/// The pool's buffers: recycled when the last region using one goes, grown to the largest
+/// request (or a close fit), at most `keep` held idle, zeroed if asked, and a failing fill
+/// loses nothing.
 final class BufferPoolTests: XCTestCase {
     func testRecycledAfterLastRegionGoes() throws {
         let pool = BufferPool(keep: 2)
@@ -42,5 +43,43 @@ final class BufferPoolTests: XCTestCase {
         let pool = BufferPool(keep: 1)
         XCTAssertThrowsError(try pool.region(count: 1 << 20) { _ in throw Refused() }) { XCTAssertTrue($0 is Refused) }
         XCTAssertEqual(pool.idleBytes, 1 << 20, "back in the pool")
+    }
+
+    func testZeroedPoolClearsReusedBuffers() throws {
+        let pool = BufferPool(keep: 1, zeroed: true)
+        var first: PooledBuffer? = try pool.buffer(count: 3 << 20)
+        let base = first?.mutableBytes.baseAddress
+        XCTAssertTrue(first?.mutableBytes.allSatisfy { $0 == 0 } ?? false, "fresh pages are zero")
+        first?.mutableBytes.initializeMemory(as: UInt8.self, repeating: 0xAB)
+        first = nil
+        XCTAssertEqual(pool.idleBytes, 4 << 20)
+        let again = try pool.region(count: 2 << 20) { dst in XCTAssertTrue(dst.allSatisfy { $0 == 0 }, "reused and cleared") }
+        XCTAssertEqual(again.bytes.baseAddress, base)
+        XCTAssertEqual(pool.idleBytes, 0)
+        // Not zeroed: the reused buffer keeps what its last user wrote.
+        let plain = BufferPool(keep: 1)
+        _ = try plain.region(count: 1 << 20) { $0.initializeMemory(as: UInt8.self, repeating: 0xCD) }
+        _ = try plain.region(count: 1 << 20) { XCTAssertEqual($0[0], 0xCD, "the same buffer, as it was left") }
+    }
+
+    func testCloseFitDoesNotPinALargerBuffer() throws {
+        let pool = BufferPool(keep: 2, reuse: .closeFit)
+        var big: ByteRegion? = try pool.region(count: 8 << 20) { _ in }
+        let bigBase = big?.bytes.baseAddress
+        big = nil
+        XCTAssertEqual(pool.idleBytes, 8 << 20)
+        let small = try pool.region(count: 64 << 10) { _ in }
+        XCTAssertNotEqual(small.bytes.baseAddress, bigBase, "a small tensor kept alive must not take 8 MiB")
+        XCTAssertEqual(pool.idleBytes, 8 << 20, "the large one stays idle for a request its size")
+        let near = try pool.region(count: 5 << 20) { _ in }
+        XCTAssertEqual(near.bytes.baseAddress, bigBase, "within twice the request: reused")
+        XCTAssertEqual(pool.idleBytes, 0)
+    }
+
+    func testBufferOutlivesItsPool() throws {
+        var pool: BufferPool? = BufferPool(keep: 1)
+        let region = try pool?.region(count: 1 << 20) { $0.initializeMemory(as: UInt8.self, repeating: 3) }
+        pool = nil
+        XCTAssertEqual(region?.bytes[0], 3, "still readable after the pool went")
     }
 }

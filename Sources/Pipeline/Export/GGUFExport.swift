@@ -107,6 +107,8 @@ public enum GGUFExport {
     /// Which tensors the file gets, under which names and types, in native order (embeddings,
     /// then each block's tensors, then the final norm and output).
     static func plan(_ model: NativeModel, exact: Bool, reencoder: Reencoder) throws -> ([GGUFTensorEntry], [Reencoded], [String]) {
+        // Widened vectors and stacked experts, recycled as the writer lets each go (every byte is written).
+        let copies = BufferPool(keep: 1)
         let map = try NameMap.named("gguf")
         var entries: [GGUFTensorEntry] = []
         var reencoded: [Reencoded] = []
@@ -150,7 +152,7 @@ public enum GGUFExport {
                 // by F32 weights there — and its converter writes them so; widening is exact.
                 entries.append(GGUFTensorEntry(name: name, ggmlType: 0, shape: t.shape, byteCount: 4 * t.elementCount) {
                     let src = try t.load()
-                    return try ByteRegion.allocate(count: 4 * t.elementCount) { dst in
+                    return try copies.region(count: 4 * t.elementCount) { dst in
                         try src.withBytes { b in try FloatConversion.toFloat(b, dtype: t.dtype, into: dst.bindMemory(to: Float.self)) }
                     }
                 })
@@ -174,7 +176,7 @@ public enum GGUFExport {
             let each = first.byteCount
             entries[stack.index] = GGUFTensorEntry(name: name, ggmlType: first.dtype.traits.ggmlType ?? 0, shape: [experts.count] + first.shape,
                                                    byteCount: each * experts.count) {
-                try ByteRegion.allocate(count: each * experts.count) { dst in
+                try copies.region(count: each * experts.count) { dst in
                     for (i, e) in experts.enumerated() {
                         let r = try e.load()
                         guard r.count == each else {

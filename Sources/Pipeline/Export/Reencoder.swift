@@ -9,6 +9,9 @@ final class Reencoder {
     let threads: Int
     /// Tensor name → RMS difference between its stored and its re-encoded values.
     private(set) var rmse: [String: Double] = [:]
+    /// The re-encoded tensors' memory, recycled as the writer lets each go (cleared, as the
+    /// fresh buffers it replaces were).
+    private let outputs = BufferPool(keep: 1, zeroed: true)
 
     init(threads: Int) { self.threads = threads }
 
@@ -19,7 +22,7 @@ final class Reencoder {
         let source = try t.load()
         try source.withBytes { src in try values.withUnsafeMutableBufferPointer { try Dequantize.toFloat(src, dtype: t.dtype, into: $0, columns: columns) } }
         let bytes = try dtype.byteCount(shape: t.shape)
-        let out = try ByteRegion.allocate(count: bytes) { dst in
+        let out = try outputs.region(count: bytes) { dst in
             try values.withUnsafeBufferPointer { x in
                 try Quantize.matrix(x, columns: columns, dtype: dtype, mode: .search, weights: nil, threads: threads, into: dst)
             }

@@ -31,7 +31,7 @@ public struct PackedQ4_0: @unchecked Sendable {
     @inline(__always) func scales(_ g: Int, _ b: Int) -> UnsafeMutablePointer<Float> {
         (chunks + (g * blocks + b) * Self.chunkBytes + 256).assumingMemoryBound(to: Float.self)
     }
-    private let owner: LargeBuffer
+    private let owner: AnonymousMapping
 
     /// Whether a [rows, columns] Q4_0 matrix can be repacked (whole groups and blocks).
     public static func accepts(rows: Int, columns: Int) -> Bool { rows > 0 && rows % 16 == 0 && columns > 0 && columns % 32 == 0 }
