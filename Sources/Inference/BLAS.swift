@@ -1,14 +1,17 @@
 import TensorCore
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// OpenBLAS's `cblas_sgemm`, loaded with `dlopen` when the first model is built instead of
 /// linked. A linked OpenBLAS starts its thread pool in a library constructor, before `main`, and
 /// the idle thread spins in `sched_yield` for about 0.1 s of a core — in every command, also in
 /// `quantize` and `convert`, which never multiply matrices (SmolLM2's Q4_1 quantization: 0.08 s
-/// of system time, a tenth of its wall time, on 2 cores). Commands that run no model need no
-/// OpenBLAS. Once loaded it is set to one thread (`openblas_set_num_threads(1)`): every call runs
-/// inside one of our workers on its own part of the work. The threads its constructor started
-/// stay idle; setting `OPENBLAS_NUM_THREADS` before loading would avoid them, but would change
-/// the process's environment, which other threads may be reading.
+/// of system time, a tenth of its wall time, on 2 cores). Loaded here with
+/// `OPENBLAS_NUM_THREADS=1`, OpenBLAS starts no thread at all: every call runs inside one of
+/// our workers on its own part of the work. Commands that run no model need no OpenBLAS.
 enum BLAS {
     /// `cblas_sgemm(order, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc)`.
     typealias Sgemm = @convention(c) (Int32, Int32, Int32, Int32, Int32, Int32, Float, UnsafePointer<Float>?, Int32,
@@ -21,13 +24,14 @@ enum BLAS {
     /// The library names tried in order (the soname Debian's `libopenblas0` installs first).
     static let libraries = ["libopenblas.so.0", "libopenblas.so", "libopenblas.dylib"]
 
-    /// Loaded once, on first use (a `static let` is initialised lazily and thread-safely).
     static let loaded: Result<Sgemm, InferenceError> = load()
 
     /// Throws, saying how to install it, if OpenBLAS cannot be loaded.
     static func require() throws(InferenceError) { _ = try loaded.get() }
 
     private static func load() -> Result<Sgemm, InferenceError> {
+        // Read by OpenBLAS's constructor, so it must be set before the library is loaded.
+        setenv("OPENBLAS_NUM_THREADS", "1", 1)
         var tried: [String] = []
         for name in libraries {
             let handle: UnsafeMutableRawPointer
@@ -39,8 +43,7 @@ enum BLAS {
                 tried.append("\(name) has no cblas_sgemm")
                 continue
             }
-            // Without the symbol (a BLAS that is not OpenBLAS under its name) its threads are
-            // what its own environment variables say.
+            // If something else had loaded OpenBLAS already, its pool exists: make it one thread.
             if let s = Syscalls.symbol(handle, "openblas_set_num_threads") { unsafeBitCast(s, to: SetThreads.self)(1) }
             return .success(unsafeBitCast(f, to: Sgemm.self))
         }
