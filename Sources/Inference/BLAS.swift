@@ -30,7 +30,9 @@ enum BLAS {
     static func require() throws(InferenceError) { _ = try loaded.get() }
 
     private static func load() -> Result<Sgemm, InferenceError> {
-        // Read by OpenBLAS's constructor, so it must be set before the library is loaded.
+        // The one process-wide setting the package makes: OpenBLAS's constructor reads it when the
+        // library loads (no call can stop the thread pool it starts otherwise, which spins a core
+        // at every start); our workers run sgemm on one thread each.
         setenv("OPENBLAS_NUM_THREADS", "1", 1)
         var tried: [String] = []
         for name in libraries {
