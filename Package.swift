@@ -81,12 +81,15 @@ let package = Package(
             ),
             dependencies: ["tramontane"]
         ),
+        // A test target depends on the target it tests and what that target's API takes; the
+        // fixtures it reads are read by TestSupport (FixtureSafetensors, FixtureGGUF).
         .target(name: "TestSupport", dependencies: ["TensorCore"], path: "Tests/TestSupport"),
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "TestSupport"]),
-        .testTarget(name: "QuantizationTests", dependencies: ["Quantization", "Checkpoints", "TestSupport"]),
+        .testTarget(name: "QuantizationTests", dependencies: ["Quantization", "TestSupport"]),
         .testTarget(name: "ModelFileTests", dependencies: ["ModelFile", "TestSupport"]),
         .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints", "TestSupport"]),
-        .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "Checkpoints", "TestSupport"]),
+        .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "TestSupport"]),
+        // Inference's weights come from a Checkpoints NativeModel: the tests load real checkpoints.
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "Checkpoints", "TestSupport"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Checkpoints", "ModelFile", "TestSupport"]),
     ],
