@@ -17,10 +17,6 @@ let kernelFlags: [SwiftSetting] = [
     // lookup, vpshufb) use it when the target CPU has it (native is assumed to); else a portable form.
     + (["haswell", "native"].contains(targetCPU) ? [.define("TRAMONTANE_AVX2")] : [])
 
-// The library and CLI targets build in the Swift 6 language mode (complete concurrency
-// checking); the build tool, the test support and the tests are still in Swift 5 mode.
-let swift6: [SwiftSetting] = [.swiftLanguageMode(.v6)]
-
 let package = Package(
     name: "Tramontane",
     platforms: [.macOS(.v13)],
@@ -40,36 +36,34 @@ let package = Package(
         .systemLibrary(name: "CShims", path: "Sources/CShims"),
         // The SIGINT/SIGTERM/SIGHUP/SIGQUIT handler that removes temporary outputs: C, as a signal handler must be.
         .target(name: "CSignalCleanup", path: "Sources/CSignalCleanup"),
-        .target(name: "TensorCore", dependencies: ["CShims", "CSignalCleanup"], swiftSettings: kernelFlags + swift6),
-        .target(name: "Quantization", dependencies: ["TensorCore"], swiftSettings: kernelFlags + swift6),
-        .target(name: "ModelFile", dependencies: ["TensorCore", "CZstd"], swiftSettings: kernelFlags + swift6),
+        .target(name: "TensorCore", dependencies: ["CShims", "CSignalCleanup"], swiftSettings: kernelFlags),
+        .target(name: "Quantization", dependencies: ["TensorCore"], swiftSettings: kernelFlags),
+        .target(name: "ModelFile", dependencies: ["TensorCore", "CZstd"], swiftSettings: kernelFlags),
         .executableTarget(name: "EmbedFormatsTool", path: "Sources/EmbedFormatsTool"),
         .plugin(name: "EmbedFormats", capability: .buildTool(), dependencies: ["EmbedFormatsTool"]),
         .target(
             name: "Checkpoints",
             dependencies: ["TensorCore", "Quantization", "ModelFile"],
-            swiftSettings: swift6,
             plugins: ["EmbedFormats"]
         ),
-        .target(name: "Tokenizers", dependencies: ["TensorCore"], swiftSettings: swift6),
+        .target(name: "Tokenizers", dependencies: ["TensorCore"]),
         .target(
             name: "Inference",
             // OpenBLAS is loaded at run time (Inference/BLAS.swift), not linked.
             dependencies: ["TensorCore", "Quantization", "Checkpoints"],
-            swiftSettings: kernelFlags + swift6
+            swiftSettings: kernelFlags
         ),
         .target(
             name: "Pipeline",
             dependencies: ["TensorCore", "Quantization", "ModelFile", "Checkpoints", "Inference", "Tokenizers",
                            .product(name: "Crypto", package: "swift-crypto")],
-            swiftSettings: kernelFlags + swift6,
+            swiftSettings: kernelFlags,
             plugins: ["EmbedFormats"]
         ),
         .executableTarget(
             name: "tramontane",
             dependencies: ["Pipeline", "Checkpoints", "ModelFile", "TensorCore",
-                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
-            swiftSettings: swift6
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .plugin(
             name: "TramontanePlugin",
@@ -81,14 +75,19 @@ let package = Package(
             ),
             dependencies: ["tramontane"]
         ),
+        // A test target depends on the target it tests and what that target's API takes; the
+        // fixtures it reads are read by TestSupport (FixtureSafetensors, FixtureGGUF).
         .target(name: "TestSupport", dependencies: ["TensorCore"], path: "Tests/TestSupport"),
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "TestSupport"]),
-        .testTarget(name: "QuantizationTests", dependencies: ["Quantization", "Checkpoints", "TestSupport"]),
+        .testTarget(name: "QuantizationTests", dependencies: ["Quantization", "TestSupport"]),
         .testTarget(name: "ModelFileTests", dependencies: ["ModelFile", "TestSupport"]),
         .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints", "TestSupport"]),
-        .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "Checkpoints", "TestSupport"]),
+        .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "TestSupport"]),
+        // Inference's weights come from a Checkpoints NativeModel: the tests load real checkpoints.
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "Checkpoints", "TestSupport"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Checkpoints", "ModelFile", "TestSupport"]),
     ],
-    swiftLanguageModes: [.v5]
+    // Every target, the build tool, the test support and the tests included, builds in the
+    // Swift 6 language mode (complete concurrency checking).
+    swiftLanguageModes: [.v6]
 )

@@ -8,12 +8,12 @@ import XCTest
 final class ReferenceLogitsTests: XCTestCase {
     static func reference(_ path: String) throws -> [String: (shape: [Int], floats: [Float], ints: [Int])] {
         var out: [String: (shape: [Int], floats: [Float], ints: [Int])] = [:]
-        for t in try Safetensors.read(MappedFile(path: path)).tensors {
-            try t.load().withBytes { b in
+        for t in try FixtureSafetensors.read(path).values {
+            t.bytes.withBytes { b in
                 switch t.dtype {
-                case .f32: out[t.name] = (t.shape, (0..<t.elementCount).map { Float(bitPattern: b.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self)) }, [])
-                case .i32: out[t.name] = (t.shape, [], (0..<t.elementCount).map { Int(b.loadUnaligned(fromByteOffset: 4 * $0, as: Int32.self)) })
-                case .i64: out[t.name] = (t.shape, [], (0..<t.elementCount).map { Int(b.loadUnaligned(fromByteOffset: 8 * $0, as: Int64.self)) })
+                case "F32": out[t.name] = (t.shape, (0..<(b.count / 4)).map { Float(bitPattern: b.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self)) }, [])
+                case "I32": out[t.name] = (t.shape, [], (0..<(b.count / 4)).map { Int(b.loadUnaligned(fromByteOffset: 4 * $0, as: Int32.self)) })
+                case "I64": out[t.name] = (t.shape, [], (0..<(b.count / 8)).map { Int(b.loadUnaligned(fromByteOffset: 8 * $0, as: Int64.self)) })
                 default: break
                 }
             }

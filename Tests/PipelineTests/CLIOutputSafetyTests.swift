@@ -192,17 +192,15 @@ final class CLIOutputSafetyTests: XCTestCase {
     /// A synthetic tiny-mistral with a 16384-token vocabulary (8 MiB of f32 embeddings and
     /// output), made once: compressing it with zstd level 19 on one thread takes seconds,
     /// while the tests signal it a few milliseconds after its temporary appears.
-    nonisolated(unsafe) static var slow: TempDir?
+    static let slow = TempDir()
 
     override class func tearDown() {
-        slow = nil
+        try? FileManager.default.removeItem(atPath: slow.path)
         super.tearDown()
     }
 
     func slowSource() throws -> String {
-        let dir = Self.slow ?? TempDir()
-        Self.slow = dir
-        let folder = dir.file("slow")
+        let folder = Self.slow.file("slow")
         if FileManager.default.fileExists(atPath: folder + "/model.safetensors") { return folder }
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         let vocab = 16384, dim = 64, ffn = 192, kv = 16
@@ -225,7 +223,7 @@ final class CLIOutputSafetyTests: XCTestCase {
                               ("mlp.gate_proj", [ffn, dim]), ("mlp.up_proj", [ffn, dim]), ("mlp.down_proj", [dim, ffn])] {
             tensors.append((layer + name + ".weight", shape, values(shape.reduce(1, *))))
         }
-        _ = dir.write("slow/model.safetensors", SafetensorsBuilder.valid(tensors))
+        _ = Self.slow.write("slow/model.safetensors", SafetensorsBuilder.valid(tensors))
         return folder
     }
 

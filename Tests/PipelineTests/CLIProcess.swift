@@ -9,13 +9,21 @@ struct CLIProcess {
     /// builds both into one folder), never one guessed elsewhere that may be stale.
     static var binary: String {
         get throws {
-            let dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-            for candidate in [dir, dir.deletingLastPathComponent()] {
-                let p = candidate.appendingPathComponent("tramontane").path
-                if FileManager.default.isExecutableFile(atPath: p) { return p }
-            }
-            throw NotBuilt(path: dir.appendingPathComponent("tramontane").path)
+            let p = productsDirectory.appendingPathComponent("tramontane").path
+            guard FileManager.default.isExecutableFile(atPath: p) else { throw NotBuilt(path: p) }
+            return p
         }
+    }
+
+    /// The build's products folder: on Linux the test executable's own (it is run directly), on
+    /// macOS the one holding the `.xctest` bundle (run by Xcode's `xctest`).
+    static var productsDirectory: URL {
+        #if os(macOS)
+        if let bundle = Bundle.allBundles.first(where: { $0.bundlePath.hasSuffix(".xctest") }) {
+            return bundle.bundleURL.deletingLastPathComponent()
+        }
+        #endif
+        return URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
     }
 
     struct NotBuilt: Error, CustomStringConvertible {

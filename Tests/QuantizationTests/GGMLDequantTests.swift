@@ -1,4 +1,3 @@
-import Checkpoints
 import TensorCore
 import TestSupport
 import XCTest
@@ -7,21 +6,14 @@ import XCTest
 /// Dequantization must reproduce gguf-py's reference decodings bit for bit
 /// (Tests/Fixtures/quant/ggml-*.safetensors, copied from ../shared/fixtures/real/quant).
 final class GGMLDequantTests: XCTestCase {
-    func load(_ file: String) throws -> [String: (SourceTensor, ByteRegion)] {
-        let f = try MappedFile(path: Fixtures.quant(file))
-        var out: [String: (SourceTensor, ByteRegion)] = [:]
-        for t in try Safetensors.read(f).tensors { out[t.name] = (t, try t.load()) }
-        return out
-    }
-
     func testDequantizeMatchesGGUFPyExactly() throws {
         for file in ["ggml-random.safetensors", "ggml-smollm2-rows.safetensors"] {
-            let tensors = try load(file)
+            let tensors = try FixtureSafetensors.read(Fixtures.quant(file))
             for (name, dtype) in [("Q8_0", DType.q8_0), ("Q4_0", .q4_0), ("Q4_1", .q4_1), ("Q5_0", .q5_0), ("Q5_1", .q5_1)] {
-                guard let (bt, bytes) = tensors["\(name).bytes"], let (_, expected) = tensors["\(name).dequant"] else {
+                guard let bt = tensors["\(name).bytes"], let expected = tensors["\(name).dequant"]?.bytes else {
                     return XCTFail("\(file): \(name) vectors missing")
                 }
-                let rows = bt.shape[0]
+                let rows = bt.shape[0], bytes = bt.bytes
                 let n = expected.count / 4
                 XCTAssertEqual(try dtype.byteCount(elements: n), bytes.count)
                 var out = [Float](repeating: .nan, count: n)

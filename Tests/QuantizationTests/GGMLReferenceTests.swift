@@ -1,4 +1,3 @@
-import Checkpoints
 import TensorCore
 import TestSupport
 import XCTest
@@ -11,13 +10,9 @@ final class GGMLReferenceTests: XCTestCase {
     static let formats: [(String, DType)] = [("Q8_0", .q8_0), ("Q4_0", .q4_0), ("Q4_1", .q4_1), ("Q5_0", .q5_0), ("Q5_1", .q5_1)]
 
     func vectors(_ file: String) throws -> (input: [Float], rows: Int, columns: Int, tensors: [String: ByteRegion]) {
-        let f = try MappedFile(path: Fixtures.quant(file))
-        var out: [String: ByteRegion] = [:]
-        var shape: [Int] = []
-        for t in try Safetensors.read(f).tensors {
-            out[t.name] = try t.load()
-            if t.name == "input" { shape = t.shape }
-        }
+        let tensors = try FixtureSafetensors.read(Fixtures.quant(file))
+        let out = tensors.mapValues(\.bytes)
+        let shape = try XCTUnwrap(tensors["input"]).shape
         let input = try XCTUnwrap(out["input"]).withBytes { b in (0..<(b.count / 4)).map { Float(bitPattern: b.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self)) } }
         return (input, shape[0], shape[1], out)
     }

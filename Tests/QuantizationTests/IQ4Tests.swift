@@ -1,10 +1,9 @@
-import Checkpoints
 import TensorCore
 import TestSupport
 import XCTest
 @testable import Quantization
 
-/// IQ4_NL and IQ4_XS against ggml itself (Tests/Fixtures/quant/ggml-iq4.*, made by
+/// IQ4_NL and IQ4_XS against ggml itself (Tests/Fixtures/quant/ggml-iq4.safetensors, made by
 /// scripts/fixtures/ggml_iq4.py): decoding bit for bit with gguf-py, the reference quantizer
 /// byte for byte with ggml's `quantize_iq4_nl` / `quantize_iq4_xs`, the search never worse than
 /// it, the Q8 kernels against their scalar twins and the dequantized product.
@@ -13,10 +12,7 @@ final class IQ4Tests: XCTestCase {
     static let sets = ["random", "smollm2", "gaussian"]
 
     func fixture() throws -> [String: (shape: [Int], bytes: ByteRegion)] {
-        let f = try MappedFile(path: Fixtures.quant("ggml-iq4.safetensors"))
-        var out: [String: (shape: [Int], bytes: ByteRegion)] = [:]
-        for t in try Safetensors.read(f).tensors { out[t.name] = (t.shape, try t.load()) }
-        return out
+        try FixtureSafetensors.read(Fixtures.quant("ggml-iq4.safetensors")).mapValues { ($0.shape, $0.bytes) }
     }
 
     func floats(_ r: ByteRegion) -> [Float] {
@@ -137,21 +133,6 @@ final class IQ4Tests: XCTestCase {
                     for v in y { XCTAssertEqual(v, value, accuracy: abs(value) * 0.01 + 1e-6, "\(dtype) \(mode) constant \(value)") }
                 }
             }
-        }
-    }
-
-    /// A GGUF that gguf-py wrote with IQ4_NL and IQ4_XS tensors is read, and decodes as gguf-py does.
-    func testReadsGGUFWrittenByGGUFPy() throws {
-        let v = try fixture()
-        let g = try GGUFFile(MappedFile(path: Fixtures.quant("ggml-iq4.gguf")))
-        for (name, dtype) in Self.formats {
-            let t = try XCTUnwrap(g.tensors.first { $0.name == "smollm2.\(name.lowercased())" })
-            XCTAssertEqual(t.dtype, dtype)
-            XCTAssertEqual(t.shape, [12, 512])
-            let bytes = try t.load().array
-            XCTAssertEqual(bytes, try XCTUnwrap(v["smollm2.\(name).bytes"]).bytes.array)
-            let expected = try floats(XCTUnwrap(v["smollm2.\(name).dequant"]).bytes)
-            XCTAssertEqual(try decoded(bytes, dtype, count: 12 * 512, columns: 512).map(\.bitPattern), expected.map(\.bitPattern))
         }
     }
 

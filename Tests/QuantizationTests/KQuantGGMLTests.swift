@@ -1,4 +1,3 @@
-import Checkpoints
 import TensorCore
 import TestSupport
 import XCTest
@@ -12,10 +11,7 @@ final class KQuantGGMLTests: XCTestCase {
     static let formats: [(String, DType)] = [("Q5_K", .q5_k), ("Q3_K", .q3_k), ("Q2_K", .q2_k)]
 
     func load() throws -> [String: ByteRegion] {
-        let f = try MappedFile(path: Fixtures.quant("ggml-kquants.safetensors"))
-        var out: [String: ByteRegion] = [:]
-        for t in try Safetensors.read(f).tensors { out[t.name] = try t.load() }
-        return out
+        try FixtureSafetensors.read(Fixtures.quant("ggml-kquants.safetensors")).mapValues(\.bytes)
     }
 
     func floats(_ r: ByteRegion) -> [Float] {
@@ -108,35 +104,6 @@ final class KQuantGGMLTests: XCTestCase {
                 // Level with ggml's search (within 2%; formats/quant-formats.md has the figures).
                 XCTAssertLessThan(ours, theirs * 1.02, "\(name) search vs ggml's imatrix search (s2 ×\(s2Factor))")
             }
-        }
-    }
-
-    /// A GGUF holding the three types (ggml ids 13, 11, 10) is read, and its tensors decode to
-    /// gguf-py's values.
-    func testReadsThemFromGGUF() throws {
-        let t = try load()
-        var b: [UInt8] = Array("GGUF".utf8)
-        func le<T: FixedWidthInteger>(_ v: T) { withUnsafeBytes(of: v.littleEndian) { b += $0 } }
-        func str(_ s: String) { le(UInt64(s.utf8.count)); b += Array(s.utf8) }
-        le(UInt32(3)); le(UInt64(Self.formats.count)); le(UInt64(1))
-        str("general.architecture"); le(UInt32(8)); str("llama")
-        var data: [UInt8] = []
-        for (name, dtype) in Self.formats {
-            let bytes = try XCTUnwrap(t["\(name).bytes"]).array
-            str(name); le(UInt32(2)); le(UInt64(256)); le(UInt64(bytes.count / dtype.blockBytes))
-            le(try XCTUnwrap(dtype.traits.ggmlType)); le(UInt64(data.count))
-            data += bytes
-            while data.count % 32 != 0 { data.append(0) }
-        }
-        while b.count % 32 != 0 { b.append(0) }
-        let dir = TempDir()
-        let g = try GGUFFile(MappedFile(path: dir.write("kquants.gguf", b + data)))
-        for (name, dtype) in Self.formats {
-            let tensor = try XCTUnwrap(g.tensors.first { $0.name == name })
-            XCTAssertEqual(tensor.dtype, dtype)
-            let expected = floats(try XCTUnwrap(t["\(name).dequant"]))
-            let got = try decode(try tensor.load().array, dtype, count: expected.count)
-            XCTAssertEqual(got.map(\.bitPattern), expected.map(\.bitPattern), name)
         }
     }
 

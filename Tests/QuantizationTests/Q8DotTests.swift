@@ -1,4 +1,3 @@
-import Checkpoints
 import Quantization
 import TensorCore
 import TestSupport
@@ -170,12 +169,11 @@ final class Q8DotTests: XCTestCase {
     /// SmolLM2's 576-wide rows (what llama.cpp's Q4_K_M stores as Q5_0) decoded from its
     /// published GGUF and quantized to Q5_0 and Q5_1.
     func testFiveBitKernelsOnRealSmolLM2Rows() throws {
-        let ckpt = try Checkpoint.open(try Fixtures.smolLM2())
-        let t = try XCTUnwrap(ckpt.tensors.first { $0.name == "blk.0.attn_q.weight" })
-        let n = t.shape.last!, rows = 32
+        let t = try FixtureGGUF(path: Fixtures.smolLM2()).tensor("blk.0.attn_q.weight")
+        let n = try XCTUnwrap(t.shape.last), rows = 32
         XCTAssertEqual(n, 576)
         var w = [Float](repeating: 0, count: rows * n)
-        try t.load().withBytes { b in
+        try t.bytes.withBytes { b in
             try w.withUnsafeMutableBufferPointer {
                 try Dequantize.toFloat(UnsafeRawBufferPointer(rebasing: b[0..<(rows * (try t.dtype.rowBytes(n)))]), dtype: t.dtype, into: $0, columns: n)
             }
@@ -192,12 +190,11 @@ final class Q8DotTests: XCTestCase {
 
     /// SmolLM2's published Q4_1 GGUF: the first rows of a real projection, as stored.
     func testKernelOnRealSmolLM2Rows() throws {
-        let ckpt = try Checkpoint.open(try Fixtures.smolLM2())
-        let t = try XCTUnwrap(ckpt.tensors.first { $0.name == "blk.0.ffn_down.weight" })
+        let t = try FixtureGGUF(path: Fixtures.smolLM2()).tensor("blk.0.ffn_down.weight")
         XCTAssertEqual(t.dtype, .q4_1)
-        let n = t.shape.last!, rows = 16
+        let n = try XCTUnwrap(t.shape.last), rows = 16
         let x = (0..<n).map { _ in random() }
-        try t.load().withBytes { b in
+        try t.bytes.withBytes { b in
             try check(UnsafeRawBufferPointer(rebasing: b[0..<(rows * (try t.dtype.rowBytes(n)))]), dtype: t.dtype, rows: rows, n: n, x: x, label: t.name)
         }
     }

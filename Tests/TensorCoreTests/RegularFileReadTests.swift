@@ -36,8 +36,9 @@ final class RegularFileReadTests: XCTestCase {
 
     /// Runs `body` on another thread and fails (instead of hanging the test runner) if it has
     /// not returned within 30 s.
-    private func withTimeout<T>(_ body: @escaping () -> T) throws -> T {
+    private func withTimeout<T: Sendable>(_ body: @escaping @Sendable () -> T) throws -> T {
         let done = DispatchSemaphore(value: 0)
+        // Written on the thread before `signal`, read here only after `wait` succeeds.
         nonisolated(unsafe) var result: T?
         Thread.detachNewThread { result = body(); done.signal() }
         guard done.wait(timeout: .now() + 30) == .success, let result else { throw TimedOut() }

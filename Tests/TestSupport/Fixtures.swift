@@ -47,7 +47,7 @@ public enum Fixtures {
 }
 
 /// A fresh temporary folder, removed when the value goes away.
-public final class TempDir {
+public final class TempDir: Sendable {
     public let path: String
     public init() {
         let base = FileManager.default.temporaryDirectory.appendingPathComponent("tramontane-test-\(UUID().uuidString)")

@@ -1,4 +1,3 @@
-import Checkpoints
 import Foundation
 import TensorCore
 import TestSupport
@@ -10,9 +9,7 @@ final class ByteLevelBPETests: XCTestCase {
     struct Vectors: Decodable { let vectors: [String: [Vector]] }
 
     static func smolTokenizer() throws -> ByteLevelBPE {
-        let c = try Checkpoint.open(Fixtures.smolLM2())
-        let file = try XCTUnwrap(c.tokenizers.first { $0.kind == "gguf-metadata" })
-        return try ByteLevelBPE(ggufMetadata: try file.load().withBytes { try JSONParser.parse($0) })
+        try ByteLevelBPE(ggufMetadata: try FixtureGGUF(path: Fixtures.smolLM2()).tokenizerMetadata)
     }
 
     func testSmolLM2MatchesTransformers() throws {
@@ -144,9 +141,8 @@ final class ByteLevelBPEFileTests: XCTestCase {
             str("tokenizer.ggml.merges"); b.appendLE(UInt32(9)); b.appendLE(UInt32(8)); b.appendLE(UInt64(1)); str("a a")
             str("tokenizer.ggml.unknown_token_id"); b.appendLE(type)
             if type == 10 { b.appendLE(value) } else { b.appendLE(UInt32(truncatingIfNeeded: value)) }
-            let g = try GGUFFile(MappedFile(path: dir.write("t\(type).gguf", b)))
             var m: [String: JSONValue] = [:]
-            for k in g.keys where k.hasPrefix("tokenizer.") { m[k] = g.value(k) }
+            for (k, v) in try FixtureGGUF(path: dir.write("t\(type).gguf", b)).metadata where k.hasPrefix("tokenizer.") { m[k] = v }
             assertInvalidField("tokenizer.ggml.unknown_token_id") { try gguf(m) }
         }
     }

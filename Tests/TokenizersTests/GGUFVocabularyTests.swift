@@ -1,4 +1,3 @@
-import Checkpoints
 import Foundation
 import TensorCore
 import TestSupport
@@ -7,13 +6,11 @@ import XCTest
 
 /// GGUF tokenizer metadata whose arrays indexed by token disagree, or whose ids name no token
 /// (`GGUFVocabularyFields`), in crafted GGUF files (`GGUFBuilder.withTokenizer`, then one key
-/// changed) read as `Checkpoint.open` reads them.
+/// changed) read as `Checkpoint.open` reads them (`FixtureGGUF.tokenizerMetadata`).
 final class GGUFVocabularyTests: XCTestCase {
     /// The tokenizer metadata of a GGUF file, as `Checkpoint.open` hands it to `TokenizerLoader`.
     func tokenizerMetadata(_ g: GGUFBuilder, in dir: TempDir) throws -> JSONValue {
-        let c = try Checkpoint.open(dir.write("m-\(UUID().uuidString).gguf", g.build()))
-        let file = try XCTUnwrap(c.tokenizers.first { $0.kind == "gguf-metadata" })
-        return try file.load().withBytes { try JSONParser.parse($0) }
+        try FixtureGGUF(path: dir.write("m-\(UUID().uuidString).gguf", g.build())).tokenizerMetadata
     }
 
     /// token_type and scores must hold one entry per token, each of its kind, and may not come
