@@ -92,6 +92,24 @@ public enum RowDot {
         return s0 + s1
     }
 
+    /// `sumOfBlocks` for kernels with a scalar term per block besides the vector (the offset of
+    /// Q4_0/Q5_0, the minimum of Q4_1/Q5_1: scale · Σx), the terms added in block order. Returned,
+    /// not added to a captured `var`: where the block function did not inline, the captured
+    /// variable was checked for exclusive access at run time on every block.
+    @inline(__always) static func sumOfBlocksWithTerm(_ blocks: Int, _ block: (Int) -> (V, Float)) -> (V, Float) {
+        var s0 = V(repeating: 0), s1 = V(repeating: 0), t: Float = 0
+        var b = 0
+        while b + 2 <= blocks {
+            let (v0, t0) = block(b)
+            s0 += v0; t += t0
+            let (v1, t1) = block(b + 1)
+            s1 += v1; t += t1
+            b += 2
+        }
+        if b < blocks { let (v, t0) = block(b); s0 += v; t += t0 }
+        return (s0 + s1, t)
+    }
+
     /// The plain reference: decode the whole row, then multiply and add in order.
     public static func scalarDot(_ row: UnsafeRawPointer, dtype: DType, _ x: UnsafePointer<Float>, _ n: Int) throws -> Float {
         var w = [Float](repeating: 0, count: n)

@@ -80,14 +80,13 @@ public enum BlockQ4_0: EightBlockSearch {
 
     /// Q4_0: w = d·(q − 8), so Σ w·x = d·d_x·Σ q·q_x − 8·d·(d_x·Σ q_x).
     static func q8Row(_ w: UnsafeRawPointer, _ a: Q8Row) -> Float {
-        var offsets: Float = 0
-        @inline(__always) func block(_ b: Int) -> Q8Dot.V {
+        @inline(__always) func block(_ b: Int) -> (Q8Dot.V, Float) {
             let blk = w + layoutBytes * b
             let dw = loadHalf(blk, 0)
-            offsets += dw * a.sums[b]
-            return ExactIntegers.float(Q8Dot.unsignedSum(Q8Dot.nibbles(blk + 2), a, b)) * Q8Dot.V(repeating: dw * a.scales[b])
+            return (ExactIntegers.float(Q8Dot.unsignedSum(Q8Dot.nibbles(blk + 2), a, b)) * Q8Dot.V(repeating: dw * a.scales[b]), dw * a.sums[b])
         }
-        return RowDot.sumOfBlocks(a.blocks, block).sum() - 8 * offsets
+        let (v, offsets) = RowDot.sumOfBlocksWithTerm(a.blocks, block)
+        return v.sum() - 8 * offsets
     }
 
     /// Repacked for the row-per-lane kernel (`PackedQ4_0`) where rows come in groups of 16.

@@ -67,13 +67,13 @@ public enum BlockQ4_1: EightBlockSearch {
 
     /// Q4_1: w = d·q + m, so Σ w·x = d·d_x·Σ q·q_x + m·(d_x·Σ q_x).
     static func q8Row(_ w: UnsafeRawPointer, _ a: Q8Row) -> Float {
-        var minimums: Float = 0
-        @inline(__always) func block(_ b: Int) -> Q8Dot.V {
+        @inline(__always) func block(_ b: Int) -> (Q8Dot.V, Float) {
             let blk = w + layoutBytes * b
-            minimums += loadHalf(blk, 2) * a.sums[b]
-            return ExactIntegers.float(Q8Dot.unsignedSum(Q8Dot.nibbles(blk + 4), a, b)) * Q8Dot.V(repeating: loadHalf(blk, 0) * a.scales[b])
+            return (ExactIntegers.float(Q8Dot.unsignedSum(Q8Dot.nibbles(blk + 4), a, b)) * Q8Dot.V(repeating: loadHalf(blk, 0) * a.scales[b]),
+                    loadHalf(blk, 2) * a.sums[b])
         }
-        return RowDot.sumOfBlocks(a.blocks, block).sum() + minimums
+        let (v, minimums) = RowDot.sumOfBlocksWithTerm(a.blocks, block)
+        return v.sum() + minimums
     }
 
     /// Streamed every token: held in huge pages.

@@ -62,16 +62,15 @@ public enum BlockQ5_0: EightBlockSearch {
     /// exactly in integers (q = the nibble with the high bit as a fifth, 0 … 31, `unsignedSum`),
     /// less 16·d·(d_x·Σq_x) for the offset.
     static func q8Row(_ w: UnsafeRawPointer, _ a: Q8Row) -> Float {
-        var offsets: Float = 0
         // A named inlined function, not a closure literal: the closure stayed a call per block.
-        @inline(__always) func block(_ b: Int) -> Q8Dot.V {
+        @inline(__always) func block(_ b: Int) -> (Q8Dot.V, Float) {
             let blk = w + layoutBytes * b
             let dw = loadHalf(blk, 0)
-            offsets += dw * a.sums[b]
             let qh = UInt32(littleEndian: blk.loadUnaligned(fromByteOffset: 2, as: UInt32.self))
             let q = Q8Dot.nibbles(blk + 6) | Q8Dot.highBits(qh)
-            return ExactIntegers.float(Q8Dot.unsignedSum(q, a, b)) * Q8Dot.V(repeating: dw * a.scales[b])
+            return (ExactIntegers.float(Q8Dot.unsignedSum(q, a, b)) * Q8Dot.V(repeating: dw * a.scales[b]), dw * a.sums[b])
         }
-        return RowDot.sumOfBlocks(a.blocks, block).sum() - 16 * offsets
+        let (v, offsets) = RowDot.sumOfBlocksWithTerm(a.blocks, block)
+        return v.sum() - 16 * offsets
     }
 }

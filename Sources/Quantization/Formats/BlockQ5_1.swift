@@ -57,14 +57,13 @@ public enum BlockQ5_1: EightBlockSearch {
     /// Q5_1: w = d·q + m with q in 0…31, as ggml's `ggml_vec_dot_q5_1_q8_1`:
     /// Σ w·x = d·d_x·Σ q·q_x + m·(d_x·Σ q_x).
     static func q8Row(_ w: UnsafeRawPointer, _ a: Q8Row) -> Float {
-        var minimums: Float = 0
-        @inline(__always) func block(_ b: Int) -> Q8Dot.V {
+        @inline(__always) func block(_ b: Int) -> (Q8Dot.V, Float) {
             let blk = w + layoutBytes * b
-            minimums += loadHalf(blk, 2) * a.sums[b]
             let qh = UInt32(littleEndian: blk.loadUnaligned(fromByteOffset: 4, as: UInt32.self))
             let q = Q8Dot.nibbles(blk + 8) | Q8Dot.highBits(qh)
-            return ExactIntegers.float(Q8Dot.unsignedSum(q, a, b)) * Q8Dot.V(repeating: loadHalf(blk, 0) * a.scales[b])
+            return (ExactIntegers.float(Q8Dot.unsignedSum(q, a, b)) * Q8Dot.V(repeating: loadHalf(blk, 0) * a.scales[b]), loadHalf(blk, 2) * a.sums[b])
         }
-        return RowDot.sumOfBlocks(a.blocks, block).sum() + minimums
+        let (v, minimums) = RowDot.sumOfBlocksWithTerm(a.blocks, block)
+        return v.sum() + minimums
     }
 }
