@@ -1,7 +1,7 @@
 /// Prompt processing in chunks, and greedy decoding (`Generator` with the default sampler).
-public enum Generation {
+package enum Generation {
     /// Runs `prompt` through the model in chunks of `chunk` tokens; returns the last row of logits.
-    public static func prefill(_ model: Transformer, _ prompt: [Int], cache: RotatingKVCache, chunk: Int) throws -> [Float] {
+    package static func prefill(_ model: Transformer, _ prompt: [Int], cache: RotatingKVCache, chunk: Int) throws -> [Float] {
         var last: [Float] = []
         var i = 0
         let step = max(1, chunk)
@@ -14,7 +14,7 @@ public enum Generation {
     }
 
     /// The index of the largest value (the first one on ties, as torch.argmax does).
-    public static func argmax(_ x: [Float]) -> Int {
+    package static func argmax(_ x: [Float]) -> Int {
         var best = 0
         for i in x.indices where x[i] > x[best] { best = i }
         return best
@@ -22,7 +22,7 @@ public enum Generation {
 
     /// Greedy continuation of `prompt`: `maxTokens` ids, stopping early at (and including) a
     /// token of `stop`.
-    public static func greedy(_ model: Transformer, prompt: [Int], maxTokens: Int, prefillChunk: Int = 512,
+    package static func greedy(_ model: Transformer, prompt: [Int], maxTokens: Int, prefillChunk: Int = 512,
                               capacity: Int = 4096, stop: Set<Int> = []) throws -> [Int] {
         let g = Generator(model: model, cache: model.makeCache(capacity: capacity), stopTokens: stop, prefillChunk: prefillChunk)
         let r = try g.generate(prompt, maxTokens: maxTokens)

@@ -24,8 +24,8 @@ public final class Generator {
         public var tokensPerSecond: Double { Double(ids.count) / max(decodeSeconds, 1e-9) }
     }
 
-    public let model: Transformer
-    public let cache: RotatingKVCache
+    package let model: Transformer
+    package let cache: RotatingKVCache
     public var sampler: Sampler
     /// Ids that end an answer (EOS, a chat format's end of turn).
     public var stopTokens: Set<Int>
@@ -35,7 +35,7 @@ public final class Generator {
     /// The last sampled token, not yet run through the model: the next call starts with it.
     private var pending: Int?
 
-    public init(model: Transformer, cache: RotatingKVCache, sampler: Sampler = Sampler(), stopTokens: Set<Int> = [], prefillChunk: Int = 512) {
+    package init(model: Transformer, cache: RotatingKVCache, sampler: Sampler = Sampler(), stopTokens: Set<Int> = [], prefillChunk: Int = 512) {
         self.model = model
         self.cache = cache
         self.sampler = sampler

@@ -3,16 +3,16 @@ import Foundation
 /// Quantization-error statistics over scored positions, as llama-perplexity's KL-divergence
 /// mode reports them: perplexities, KL(base ‖ model), top-1 agreement, RMS Δp.
 public struct QualityAccumulator {
-    public private(set) var nllModel: [Double] = []
-    public private(set) var nllBase: [Double] = []
-    public private(set) var kld: [Double] = []
-    public private(set) var sameTop = 0
-    public private(set) var dp2: Double = 0
+    package private(set) var nllModel: [Double] = []
+    package private(set) var nllBase: [Double] = []
+    package private(set) var kld: [Double] = []
+    package private(set) var sameTop = 0
+    package private(set) var dp2: Double = 0
 
-    public init() {}
+    package init() {}
 
     /// log-softmax of `n` logits, in Double.
-    public static func logSoftmax(_ x: UnsafeBufferPointer<Float>) -> [Double] {
+    package static func logSoftmax(_ x: UnsafeBufferPointer<Float>) -> [Double] {
         var m = -Double.infinity
         for v in x { m = max(m, Double(v)) }
         var s = 0.0
@@ -22,7 +22,7 @@ public struct QualityAccumulator {
     }
 
     /// Adds one position: both models' logits and the token that actually came next.
-    public mutating func add(model: UnsafeBufferPointer<Float>, base: UnsafeBufferPointer<Float>, next: Int) {
+    package mutating func add(model: UnsafeBufferPointer<Float>, base: UnsafeBufferPointer<Float>, next: Int) {
         let lm = Self.logSoftmax(model), lb = Self.logSoftmax(base)
         nllModel.append(-lm[next])
         nllBase.append(-lb[next])
@@ -40,7 +40,7 @@ public struct QualityAccumulator {
         dp2 += d * d
     }
 
-    public var count: Int { kld.count }
+    package var count: Int { kld.count }
 
     public struct Summary: Codable, Sendable {
         public var ppl: Double
@@ -60,7 +60,7 @@ public struct QualityAccumulator {
         }
     }
 
-    public var summary: Summary {
+    package var summary: Summary {
         let n = Double(max(1, count))
         let sorted = kld.sorted()
         func quantile(_ q: Double) -> Double { sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int((q * Double(sorted.count - 1)).rounded()))] }

@@ -4,33 +4,33 @@ import TensorCore
 
 /// A model's weights checked against its config. Matrices stay in their stored format (views
 /// into the mapped file, or the decoded `.tmt` buffer); only the norm gains are f32 arrays.
-public final class ModelWeights {
-    public struct Layer {
-        public let attentionNorm: [Float], ffnNorm: [Float]
-        public let wq, wk, wv, wo: WeightMatrix
-        public let feedForward: FeedForward
+package final class ModelWeights {
+    package struct Layer {
+        package let attentionNorm: [Float], ffnNorm: [Float]
+        package let wq, wk, wv, wo: WeightMatrix
+        package let feedForward: FeedForward
     }
 
     /// One SwiGLU block: w2(silu(w1·x) ⊙ w3·x).
-    public struct Expert {
-        public let w1, w2, w3: WeightMatrix
+    package struct Expert {
+        package let w1, w2, w3: WeightMatrix
     }
 
     /// A dense feed-forward block, or Mixtral's mixture: a router (`gate`, [experts, dim]) picks
     /// `perToken` experts per token and their outputs are summed with the softmax of the chosen
     /// router logits.
-    public enum FeedForward {
+    package enum FeedForward {
         case dense(Expert)
         case mixture(gate: WeightMatrix, experts: [Expert], perToken: Int)
     }
 
-    public let config: ModelConfig
-    public let embeddings: WeightMatrix
-    public let layers: [Layer]
-    public let norm: [Float]
-    public let output: WeightMatrix
+    package let config: ModelConfig
+    package let embeddings: WeightMatrix
+    package let layers: [Layer]
+    package let norm: [Float]
+    package let output: WeightMatrix
 
-    public init(_ model: NativeModel) throws {
+    package init(_ model: NativeModel) throws {
         let c = model.config
         config = c
         let q = c.nHeads * c.headDim, kv = c.nKVHeads * c.headDim

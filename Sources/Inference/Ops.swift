@@ -1,7 +1,7 @@
 import Foundation
 
 /// The small numeric operations of the forward pass, on row-major Float buffers.
-public enum Ops {
+package enum Ops {
     /// y[T, out] = x[T, in] · W[out, in]ᵀ (PyTorch Linear layout), through OpenBLAS; y's rows
     /// are `outputStride` apart (default: `output`), so a panel of W fills a band of columns.
     static func linear(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, rows t: Int,
@@ -11,7 +11,7 @@ public enum Ops {
 
     /// y = x / sqrt(mean(x²) + eps) · g, row by row; 8 lanes at a time (four partial sums:
     /// a single running sum is one add per element in sequence).
-    public static func rmsNorm(_ x: UnsafePointer<Float>, _ g: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, rows t: Int, dim: Int, eps: Float) {
+    package static func rmsNorm(_ x: UnsafePointer<Float>, _ g: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, rows t: Int, dim: Int, eps: Float) {
         typealias V = SIMD8<Float>
         let gr = UnsafeRawPointer(g)
         for r in 0..<t {
@@ -41,7 +41,7 @@ public enum Ops {
 
     /// cos and sin of position · θ^(−2i/d) for `rows` positions from `p0`, [rows, d/2] each:
     /// the same for q and k and for every layer, so computed once per forward pass.
-    public static func ropeTables(rows t: Int, startPosition p0: Int, invFreq: [Float]) -> (cos: [Float], sin: [Float]) {
+    package static func ropeTables(rows t: Int, startPosition p0: Int, invFreq: [Float]) -> (cos: [Float], sin: [Float]) {
         let half = invFreq.count
         var c = [Float](repeating: 0, count: t * half), s = c
         for r in 0..<t {
@@ -57,7 +57,7 @@ public enum Ops {
 
     /// Rotary embedding on interleaved pairs (Mistral's native layout): for each head, pair
     /// (2i, 2i+1) of row r turns by the angle whose cos and sin are `tables`[r, i].
-    public static func rope(_ v: UnsafeMutablePointer<Float>, rows t: Int, heads: Int, headDim hd: Int, tables: (cos: [Float], sin: [Float])) {
+    package static func rope(_ v: UnsafeMutablePointer<Float>, rows t: Int, heads: Int, headDim hd: Int, tables: (cos: [Float], sin: [Float])) {
         let width = heads * hd, half = hd / 2
         for r in 0..<t {
             for i in 0..<half {
@@ -73,7 +73,7 @@ public enum Ops {
     }
 
     /// x += y over `n` values, 8 lanes at a time (the residual connections).
-    public static func add(_ x: UnsafeMutablePointer<Float>, _ y: UnsafePointer<Float>, count n: Int) {
+    package static func add(_ x: UnsafeMutablePointer<Float>, _ y: UnsafePointer<Float>, count n: Int) {
         let xr = UnsafeMutableRawPointer(x), yr = UnsafeRawPointer(y)
         var i = 0
         while i + 8 <= n {
@@ -85,15 +85,15 @@ public enum Ops {
     }
 
     /// θ^(−2i/d) for i < d/2, as transformers computes `inv_freq` (in Float).
-    public static func ropeFrequencies(headDim hd: Int, theta: Double) -> [Float] {
+    package static func ropeFrequencies(headDim hd: Int, theta: Double) -> [Float] {
         (0..<(hd / 2)).map { i in 1 / Float(pow(Float(theta), Float(2 * i) / Float(hd))) }
     }
 
-    @inline(__always) public static func silu(_ x: Float) -> Float { x / (1 + exp(-x)) }
+    @inline(__always) package static func silu(_ x: Float) -> Float { x / (1 + exp(-x)) }
 
     /// In-place softmax of `n` values; returns nothing, leaves probabilities. 8 lanes at a time
     /// with `VectorExp` (the tail through the same function, padded).
-    public static func softmax(_ x: UnsafeMutablePointer<Float>, _ n: Int) {
+    package static func softmax(_ x: UnsafeMutablePointer<Float>, _ n: Int) {
         typealias V = SIMD8<Float>
         let raw = UnsafeMutableRawPointer(x)
         var mv = V(repeating: -.infinity)

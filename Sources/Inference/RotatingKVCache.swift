@@ -4,20 +4,20 @@
 /// the memory and half the bytes read per decoded token, as llama.cpp keeps its cache).
 public enum KVPrecision: String, Sendable, CaseIterable { case f32, f16 }
 
-public final class RotatingKVCache {
-    public let layers: Int
-    public let slots: Int
-    public let width: Int   // n_kv_heads × head_dim
-    public let window: Int?
+package final class RotatingKVCache {
+    package let layers: Int
+    package let slots: Int
+    package let width: Int   // n_kv_heads × head_dim
+    package let window: Int?
     /// Positions written so far (the next position to write).
-    public private(set) var length = 0
-    public let precision: KVPrecision
+    package private(set) var length = 0
+    package let precision: KVPrecision
     /// Per layer, `slots` rows of `width` elements (grown on demand), raw f32 or f16 bytes.
     var keys: [[UInt8]]
     var values: [[UInt8]]
     var elementBytes: Int { precision == .f16 ? 2 : 4 }
 
-    public init(layers: Int, kvWidth: Int, window: Int?, capacity: Int, precision: KVPrecision = .f32) {
+    package init(layers: Int, kvWidth: Int, window: Int?, capacity: Int, precision: KVPrecision = .f32) {
         self.layers = layers
         self.precision = precision
         self.width = kvWidth
@@ -28,10 +28,10 @@ public final class RotatingKVCache {
     }
 
     /// Memory the cache holds now, in bytes (it grows with the sequence, up to `slots` rows).
-    public var bytes: Int { 2 * layers * (keys.first?.count ?? 0) }
+    package var bytes: Int { 2 * layers * (keys.first?.count ?? 0) }
 
     /// The oldest position a query at `position` may attend to.
-    @inline(__always) public func firstVisible(_ position: Int) -> Int {
+    @inline(__always) package func firstVisible(_ position: Int) -> Int {
         window.map { max(0, position - $0 + 1) } ?? 0
     }
 
@@ -85,5 +85,5 @@ public final class RotatingKVCache {
     func advance(to end: Int) { length = end }
 
     /// Forgets everything (a new sequence).
-    public func reset() { length = 0 }
+    package func reset() { length = 0 }
 }

@@ -12,24 +12,24 @@ import TensorCore
 /// (decoding) multiplies each stored row directly (`RowDot`; `Q8Dot`/`PackedQ4_0` against the
 /// activation quantized to Q8 for the block formats). Shapes are noted as [rows, columns].
 public final class Transformer {
-    public let weights: ModelWeights
-    public var config: ModelConfig { weights.config }
+    package let weights: ModelWeights
+    package var config: ModelConfig { weights.config }
     let invFreq: [Float]
-    public let threads: Int
+    package let threads: Int
     /// Dequantized weight panels for the batched path, one per worker, grown on first use.
     var scratch: [Float] = []
     let attention: Attention
     /// Decoding quantizes each activation row to Q8 for weights with an integer kernel
     /// (`Q8Dot.supports`), as llama.cpp does; false keeps f32 activations everywhere (exact, slower).
-    public var quantizedActivations = true
+    package var quantizedActivations = true
     /// Runs the parallel regions (several per layer per token).
     let pool: WorkerPool
     /// Sees the input of every linear layer: (weight name, rows [T, columns]). Used to build
     /// importance matrices; nil in normal runs.
-    public var observer: ((String, UnsafeBufferPointer<Float>, Int) -> Void)?
+    package var observer: ((String, UnsafeBufferPointer<Float>, Int) -> Void)?
 
     /// Throws if OpenBLAS (for the batched f32 products) cannot be loaded.
-    public init(weights: ModelWeights, threads: Int = availableCores) throws {
+    package init(weights: ModelWeights, threads: Int = availableCores) throws {
         try BLAS.require()
         self.weights = weights
         self.threads = threads
@@ -43,7 +43,7 @@ public final class Transformer {
 
     /// A cache for this model: `capacity` positions (the window bounds it when there is one),
     /// rows kept in `precision`.
-    public func makeCache(capacity: Int = 4096, precision: KVPrecision = .f32) -> RotatingKVCache {
+    package func makeCache(capacity: Int = 4096, precision: KVPrecision = .f32) -> RotatingKVCache {
         RotatingKVCache(layers: config.nLayers, kvWidth: config.nKVHeads * config.headDim,
                         window: config.slidingWindow, capacity: max(capacity, 1), precision: precision)
     }
@@ -51,7 +51,7 @@ public final class Transformer {
     /// Runs `tokens` at positions `cache.length …` and returns logits [T, vocab], row-major
     /// (only the last row, [1, vocab], with `lastOnly`: all that prompt processing needs).
     /// Call it with the whole sequence, chunk by chunk, or token by token: the results agree.
-    public func forward(_ tokens: [Int], cache: RotatingKVCache, lastOnly: Bool = false) throws -> [Float] {
+    package func forward(_ tokens: [Int], cache: RotatingKVCache, lastOnly: Bool = false) throws -> [Float] {
         let c = config
         let t = tokens.count
         let p0 = cache.length

@@ -3,10 +3,10 @@
 /// (ln2 split in two so r is exact enough), e^r by a degree-6 polynomial, 2ⁿ built in the
 /// exponent bits. Relative error below 3e-7 (`VectorExpTests`); below −87.3 the result is 0, above
 /// 88.3 it is clamped (e^88.3 ≈ 2.2e38), NaN stays NaN.
-public enum VectorExp {
-    public typealias V = SIMD8<Float>
+package enum VectorExp {
+    package typealias V = SIMD8<Float>
 
-    @inline(__always) public static func exp(_ x: V) -> V {
+    @inline(__always) package static func exp(_ x: V) -> V {
         let lo = V(repeating: -87.3), hi = V(repeating: 88.3)
         let xc = x.replacing(with: hi, where: x .> hi).replacing(with: lo, where: x .< lo)
         let magic = V(repeating: 12_582_912)           // 1.5·2²³: adding it rounds to an integer
@@ -27,5 +27,5 @@ public enum VectorExp {
     }
 
     /// x·σ(x) = x / (1 + e^−x), lane-wise.
-    @inline(__always) public static func silu(_ x: V) -> V { x / (1 + exp(-x)) }
+    @inline(__always) package static func silu(_ x: V) -> V { x / (1 + exp(-x)) }
 }

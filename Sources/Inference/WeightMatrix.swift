@@ -6,12 +6,12 @@ import TensorCore
 /// (`PackedQ4_0`), as the format's `residency` says. The forward pass multiplies by it without a resident f32
 /// copy: one row at a time for decoding (`RowDot`, `Q8Dot`, `PackedQ4_0`), or dequantized
 /// panel by panel for a batched BLAS multiply.
-public struct WeightMatrix: @unchecked Sendable {
-    public let name: String
-    public let dtype: DType
-    public let rows: Int
-    public let columns: Int
-    public let rowBytes: Int
+package struct WeightMatrix: @unchecked Sendable {
+    package let name: String
+    package let dtype: DType
+    package let rows: Int
+    package let columns: Int
+    package let rowBytes: Int
     let region: ByteRegion
     /// Q4_0 matrices of whole 16-row groups, repacked for the row-per-lane decoding kernel (the
     /// mapped original's pages are then dropped: the same bytes, held once).
@@ -21,7 +21,7 @@ public struct WeightMatrix: @unchecked Sendable {
     let rowDot: F32RowDot
     let q8Kernel: Q8RowDot?
 
-    public init(name: String, dtype: DType, rows: Int, columns: Int, region: ByteRegion, arena: LargeBufferArena? = LargeBufferArena()) throws {
+    package init(name: String, dtype: DType, rows: Int, columns: Int, region: ByteRegion, arena: LargeBufferArena? = LargeBufferArena()) throws {
         self.name = name
         self.dtype = dtype
         self.rows = rows
@@ -51,10 +51,10 @@ public struct WeightMatrix: @unchecked Sendable {
         }
     }
 
-    public var bytes: Int { rows * rowBytes }
+    package var bytes: Int { rows * rowBytes }
 
     /// Decodes rows `r0 ..< r1` into `out` (row-major f32).
-    public func dequantize(rows r: Range<Int>, into out: UnsafeMutablePointer<Float>) {
+    package func dequantize(rows r: Range<Int>, into out: UnsafeMutablePointer<Float>) {
         if let packed { return packed.dequantize(rows: r, into: out) }
         region.withBytes { b in
             let src = UnsafeRawBufferPointer(rebasing: b[(r.lowerBound * rowBytes)..<(r.upperBound * rowBytes)])
@@ -65,20 +65,20 @@ public struct WeightMatrix: @unchecked Sendable {
 
     /// Whether a chunk of tokens can be multiplied in integers against Q8-quantized
     /// activations (`PackedQ4_0.multiply`: every repacked Q4_0 matrix).
-    public var acceptsTokenGEMM: Bool { packed?.acceptsTokenGEMM ?? false }
+    package var acceptsTokenGEMM: Bool { packed?.acceptsTokenGEMM ?? false }
 
     /// y[t · stride + o] = Σ W[o, ·] · a[t, ·] for rows o in `r` (starting at a multiple of 32,
     /// ending at one or at the last row); only for matrices with `acceptsTokenGEMM`.
-    public func multiply(_ a: Q8Tokens, rows r: Range<Int>, into y: UnsafeMutablePointer<Float>, stride: Int) {
+    package func multiply(_ a: Q8Tokens, rows r: Range<Int>, into y: UnsafeMutablePointer<Float>, stride: Int) {
         packed?.multiply(a, rows: r, into: y, stride: stride)
     }
 
     /// Whether decoding quantizes the activation to Q8 for this matrix (integer kernels).
-    public var usesQ8Activation: Bool { packed != nil || q8Kernel != nil }
+    package var usesQ8Activation: Bool { packed != nil || q8Kernel != nil }
 
     /// y[o] = Σ W[o, i] · x[i] for rows `r`, reading the stored format directly: the integer
     /// kernels against `q8` (x quantized) where the format has one, else f32 against x.
-    public func matvec(_ x: UnsafePointer<Float>, q8: Q8Activation?, into y: UnsafeMutablePointer<Float>, rows r: Range<Int>,
+    package func matvec(_ x: UnsafePointer<Float>, q8: Q8Activation?, into y: UnsafeMutablePointer<Float>, rows r: Range<Int>,
                        scratch: UnsafeMutablePointer<Float>) {
         if let packed {
             guard let q8, q8.count == columns else {

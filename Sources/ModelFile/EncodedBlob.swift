@@ -5,7 +5,7 @@ import TensorCore
 /// of in the serial step that ends the file (SmolLM2's GGUF tokenizer as JSON: ~5 ms of zstd).
 /// The chunks are the ones `addBlob(name:bytes:)` writes: cut every `chunkSize` bytes, each its
 /// own frame at `level`.
-public struct EncodedBlob: Sendable {
+package struct EncodedBlob: Sendable {
     let size: Int
     let codec: TMTCodec
     let chunkSize: Int
@@ -13,7 +13,7 @@ public struct EncodedBlob: Sendable {
     let xxh64: UInt64
 
     /// Shuffling makes no sense for bytes: `.shuffleZstd` is stored as `.zstd` (`ChunkEncoder`).
-    public init(_ bytes: UnsafeRawBufferPointer, codec requested: TMTCodec = .zstd, level: Int32 = 1,
+    package init(_ bytes: UnsafeRawBufferPointer, codec requested: TMTCodec = .zstd, level: Int32 = 1,
                 chunkSize: Int = TMTLayout.defaultChunkSize) throws {
         try TMTLayout.checkChunkSize(chunkSize, path: "-")
         let encoder = ChunkEncoder(requested, elementSize: 1, level: level)

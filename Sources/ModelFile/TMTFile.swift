@@ -5,13 +5,13 @@ import TensorCore
 /// bytes are read only when asked for. Raw tensors are views into the mapping.
 public final class TMTFile: @unchecked Sendable {
     public let path: String
-    public let file: MappedFile
-    public let directory: TMTDirectory
+    package let file: MappedFile
+    package let directory: TMTDirectory
     public var tensors: [TMTItem] { directory.tensors }
     public var blobs: [TMTItem] { directory.blobs }
     public var metadata: JSONValue { directory.metadata }
     /// Where the directory starts: the end of the data section.
-    public let directoryOffset: Int
+    package let directoryOffset: Int
     /// Decoded compressed items, recycled through a stream of them (a tensor quantized and let
     /// go); close fit, since a loaded model may keep an item for good.
     let decoded = BufferPool(keep: 1, reuse: .closeFit)

@@ -2,18 +2,18 @@ import TensorCore
 
 /// Constants and the fixed-size header and trailer of `.tmt` (see formats/tmt.md).
 public enum TMTLayout {
-    public static let version: UInt32 = 1
-    public static let headerMagic = Array("TMTMODEL".utf8)
-    public static let trailerMagic = Array("TMTINDEX".utf8)
-    public static let headerSize = 64
-    public static let trailerSize = 64
-    public static let alignment = 64
-    public static let maxDirectoryLength = 256 << 20
-    public static let minChunkSize = 64 << 10
-    public static let maxChunkSize = 64 << 20
+    package static let version: UInt32 = 1
+    package static let headerMagic = Array("TMTMODEL".utf8)
+    package static let trailerMagic = Array("TMTINDEX".utf8)
+    package static let headerSize = 64
+    package static let trailerSize = 64
+    package static let alignment = 64
+    package static let maxDirectoryLength = 256 << 20
+    package static let minChunkSize = 64 << 10
+    package static let maxChunkSize = 64 << 20
     /// The most a zstd frame can expand: each block decodes to at most 128 KiB (RFC 8878,
     /// Block_Maximum_Size) and takes at least 4 bytes (3 of header, 1 of content).
-    public static let maxZstdExpansion = 32 << 10
+    package static let maxZstdExpansion = 32 << 10
 
     /// Refuses a chunk size a writer may not use (`path`: the file being written, for the error).
     static func checkChunkSize(_ size: Int, path: String) throws(TMTError) {
@@ -55,12 +55,12 @@ public enum TMTLayout {
 }
 
 /// The directory, as stored in JSON.
-public struct TMTDirectory: Codable, Sendable {
-    public var format: String = "tmt"
-    public var version: UInt32 = TMTLayout.version
-    public var metadata: JSONValue
-    public var blobs: [TMTItem]
-    public var tensors: [TMTItem]
+package struct TMTDirectory: Codable, Sendable {
+    package var format: String = "tmt"
+    package var version: UInt32 = TMTLayout.version
+    package var metadata: JSONValue
+    package var blobs: [TMTItem]
+    package var tensors: [TMTItem]
 }
 
 extension TMTDirectory {
@@ -107,7 +107,7 @@ public struct TMTItem: Codable, Sendable {
     public var storedSize: Int
     public var size: Int
     public var chunkSize: Int
-    public var chunks: [TMTChunk]
+    package var chunks: [TMTChunk]
     public var xxh64: String
     /// Tensors whose rows end in tail blocks (`DType.hasTailBlocks`): the tail format. Such
     /// storage is Tramontane's own, not ggml's (absent in files written before it was recorded).
@@ -136,16 +136,16 @@ public struct TMTItem: Codable, Sendable {
 }
 
 /// A chunk's stored length and the XXH64 of its stored bytes; JSON `[length, "hex"]`.
-public struct TMTChunk: Codable, Sendable, Equatable {
-    public var storedLength: Int
-    public var checksum: UInt64
+package struct TMTChunk: Codable, Sendable, Equatable {
+    package var storedLength: Int
+    package var checksum: UInt64
 
-    public init(storedLength: Int, checksum: UInt64) {
+    package init(storedLength: Int, checksum: UInt64) {
         self.storedLength = storedLength
         self.checksum = checksum
     }
 
-    public init(from decoder: Decoder) throws {
+    package init(from decoder: Decoder) throws {
         var c = try decoder.unkeyedContainer()
         storedLength = try c.decode(Int.self)
         let hex = try c.decode(String.self)
@@ -161,7 +161,7 @@ public struct TMTChunk: Codable, Sendable, Equatable {
         return UInt64(hex, radix: 16)
     }
 
-    public func encode(to encoder: Encoder) throws {
+    package func encode(to encoder: Encoder) throws {
         var c = encoder.unkeyedContainer()
         try c.encode(storedLength)
         try c.encode(checksum.hex16)

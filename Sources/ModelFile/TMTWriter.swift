@@ -33,7 +33,7 @@ public final class TMTWriter {
     private var current: ItemStream?
 
     /// Writes to `target`, checked first (see `OutputTarget`: never an input, a FIFO or a device).
-    public init(target: OutputTarget, options: TMTWriterOptions = .init(),
+    package init(target: OutputTarget, options: TMTWriterOptions = .init(),
                 write: @escaping (Int32, UnsafeRawPointer, Int) -> Int = Syscalls.systemWrite) throws {
         try TMTLayout.checkChunkSize(options.chunkSize, path: target.path)
         self.options = options
@@ -105,7 +105,7 @@ public final class TMTWriter {
     }
 
     /// Adds a named blob whose chunks were encoded beforehand (see `EncodedBlob`).
-    public func addBlob(name: String, encoded: EncodedBlob) throws {
+    package func addBlob(name: String, encoded: EncodedBlob) throws {
         guard current == nil else { throw TMTError.invalidEntry(path: path, item: name, detail: "a tensor is still open") }
         guard blobNames.insert(name).inserted else { throw TMTError.invalidEntry(path: path, item: name, detail: "duplicate blob name") }
         let offset = try alignedItemStart()

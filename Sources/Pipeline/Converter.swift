@@ -29,7 +29,7 @@ public struct Converter {
         /// Record each source file's SHA-256 in the provenance (off: `"sha256": null`).
         public var hashSources = true
         /// Where source digests are remembered between runs (nil: hash every time).
-        public var hashCache: HashCache?
+        package var hashCache: HashCache?
         /// Replace an existing output file (`--force`); an input, a FIFO or a device never is.
         public var replacing = false
         public init() {}

@@ -85,20 +85,20 @@ public struct HashCache: Sendable {
 /// `HashCache` key) is unchanged. The ladder quantizes one source to many types and hashes it
 /// once: a base it has just written is younger than `HashCache.racyWindow`, so the disk cache
 /// would not keep its digest and every rung would read the whole file again.
-public struct KnownDigests: Sendable {
+package struct KnownDigests: Sendable {
     private var entries: [String: (key: String, digest: String)] = [:]
 
-    public init() {}
+    package init() {}
 
     /// Hashes `path` (through `cache` when there is one) and remembers its digest.
-    public mutating func add(file path: String, cache: HashCache?) throws {
+    package mutating func add(file path: String, cache: HashCache?) throws {
         guard let before = HashCache.identity(path) else { return }
         let digest = try cache?.sha256(file: path).digest ?? TensorValues.sha256(file: path)
         if HashCache.identity(path)?.key == before.key { entries[path] = (before.key, digest) }
     }
 
     /// The digest of `path` if it was hashed in this process and has not changed since.
-    public func digest(file path: String) -> String? {
+    package func digest(file path: String) -> String? {
         guard let e = entries[path], HashCache.identity(path)?.key == e.key else { return nil }
         return e.digest
     }

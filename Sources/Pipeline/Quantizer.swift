@@ -42,10 +42,10 @@ public struct Quantizer {
         /// Record each source file's SHA-256 in the provenance (off: `"sha256": null`).
         public var hashSources = true
         /// Where source digests are remembered between runs (nil: hash every time).
-        public var hashCache: HashCache?
+        package var hashCache: HashCache?
         /// Digests of source files the caller computed in this process (`KnownDigests`): the
         /// ladder hashes its source once for all its rungs.
-        public var knownDigests = KnownDigests()
+        package var knownDigests = KnownDigests()
         /// Replace an existing output file (`--force`); an input, a FIFO or a device never is.
         public var replacing = false
         /// Weights per unit of work (`TensorBatch`): small tensors are batched up to it, larger

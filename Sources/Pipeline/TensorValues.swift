@@ -3,12 +3,12 @@ import Quantization
 import TensorCore
 
 /// Hashes of tensor values and of files.
-public enum TensorValues {
+package enum TensorValues {
     /// SHA-256 of the values written as little-endian float32: equal numbers give equal hashes
     /// whatever the file format or dtype they are stored in. The values are read as the
     /// conversion engine reads them: in its slices of whole rows (`TensorBatch`), decoded to f32
     /// through one recycled buffer, so memory stays bounded for any tensor size.
-    public static func sha256(_ t: SourceTensor, threads: Int = 1) throws -> String {
+    package static func sha256(_ t: SourceTensor, threads: Int = 1) throws -> String {
         let bytes = try t.load()
         var h = SHA256()
         let pool = BufferPool(keep: 1)
@@ -22,7 +22,7 @@ public enum TensorValues {
     }
 
     /// SHA-256 of a file's bytes.
-    public static func sha256(file path: String) throws -> String {
+    package static func sha256(file path: String) throws -> String {
         let f = try MappedFile(path: path)
         f.adviseSequential()
         var h = SHA256()

@@ -6,7 +6,7 @@ import TensorCore
 /// `Formats/`, its storage facts are its row of `DType.traits`, and `BlockFormats` lists them:
 /// adding a format touches those three places and its tests. Sendable: the formats are
 /// caseless enums, whose metatypes every quantizing thread uses.
-public protocol BlockFormat: Sendable {
+package protocol BlockFormat: Sendable {
     static var dtype: DType { get }
     /// The block's size as its layout adds up, field by field (written beside the layout in the
     /// format's file); `BlockFormatsTests` holds it equal to `dtype.blockBytes`.
@@ -29,10 +29,10 @@ public protocol BlockFormat: Sendable {
 
 /// Σ w·x of one stored row against a Q8 activation (the row's bytes, the activation's view) → the
 /// dot product.
-public typealias Q8RowDot = (UnsafeRawPointer, Q8Row) -> Float
+package typealias Q8RowDot = (UnsafeRawPointer, Q8Row) -> Float
 
 /// Where the engine keeps a weight matrix's bytes while it runs.
-public enum MatrixResidency: Sendable {
+package enum MatrixResidency: Sendable {
     /// A view into the mapped file (the kernel can page a large model).
     case mapped
     /// Copied into huge pages (streamed every token: 4 KiB pages cost TLB misses), the mapped
@@ -43,17 +43,17 @@ public enum MatrixResidency: Sendable {
 }
 
 extension BlockFormat {
-    public static func dot(_ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ n: Int, scratch: UnsafeMutablePointer<Float>) -> Float {
+    package static func dot(_ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ n: Int, scratch: UnsafeMutablePointer<Float>) -> Float {
         decodeRow(row, n, into: scratch)
         return RowDot.f32(UnsafeRawPointer(scratch), x, n)
     }
 
-    public static var q8Dot: Q8RowDot? { nil }
-    public static var residency: MatrixResidency { .mapped }
+    package static var q8Dot: Q8RowDot? { nil }
+    package static var residency: MatrixResidency { .mapped }
 
     /// Decodes one row of `n` weights: whole blocks, then the tail format's blocks (`n` must be
     /// a valid row length for the format: `dtype.rowBytes(n)` does not throw).
-    public static func decodeRow(_ row: UnsafeRawPointer, _ n: Int, into out: UnsafeMutablePointer<Float>) {
+    package static func decodeRow(_ row: UnsafeRawPointer, _ n: Int, into out: UnsafeMutablePointer<Float>) {
         let traits = dtype.traits
         var p = row, y = out
         let main = n / traits.blockSize
@@ -74,7 +74,7 @@ extension BlockFormat {
 }
 
 /// A format whose search runs on 8 consecutive blocks at once (`ScaleSearch8`).
-public protocol EightBlockSearch: BlockFormat {
+package protocol EightBlockSearch: BlockFormat {
     /// The search of `quantize` for 8 consecutive blocks, each weight's error weighed by
     /// `importance` (from the first of these columns on).
     static func quantize8(_ x: UnsafePointer<Float>, importance: RowImportance, into blocks: UnsafeMutableRawPointer)

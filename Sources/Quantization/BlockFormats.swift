@@ -2,9 +2,9 @@ import TensorCore
 
 /// The block formats, one row per format (ggml's `type_traits` table): each type's storage
 /// facts are its `DType.traits` row, its kernels are its `BlockFormat` type in `Formats/`.
-public enum BlockFormats {
+package enum BlockFormats {
     /// Every block format this build has.
-    public static let all: [any BlockFormat.Type] = [
+    package static let all: [any BlockFormat.Type] = [
         BlockQ8_0.self, BlockQ6_K.self, BlockQ5_1.self, BlockQ5_0.self, BlockQ4_K.self, BlockQ4_1.self, BlockQ4_0.self,
         BlockQ5_K.self, BlockQ3_K.self, BlockQ2_K.self,
         BlockIQ4_NL.self, BlockIQ4_XS.self,
@@ -13,7 +13,7 @@ public enum BlockFormats {
     /// The format that stores `dtype`, nil for float and integer types. A switch, exhaustive over
     /// `DType` (a dictionary lookup hashes the key, which cost more than decoding a row of a
     /// small matrix).
-    @inline(__always) public static func format(_ dtype: DType) -> (any BlockFormat.Type)? {
+    @inline(__always) package static func format(_ dtype: DType) -> (any BlockFormat.Type)? {
         switch dtype {
         case .q4_0: return BlockQ4_0.self
         case .q4_1: return BlockQ4_1.self

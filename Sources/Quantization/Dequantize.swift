@@ -1,10 +1,10 @@
 import TensorCore
 
 /// Stored rows of any readable dtype decoded to f32.
-public enum Dequantize {
+package enum Dequantize {
     /// Decodes `out.count` weights of any readable dtype (float, integer or block) into Floats.
     /// `columns` is the row length (default: one row); k-quant rows may end in tail blocks.
-    public static func toFloat(_ src: UnsafeRawBufferPointer, dtype: DType, into out: UnsafeMutableBufferPointer<Float>, columns: Int? = nil) throws(TensorError) {
+    package static func toFloat(_ src: UnsafeRawBufferPointer, dtype: DType, into out: UnsafeMutableBufferPointer<Float>, columns: Int? = nil) throws(TensorError) {
         guard dtype.isBlockQuantized else {
             try FloatConversion.toFloat(src, dtype: dtype, into: out)
             return

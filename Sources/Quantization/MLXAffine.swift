@@ -14,12 +14,12 @@ import TensorCore
 /// Q4_K is such groups too (sub-block j of 32: w = (d·sc_j)·q − dmin·m_j, with 6-bit sc_j and
 /// m_j), but its scale d·sc_j needs 17 significant bits: exact as an f32 scale, not as f16. Its
 /// rows' Q4_1 tail blocks map as Q4_1 does.
-public enum MLXAffine {
-    public static let groupSize = 32
+package enum MLXAffine {
+    package static let groupSize = 32
 
     /// The MLX bits of a format that maps exactly with scales of type `scales` (f16 or f32),
     /// nil for the others.
-    public static func exactBits(_ dtype: DType, scales: DType = .f16) -> Int? {
+    package static func exactBits(_ dtype: DType, scales: DType = .f16) -> Int? {
         switch dtype {
         case .q4_0, .q4_1: return 4
         case .q8_0: return 8
@@ -31,7 +31,7 @@ public enum MLXAffine {
 
     /// The exactly-mapping format a block format with no MLX form of its own is requantized to
     /// (by that format's search quantizer): never fewer bits than the source has.
-    public static func requantizationTarget(_ dtype: DType) -> DType? {
+    package static func requantizationTarget(_ dtype: DType) -> DType? {
         switch dtype {
         case .q4_k, .q3_k, .q2_k, .iq4_nl, .iq4_xs: return .q4_1
         case .q5_0, .q5_1, .q5_k, .q6_k: return .q8_0
@@ -41,7 +41,7 @@ public enum MLXAffine {
 
     /// Converts one row of `columns` weights stored as `dtype` (Q4_0, Q4_1, Q8_0, or Q4_K with
     /// its tail blocks) into `columns·bits/32` words and `columns/32` scales and biases.
-    public static func convertRow(_ row: UnsafeRawPointer, dtype: DType, columns: Int, words: UnsafeMutablePointer<UInt32>,
+    package static func convertRow(_ row: UnsafeRawPointer, dtype: DType, columns: Int, words: UnsafeMutablePointer<UInt32>,
                                   scales: UnsafeMutablePointer<Float>, biases: UnsafeMutablePointer<Float>) {
         if dtype == .q4_k {
             let superBlocks = columns / 256
@@ -101,7 +101,7 @@ public enum MLXAffine {
     }
 
     /// MLX's dequantization of one row (what `mx.dequantize` computes): w = scale·q + bias.
-    public static func dequantizeRow(words: UnsafePointer<UInt32>, scales: UnsafePointer<Float>, biases: UnsafePointer<Float>,
+    package static func dequantizeRow(words: UnsafePointer<UInt32>, scales: UnsafePointer<Float>, biases: UnsafePointer<Float>,
                                      bits: Int, columns: Int, into out: UnsafeMutablePointer<Float>) {
         let perWord = 32 / bits, mask: UInt32 = (1 << UInt32(bits)) - 1
         for i in 0..<columns {

@@ -5,16 +5,16 @@ import TensorCore
 /// tensor) only name a non-finite value's place in the error. Unchecked Sendable: its pointers
 /// name the caller's buffers, alive for the call, and the parallel tasks read `x` and `weights`
 /// and write disjoint rows of `dst`.
-public struct MatrixJob: @unchecked Sendable {
-    public var x: UnsafeBufferPointer<Float>
-    public var columns: Int
-    public var dtype: DType
-    public var weights: UnsafeBufferPointer<Float>?
-    public var dst: UnsafeMutableRawBufferPointer
-    public var tensor: String
-    public var indexOffset: Int
+package struct MatrixJob: @unchecked Sendable {
+    package var x: UnsafeBufferPointer<Float>
+    package var columns: Int
+    package var dtype: DType
+    package var weights: UnsafeBufferPointer<Float>?
+    package var dst: UnsafeMutableRawBufferPointer
+    package var tensor: String
+    package var indexOffset: Int
 
-    public init(_ x: UnsafeBufferPointer<Float>, columns: Int, dtype: DType, weights: UnsafeBufferPointer<Float>? = nil,
+    package init(_ x: UnsafeBufferPointer<Float>, columns: Int, dtype: DType, weights: UnsafeBufferPointer<Float>? = nil,
                 into dst: UnsafeMutableRawBufferPointer, tensor: String = "", indexOffset: Int = 0) {
         self.x = x
         self.columns = columns
@@ -34,7 +34,7 @@ extension Quantize {
     /// a thread wake-up and wait for the slowest task at their end. A task is ~1M weights at
     /// most, and there are at least 16 per thread over all the jobs. The bytes written do not
     /// depend on the split (rows are independent, and `TailGather` never mixes lanes).
-    public static func matrices(_ jobs: [MatrixJob], mode: Mode, threads: Int) throws {
+    package static func matrices(_ jobs: [MatrixJob], mode: Mode, threads: Int) throws {
         struct Task { var job: Int; var rows: Range<Int> }
         var tasks: [Task] = []
         var formats: [(any EightBlockSearch.Type)?] = []

@@ -4,7 +4,7 @@ import TensorCore
 public enum Quantize {
     public enum Mode: String, Sendable { case search, reference }
 
-    public static func format(_ dtype: DType) throws(TensorError) -> any BlockFormat.Type {
+    package static func format(_ dtype: DType) throws(TensorError) -> any BlockFormat.Type {
         guard let f = BlockFormats.format(dtype) else { throw .unsupported("quantizing to \(dtype.rawValue) is not implemented") }
         return f
     }
@@ -19,7 +19,7 @@ public enum Quantize {
     /// for Q4_0: unweighted 0.341, reference quantizer 0.330, √(σ² + x²) 0.301, √(4σ² + x²)
     /// 0.294; for Q4_K 0.067 → 0.052 → 0.053. The milder 4σ² keeps RMSE below llama.cpp's on
     /// every format of the quantization benchmark (σ² alone did not for Q4_K).
-    public static func row(_ x: UnsafePointer<Float>, _ n: Int, dtype: DType, mode: Mode, weights: UnsafePointer<Float>?,
+    package static func row(_ x: UnsafePointer<Float>, _ n: Int, dtype: DType, mode: Mode, weights: UnsafePointer<Float>?,
                            into dst: UnsafeMutableRawPointer) throws(TensorError) {
         guard mode == .search else {
             try checkFinite(x, n)
@@ -129,7 +129,7 @@ public enum Quantize {
     }
 
     /// Quantizes a whole [rows, columns] matrix of floats (`matrices` with one job).
-    public static func matrix(_ x: UnsafeBufferPointer<Float>, columns: Int, dtype: DType, mode: Mode,
+    package static func matrix(_ x: UnsafeBufferPointer<Float>, columns: Int, dtype: DType, mode: Mode,
                               weights: UnsafeBufferPointer<Float>?, threads: Int, into dst: UnsafeMutableRawBufferPointer) throws {
         try matrices([MatrixJob(x, columns: columns, dtype: dtype, weights: weights, into: dst)], mode: mode, threads: threads)
     }

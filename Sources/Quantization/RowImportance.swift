@@ -9,17 +9,17 @@
 ///
 /// For eight blocks searched side by side, `s2` is per lane: the blocks may come from
 /// different rows (a row's last < 8 blocks are searched with other rows', `TailGather`).
-public struct RowImportance {
-    public let s2: SIMD8<Float>
-    public let columns: UnsafePointer<Float>?
+package struct RowImportance {
+    package let s2: SIMD8<Float>
+    package let columns: UnsafePointer<Float>?
 
     /// One row's weighting.
-    public init(s2: Float, columns: UnsafePointer<Float>?) {
+    package init(s2: Float, columns: UnsafePointer<Float>?) {
         self.init(laneS2: SIMD8(repeating: s2), columns: columns)
     }
 
     /// Eight blocks', block b with `laneS2[b]`; `columns` laid out like the blocks' values.
-    public init(laneS2: SIMD8<Float>, columns: UnsafePointer<Float>?) {
+    package init(laneS2: SIMD8<Float>, columns: UnsafePointer<Float>?) {
         self.s2 = laneS2
         self.columns = columns
     }

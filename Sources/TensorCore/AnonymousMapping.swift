@@ -12,16 +12,16 @@ import Darwin
 /// weights are streamed once per token: a fault and a TLB entry per 2 MiB instead of per 4 KiB);
 /// below that, whole 4 KiB pages (small buffers that stay alive, like a small model's norms or
 /// un-permuted q/k weights, should not each take 2 MiB).
-public final class AnonymousMapping: @unchecked Sendable {
-    public let base: UnsafeMutableRawPointer
+package final class AnonymousMapping: @unchecked Sendable {
+    package let base: UnsafeMutableRawPointer
     /// The mapped length: the request rounded by `length(for:)`.
-    public let size: Int
+    package let size: Int
 
-    public static let hugePage = 1 << 21
+    package static let hugePage = 1 << 21
     static let page = 1 << 12
 
     /// The length a request of `bytes` is mapped with; nil if that overflows.
-    public static func length(for bytes: Int) -> Int? {
+    package static func length(for bytes: Int) -> Int? {
         let unit = bytes >= hugePage ? hugePage : page
         let (sum, overflow) = max(bytes, 1).addingReportingOverflow(unit - 1)
         return overflow ? nil : sum / unit * unit
@@ -29,7 +29,7 @@ public final class AnonymousMapping: @unchecked Sendable {
 
     /// Throws, instead of trapping as a failed heap allocation would, when `bytes` cannot be
     /// mapped (a size a file declared but does not hold, say).
-    public init(bytes: Int) throws(IOError) {
+    package init(bytes: Int) throws(IOError) {
         guard bytes >= 0, let size = Self.length(for: bytes) else {
             throw IOError("cannot map", path: "\(bytes) bytes of memory", errno: EINVAL)
         }
@@ -45,7 +45,7 @@ public final class AnonymousMapping: @unchecked Sendable {
     deinit { Syscalls.unmap(base, size) }
 
     /// The first `count` bytes (at most `size`).
-    public func bytes(_ count: Int) -> UnsafeMutableRawBufferPointer {
+    package func bytes(_ count: Int) -> UnsafeMutableRawBufferPointer {
         precondition(count >= 0 && count <= size, "more bytes than the mapping holds")
         return UnsafeMutableRawBufferPointer(start: base, count: count)
     }

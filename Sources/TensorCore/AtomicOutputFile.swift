@@ -20,11 +20,11 @@ import Darwin
 /// fresh cache pages cost 0.1–0.8 s of kernel time per 300 MB on this VM, against 0.04 s
 /// direct (`dd` both ways). Where the file system refuses direct I/O, or a direct write comes
 /// back short, the rest goes through plain `write(2)`.
-public final class AtomicOutputFile: CommittableOutput {
-    public let target: OutputTarget
-    public var destination: String { target.path }
-    public let temporaryPath: String
-    public private(set) var bytesWritten = 0
+package final class AtomicOutputFile: CommittableOutput {
+    package let target: OutputTarget
+    package var destination: String { target.path }
+    package let temporaryPath: String
+    package private(set) var bytesWritten = 0
     private var fd: Int32
     private let write: (Int32, UnsafeRawPointer, Int) -> Int
     private var done = false
@@ -35,7 +35,7 @@ public final class AtomicOutputFile: CommittableOutput {
     /// - Parameters:
     ///   - write: the `write(2)` to use; tests inject a failing one to simulate a full disk.
     ///   - direct: write around the page cache where the system allows it.
-    public init(target: OutputTarget, write: @escaping (Int32, UnsafeRawPointer, Int) -> Int = Syscalls.systemWrite,
+    package init(target: OutputTarget, write: @escaping (Int32, UnsafeRawPointer, Int) -> Int = Syscalls.systemWrite,
                 direct: Bool = true) throws {
         try target.check()
         self.target = target
@@ -62,7 +62,7 @@ public final class AtomicOutputFile: CommittableOutput {
 
     /// A destination with no inputs to protect; an existing regular file there is replaced only
     /// if `replacing`.
-    public convenience init(destination: String, replacing: Bool = false,
+    package convenience init(destination: String, replacing: Bool = false,
                             write: @escaping (Int32, UnsafeRawPointer, Int) -> Int = Syscalls.systemWrite,
                             direct: Bool = true) throws {
         try self.init(target: OutputTarget(destination, replacing: replacing), write: write, direct: direct)
@@ -96,9 +96,9 @@ public final class AtomicOutputFile: CommittableOutput {
     }
 
     /// Whether writes currently bypass the page cache.
-    public var isDirect: Bool { staging != nil }
+    package var isDirect: Bool { staging != nil }
 
-    public func write(_ bytes: UnsafeRawBufferPointer) throws(IOError) {
+    package func write(_ bytes: UnsafeRawBufferPointer) throws(IOError) {
         do {
             var rest = bytes
             while !rest.isEmpty {
@@ -118,7 +118,7 @@ public final class AtomicOutputFile: CommittableOutput {
     }
 
     /// Writes `count` zero bytes (alignment padding).
-    public func writeZeros(_ count: Int) throws {
+    package func writeZeros(_ count: Int) throws {
         guard count > 0 else { return }
         let zeros = [UInt8](repeating: 0, count: count)
         try zeros.withUnsafeBytes { try write($0) }
@@ -126,7 +126,7 @@ public final class AtomicOutputFile: CommittableOutput {
 
     /// Flushes, closes and renames the temporary over the destination (checked once more:
     /// something may have appeared there since the file was made).
-    public func commit() throws {
+    package func commit() throws {
         precondition(!done, "commit after commit or abandon")
         do {
             if let staging, staging.count > 0 {
@@ -158,7 +158,7 @@ public final class AtomicOutputFile: CommittableOutput {
     }
 
     /// Closes and removes the temporary file.
-    public func abandon() {
+    package func abandon() {
         guard !done else { return }
         done = true
         if fd >= 0 { Syscalls.closeQuietly(fd) }

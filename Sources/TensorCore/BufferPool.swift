@@ -9,9 +9,9 @@ import Foundation
 /// for every page, all on the thread that hands out the work — a serial tenth of a SmolLM2
 /// quantization (272 tensors, most under 1 MiB). The owner of a stream owns its pool: nothing
 /// is shared process-wide, and a buffer outliving its pool is simply unmapped.
-public final class BufferPool: @unchecked Sendable {
+package final class BufferPool: @unchecked Sendable {
     /// Which idle buffer a request may take.
-    public enum Reuse: Sendable {
+    package enum Reuse: Sendable {
         /// The largest, if large enough (else it is unmapped and a new one mapped): for buffers
         /// released soon, as an output written then freed; once the largest tensor has passed,
         /// nothing is mapped again.
@@ -30,7 +30,7 @@ public final class BufferPool: @unchecked Sendable {
 
     /// `keep`: how many idle buffers to hold (2 for one tensor being filled while one is written).
     /// `zeroed`: every buffer handed out reads as zeros (a reused one is cleared).
-    public init(keep: Int = 2, zeroed: Bool = false, reuse: Reuse = .largest) {
+    package init(keep: Int = 2, zeroed: Bool = false, reuse: Reuse = .largest) {
         self.keep = keep
         self.zeroed = zeroed
         self.reuse = reuse
@@ -38,7 +38,7 @@ public final class BufferPool: @unchecked Sendable {
 
     /// A buffer of `count` bytes, back in the pool when the returned object goes. Throws if
     /// memory cannot be mapped.
-    public func buffer(count: Int) throws(IOError) -> PooledBuffer {
+    package func buffer(count: Int) throws(IOError) -> PooledBuffer {
         let mapping: AnonymousMapping
         if let reused = takeIdle(count) {
             mapping = reused
@@ -50,7 +50,7 @@ public final class BufferPool: @unchecked Sendable {
     }
 
     /// A buffer of `count` bytes filled by `fill`, as a region (see the pool's note on zeroing).
-    public func region(count: Int, fill: (UnsafeMutableRawBufferPointer) throws -> Void) throws -> ByteRegion {
+    package func region(count: Int, fill: (UnsafeMutableRawBufferPointer) throws -> Void) throws -> ByteRegion {
         let buffer = try buffer(count: count)
         try fill(buffer.mutableBytes)
         return ByteRegion(owner: buffer, bytes: UnsafeRawBufferPointer(buffer.mutableBytes))
@@ -81,13 +81,13 @@ public final class BufferPool: @unchecked Sendable {
     }
 
     /// Bytes held by idle buffers (for tests).
-    public var idleBytes: Int { lock.withLock { free.reduce(0) { $0 + $1.size } } }
+    package var idleBytes: Int { lock.withLock { free.reduce(0) { $0 + $1.size } } }
 }
 
 /// A buffer taken from a `BufferPool`: its mapping goes back to the pool when this goes, or is
 /// unmapped if the pool has gone.
-public final class PooledBuffer: @unchecked Sendable {
-    public let mutableBytes: UnsafeMutableRawBufferPointer
+package final class PooledBuffer: @unchecked Sendable {
+    package let mutableBytes: UnsafeMutableRawBufferPointer
     private let mapping: AnonymousMapping
     private weak var pool: BufferPool?
 

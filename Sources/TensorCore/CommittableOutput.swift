@@ -1,6 +1,6 @@
 /// An output that appears only when complete (`AtomicOutputFile`, `OutputDirectory` and the
 /// writers built on them): `commit` puts it in place, `abandon` removes what was written.
-public protocol CommittableOutput: AnyObject {
+package protocol CommittableOutput: AnyObject {
     func commit() throws
     func abandon()
 }
@@ -8,7 +8,7 @@ public protocol CommittableOutput: AnyObject {
 extension CommittableOutput {
     /// Runs `body`, then commits; if either throws, abandons and rethrows, so the output is
     /// complete or absent.
-    public func committing<R>(_ body: () throws -> R) throws -> R {
+    package func committing<R>(_ body: () throws -> R) throws -> R {
         do {
             let result = try body()
             try commit()

@@ -39,19 +39,19 @@ public enum FileKind: Sendable, Equatable {
 
 /// The identity and kind of a file (`stat(2)`): two paths name the same file when device and
 /// inode are equal, whatever hard or symbolic links lead to it.
-public struct FileStatus: Sendable, Equatable {
-    public let device: UInt64
-    public let inode: UInt64
-    public let kind: FileKind
-    public let size: Int
+package struct FileStatus: Sendable, Equatable {
+    package let device: UInt64
+    package let inode: UInt64
+    package let kind: FileKind
+    package let size: Int
     /// The last modification and status change, as (seconds, nanoseconds) since 1970.
-    public let modified: Timestamp
-    public let changed: Timestamp
+    package let modified: Timestamp
+    package let changed: Timestamp
 
-    public struct Timestamp: Sendable, Equatable {
-        public let seconds: Int
-        public let nanoseconds: Int
-        public var value: Double { Double(seconds) + Double(nanoseconds) / 1e9 }
+    package struct Timestamp: Sendable, Equatable {
+        package let seconds: Int
+        package let nanoseconds: Int
+        package var value: Double { Double(seconds) + Double(nanoseconds) / 1e9 }
     }
 
     init(_ st: stat) {
@@ -68,5 +68,5 @@ public struct FileStatus: Sendable, Equatable {
         #endif
     }
 
-    public func isSameFile(as other: FileStatus) -> Bool { device == other.device && inode == other.inode }
+    package func isSameFile(as other: FileStatus) -> Bool { device == other.device && inode == other.inode }
 }

@@ -2,14 +2,14 @@
 ///
 /// BF16 has no Swift type: it is the high half of a Float's bits. Float16 conversions compile to
 /// F16C instructions when the target CPU has them (this target is built with `-target-cpu haswell`).
-public enum FloatConversion {
+package enum FloatConversion {
     /// BF16 bits to Float: exact.
     @inline(__always)
-    public static func bf16ToFloat(_ bits: UInt16) -> Float { Float(bitPattern: UInt32(bits) << 16) }
+    package static func bf16ToFloat(_ bits: UInt16) -> Float { Float(bitPattern: UInt32(bits) << 16) }
 
     /// Float to BF16 bits, rounding to nearest even; NaN stays NaN.
     @inline(__always)
-    public static func floatToBF16(_ x: Float) -> UInt16 {
+    package static func floatToBF16(_ x: Float) -> UInt16 {
         let b = x.bitPattern
         if x.isNaN { return UInt16(truncatingIfNeeded: (b >> 16) | 0x40) }
         let rounding = UInt32(0x7FFF) + ((b >> 16) & 1)
@@ -17,10 +17,10 @@ public enum FloatConversion {
     }
 
     @inline(__always)
-    public static func f16ToFloat(_ bits: UInt16) -> Float { Float(Float16(bitPattern: bits)) }
+    package static func f16ToFloat(_ bits: UInt16) -> Float { Float(Float16(bitPattern: bits)) }
 
     /// Decodes `count` elements of a float or integer dtype into `out`.
-    public static func toFloat(_ src: UnsafeRawBufferPointer, dtype: DType, into out: UnsafeMutableBufferPointer<Float>) throws(TensorError) {
+    package static func toFloat(_ src: UnsafeRawBufferPointer, dtype: DType, into out: UnsafeMutableBufferPointer<Float>) throws(TensorError) {
         let n = out.count
         switch dtype {
         case .f32:
@@ -62,7 +62,7 @@ public enum FloatConversion {
     /// BF16 → Float, 16 values a step: each 32-bit lane of a load holds two BF16 values, the
     /// even one shifted up and the odd one masked give their Floats, and a shuffle puts them back
     /// in order (the scalar loop ran at ~2 G values/s, a fifth of quantizing a BF16 checkpoint).
-    public static func bf16ToFloat(_ src: UnsafeRawBufferPointer, into out: UnsafeMutableBufferPointer<Float>) {
+    package static func bf16ToFloat(_ src: UnsafeRawBufferPointer, into out: UnsafeMutableBufferPointer<Float>) {
         guard let s = src.baseAddress, let d = out.baseAddress else { return }
         let n = out.count
         let dst = UnsafeMutableRawPointer(d)
@@ -98,7 +98,7 @@ public enum FloatConversion {
 
     /// Encodes Floats as `dtype` (f32, f16 or bf16). F16 refuses values that would overflow to
     /// infinity, naming `tensor`; infinities and NaN already in the input pass through.
-    public static func fromFloat(_ src: UnsafeBufferPointer<Float>, to dtype: DType, into dst: UnsafeMutableRawBufferPointer, tensor: String) throws(TensorError) {
+    package static func fromFloat(_ src: UnsafeBufferPointer<Float>, to dtype: DType, into dst: UnsafeMutableRawBufferPointer, tensor: String) throws(TensorError) {
         let n = src.count
         switch dtype {
         case .f32:

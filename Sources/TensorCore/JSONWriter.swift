@@ -2,8 +2,8 @@
 /// strings escaped as RFC 8259 requires (quote, backslash, control characters), non-finite
 /// doubles as 0 (as `JSONValue.encode` does). Foundation's `JSONEncoder` took ~0.1 s to encode a
 /// 49k-entry GGUF vocabulary with its merges, an eighth of quantizing SmolLM2.
-public enum JSONWriter {
-    public static func bytes(_ value: JSONValue) -> [UInt8] {
+package enum JSONWriter {
+    package static func bytes(_ value: JSONValue) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(1 << 12)
         write(value, into: &out)

@@ -5,17 +5,17 @@ import Foundation
 /// matrices do not each round up to 2 MiB. Every mapping here is at least 2 MiB, hence
 /// 2 MiB-aligned and advised to use transparent huge pages: weights streamed once per token then
 /// cost a TLB miss per 2 MiB instead of per 4 KiB (Q4_0 decoding on SmolLM2 depends on it).
-public final class LargeBufferArena: @unchecked Sendable {
+package final class LargeBufferArena: @unchecked Sendable {
     private let lock = NSLock()
     private var current: AnonymousMapping?
     private var used = 0
     static let chunk = 32 << 20
 
-    public init() {}
+    package init() {}
 
     /// A piece of `bytes` bytes and the mapping that owns it (keep it alive while in use); nil
     /// if the memory cannot be mapped.
-    public func allocate(_ bytes: Int) -> (UnsafeMutableRawPointer, AnonymousMapping)? {
+    package func allocate(_ bytes: Int) -> (UnsafeMutableRawPointer, AnonymousMapping)? {
         lock.lock(); defer { lock.unlock() }
         guard bytes >= 0, bytes <= Int.max - 63 else { return nil }
         let size = (bytes + 63) / 64 * 64

@@ -7,12 +7,12 @@ import Foundation
 
 /// A whole file mapped read-only (`mmap(2)`, `MAP_PRIVATE`). Tensors are views into it, so
 /// opening a checkpoint reads only headers; pages are faulted in when a tensor is used.
-public final class MappedFile: @unchecked Sendable {
-    public let path: String
-    public let size: Int
+package final class MappedFile: @unchecked Sendable {
+    package let path: String
+    package let size: Int
     private let base: UnsafeMutableRawPointer?
 
-    public init(path: String) throws(IOError) {
+    package init(path: String) throws(IOError) {
         self.path = path
         let (fd, size) = try Syscalls.openForReading(path)
         defer { Syscalls.closeQuietly(fd) }
@@ -29,10 +29,10 @@ public final class MappedFile: @unchecked Sendable {
     }
 
     /// All bytes of the file.
-    public var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: size) }
+    package var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: size) }
 
     /// A region of the file; the caller has checked that it lies inside.
-    public func region(offset: Int, count: Int) -> ByteRegion {
+    package func region(offset: Int, count: Int) -> ByteRegion {
         precondition(offset >= 0 && count >= 0 && offset <= size - count, "region outside the mapped file")
         return ByteRegion(owner: self, bytes: UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + count)]))
     }
@@ -40,11 +40,11 @@ public final class MappedFile: @unchecked Sendable {
     /// Drops the resident pages of a range (`madvise(MADV_DONTNEED)`); a later read faults them
     /// in again from the file. Streaming passes call this so that resident memory stays about
     /// one tensor, not the whole file.
-    public func dropPages(offset: Int, count: Int) { advise(offset: offset, count: count, .dontNeed) }
+    package func dropPages(offset: Int, count: Int) { advise(offset: offset, count: count, .dontNeed) }
 
     /// Asks the kernel to read a range ahead now (`madvise(MADV_WILLNEED)`), so a first pass over
     /// a file that is not in the page cache waits for large reads, not for a fault per page.
-    public func willNeed(offset: Int, count: Int) { advise(offset: offset, count: count, .willNeed) }
+    package func willNeed(offset: Int, count: Int) { advise(offset: offset, count: count, .willNeed) }
 
     /// `Syscalls.advise` over a range of the file, widened down to a page boundary and cut at the end.
     private func advise(offset: Int, count: Int, _ advice: Syscalls.Advice) {
@@ -57,7 +57,7 @@ public final class MappedFile: @unchecked Sendable {
     }
 
     /// Tells the kernel the file will be read front to back (`madvise(MADV_SEQUENTIAL)`).
-    public func adviseSequential() {
+    package func adviseSequential() {
         if let base { Syscalls.advise(base, size, .sequential) }
     }
 }

@@ -10,14 +10,14 @@ import Foundation
 ///   the folder itself, found by device and inode up each input's parent chain, so links count);
 /// - something that exists there must be a folder (a file, FIFO or device is never replaced);
 /// - an existing folder is replaced only when `replacing` (the command line's `--force`).
-public final class OutputDirectory: CommittableOutput {
-    public let path: String
-    public let temporaryPath: String
-    public let replacing: Bool
+package final class OutputDirectory: CommittableOutput {
+    package let path: String
+    package let temporaryPath: String
+    package let replacing: Bool
     let inputs: [String]
     private var done = false
 
-    public init(_ path: String, inputs: [String] = [], replacing: Bool = false) throws {
+    package init(_ path: String, inputs: [String] = [], replacing: Bool = false) throws {
         self.path = path
         self.replacing = replacing
         self.inputs = inputs
@@ -52,13 +52,13 @@ public final class OutputDirectory: CommittableOutput {
     }
 
     /// The path of a file inside the folder being written.
-    public func file(_ name: String) -> String { (temporaryPath as NSString).appendingPathComponent(name) }
+    package func file(_ name: String) -> String { (temporaryPath as NSString).appendingPathComponent(name) }
 
     /// The output target for a file inside the folder being written (nothing there to protect).
-    public func target(_ name: String) throws -> OutputTarget { try OutputTarget(file(name)) }
+    package func target(_ name: String) throws -> OutputTarget { try OutputTarget(file(name)) }
 
     /// Checks the destination as it is now.
-    public func check() throws {
+    package func check() throws {
         let existing: FileStatus?
         do { existing = try Syscalls.status(path) } catch { throw OutputError.cannotCheck(path: path, error: error) }
         guard let existing else { return }
@@ -81,7 +81,7 @@ public final class OutputDirectory: CommittableOutput {
 
     /// Renames the finished folder into place, replacing an existing one (`replacing`): the old
     /// folder is moved aside first and removed after the new one is in place.
-    public func commit() throws {
+    package func commit() throws {
         precondition(!done, "commit after commit or abandon")
         do { try check() } catch {
             abandon()
@@ -108,7 +108,7 @@ public final class OutputDirectory: CommittableOutput {
     }
 
     /// Removes the temporary folder and everything in it.
-    public func abandon() {
+    package func abandon() {
         guard !done else { return }
         done = true
         try? FileManager.default.removeItem(atPath: temporaryPath)

@@ -8,7 +8,7 @@ import Synchronization
 /// in the idle worker's `sched_yield`). The first error thrown is rethrown after all workers stop.
 /// `body` runs on several threads at once, hence `@Sendable`; what it writes through pointers
 /// (disjoint rows, chunks) is the caller's to keep apart.
-public func parallelFor(_ count: Int, threads: Int, _ body: @Sendable (Int, Int) throws -> Void) throws {
+package func parallelFor(_ count: Int, threads: Int, _ body: @Sendable (Int, Int) throws -> Void) throws {
     let workers = max(1, min(threads, count))
     if workers == 1 {
         for i in 0..<count { try body(i, 0) }

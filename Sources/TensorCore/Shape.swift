@@ -1,5 +1,5 @@
 /// Element count of a shape (outermost dimension first), refusing negative dimensions and overflow.
-public func elementCount(_ shape: [Int]) throws(TensorError) -> Int {
+package func elementCount(_ shape: [Int]) throws(TensorError) -> Int {
     var n = 1
     for d in shape {
         guard d >= 0 else { throw .invalidShape("negative dimension in \(shape)") }

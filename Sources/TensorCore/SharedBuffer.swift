@@ -2,7 +2,7 @@
 /// reading or writing only its own part (a row, a chunk, a worker's slot). Unchecked Sendable:
 /// pointers are not Sendable, and keeping the parts disjoint and the memory alive for the loop
 /// is the caller's promise, made where the value is.
-public struct SharedBuffer<Base>: @unchecked Sendable {
-    public let base: Base
-    @inline(__always) public init(_ base: Base) { self.base = base }
+package struct SharedBuffer<Base>: @unchecked Sendable {
+    package let base: Base
+    @inline(__always) package init(_ base: Base) { self.base = base }
 }

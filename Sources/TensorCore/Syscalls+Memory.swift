@@ -7,7 +7,7 @@ import Darwin
 /// The memory-mapping and library-loading calls, beside the file calls of `Syscalls.swift`.
 extension Syscalls {
     /// What `advise` tells the kernel about a range of mapped memory.
-    public enum Advice: Sendable {
+    package enum Advice: Sendable {
         /// Back it with transparent huge pages where the kernel allows (`MADV_HUGEPAGE`, Linux).
         case hugePages
         /// Its pages may go (`MADV_DONTNEED`): a file's are read again on the next touch.
@@ -19,7 +19,7 @@ extension Syscalls {
     }
 
     /// `mmap(2)` of `bytes` of zero-filled, private, read-write anonymous memory.
-    public static func mapAnonymous(_ bytes: Int) throws(IOError) -> UnsafeMutableRawPointer {
+    package static func mapAnonymous(_ bytes: Int) throws(IOError) -> UnsafeMutableRawPointer {
         guard bytes > 0 else { throw IOError("cannot map", path: "\(bytes) bytes of memory", errno: EINVAL) }
         guard let p = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), p != MAP_FAILED else {
             throw IOError("cannot map", path: "\(bytes) bytes of memory", errno: errno)
@@ -29,7 +29,7 @@ extension Syscalls {
 
     /// `mapAnonymous` of `bytes` (whole pages) starting at a multiple of `alignment` (a power of two): maps
     /// `alignment` more, then `munmap(2)`s the unaligned head and the tail.
-    public static func mapAnonymous(_ bytes: Int, alignment: Int) throws(IOError) -> UnsafeMutableRawPointer {
+    package static func mapAnonymous(_ bytes: Int, alignment: Int) throws(IOError) -> UnsafeMutableRawPointer {
         precondition(alignment > 0 && alignment & (alignment - 1) == 0, "alignment must be a power of two")
         let (total, overflow) = bytes.addingReportingOverflow(alignment)
         guard !overflow else { throw IOError("cannot map", path: "\(bytes) bytes of memory", errno: EINVAL) }
@@ -41,10 +41,10 @@ extension Syscalls {
     }
 
     /// The size of a memory page (`sysconf(_SC_PAGESIZE)`).
-    public static let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
+    package static let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
 
     /// `mmap(2)` of a whole file, private and read-only.
-    public static func mapFile(_ fd: Int32, size: Int, path: String) throws(IOError) -> UnsafeMutableRawPointer {
+    package static func mapFile(_ fd: Int32, size: Int, path: String) throws(IOError) -> UnsafeMutableRawPointer {
         guard let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), p != MAP_FAILED else {
             throw IOError("cannot map", path: path, errno: errno)
         }
@@ -52,10 +52,10 @@ extension Syscalls {
     }
 
     /// `munmap(2)`.
-    public static func unmap(_ p: UnsafeMutableRawPointer, _ bytes: Int) { _ = munmap(p, bytes) }
+    package static func unmap(_ p: UnsafeMutableRawPointer, _ bytes: Int) { _ = munmap(p, bytes) }
 
     /// `madvise(2)`: a hint, so a refusal changes nothing and is not reported.
-    public static func advise(_ p: UnsafeMutableRawPointer, _ bytes: Int, _ advice: Advice) {
+    package static func advise(_ p: UnsafeMutableRawPointer, _ bytes: Int, _ advice: Advice) {
         switch advice {
         case .hugePages:
             #if os(Linux)
@@ -68,7 +68,7 @@ extension Syscalls {
     }
 
     /// `dlopen(3)` of a shared library (`RTLD_NOW | RTLD_LOCAL`), or the loader's reason.
-    public static func loadLibrary(_ name: String) -> Result<UnsafeMutableRawPointer, IOError> {
+    package static func loadLibrary(_ name: String) -> Result<UnsafeMutableRawPointer, IOError> {
         guard let h = dlopen(name, RTLD_NOW | RTLD_LOCAL) else {
             return .failure(IOError("cannot load", path: name, errno: 0, detail: dlerror().map { String(cString: $0) } ?? "dlopen failed"))
         }
@@ -76,5 +76,5 @@ extension Syscalls {
     }
 
     /// `dlsym(3)`.
-    public static func symbol(_ library: UnsafeMutableRawPointer, _ name: String) -> UnsafeMutableRawPointer? { dlsym(library, name) }
+    package static func symbol(_ library: UnsafeMutableRawPointer, _ name: String) -> UnsafeMutableRawPointer? { dlsym(library, name) }
 }

@@ -16,7 +16,7 @@ public enum Syscalls {
     /// act on it) and in any case before a byte is read: the open is `O_NONBLOCK`, so a FIFO
     /// cannot block it forever, then `fstat(2)` checks the file actually opened, and the flag is
     /// cleared (it means nothing for a regular file, but reads should not inherit it).
-    public static func openForReading(_ path: String) throws(IOError) -> (fd: Int32, size: Int) {
+    package static func openForReading(_ path: String) throws(IOError) -> (fd: Int32, size: Int) {
         if let st = try status(path), st.kind != .regular { throw IOError.notRegularFile(path, kind: st.kind) }
         let fd = retryOnInterrupt { open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK) }
         guard fd >= 0 else { throw IOError("cannot open", path: path, errno: errno) }
@@ -41,14 +41,14 @@ public enum Syscalls {
     }
 
     /// `open(2)` creating a new file that must not exist yet.
-    public static func createExclusive(_ path: String, mode: mode_t = 0o644) throws(IOError) -> Int32 {
+    package static func createExclusive(_ path: String, mode: mode_t = 0o644) throws(IOError) -> Int32 {
         let fd = retryOnInterrupt { open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode) }
         guard fd >= 0 else { throw IOError("cannot create", path: path, errno: errno) }
         return fd
     }
 
     /// `stat(2)`, following symbolic links; nil if nothing is at `path` (or a link dangles).
-    public static func status(_ path: String) throws(IOError) -> FileStatus? {
+    package static func status(_ path: String) throws(IOError) -> FileStatus? {
         var st = stat()
         guard stat(path, &st) == 0 else {
             if errno == ENOENT { return nil }
@@ -58,7 +58,7 @@ public enum Syscalls {
     }
 
     /// The names in a folder (`opendir(3)`/`readdir(3)`), without "." and "..".
-    public static func directoryEntries(_ path: String) throws(IOError) -> [String] {
+    package static func directoryEntries(_ path: String) throws(IOError) -> [String] {
         guard let dir = opendir(path) else { throw IOError("cannot list", path: path, errno: errno) }
         defer { closedir(dir) }
         var names: [String] = []
@@ -73,12 +73,12 @@ public enum Syscalls {
 
     /// Whether a process with this id exists (`kill(pid, 0)`): true unless the system says there
     /// is none (ESRCH); a process of another user (EPERM) exists.
-    public static func processExists(_ pid: pid_t) -> Bool {
+    package static func processExists(_ pid: pid_t) -> Bool {
         kill(pid, 0) == 0 || errno != ESRCH
     }
 
     /// `write(2)` until every byte is written, retrying short writes and EINTR.
-    public static func writeAll(
+    package static func writeAll(
         _ fd: Int32, _ bytes: UnsafeRawBufferPointer, path: String,
         using write: (Int32, UnsafeRawPointer, Int) -> Int
     ) throws(IOError) {
@@ -97,17 +97,17 @@ public enum Syscalls {
     }
 
     /// `fsync(2)`.
-    public static func sync(_ fd: Int32, path: String) throws(IOError) {
+    package static func sync(_ fd: Int32, path: String) throws(IOError) {
         guard fsync(fd) == 0 else { throw IOError("cannot fsync", path: path, errno: errno) }
     }
 
     /// `ftruncate(2)`.
-    public static func truncate(_ fd: Int32, _ length: Int, path: String) throws(IOError) {
+    package static func truncate(_ fd: Int32, _ length: Int, path: String) throws(IOError) {
         guard ftruncate(fd, off_t(length)) == 0 else { throw IOError("cannot truncate", path: path, errno: errno) }
     }
 
     /// Turns `O_DIRECT` on or off for an open file (Linux); false if refused or unsupported.
-    public static func setDirect(_ fd: Int32, _ on: Bool) -> Bool {
+    package static func setDirect(_ fd: Int32, _ on: Bool) -> Bool {
         #if os(Linux)
         let flags = fcntl(fd, F_GETFL)
         guard flags >= 0 else { return false }
@@ -119,7 +119,7 @@ public enum Syscalls {
     }
 
     /// `rename(2)`: atomically replaces `to`.
-    public static func rename(_ from: String, to: String) throws(IOError) {
+    package static func rename(_ from: String, to: String) throws(IOError) {
         #if canImport(Glibc)
         let r = Glibc.rename(from, to)
         #else
@@ -129,18 +129,18 @@ public enum Syscalls {
     }
 
     /// `unlink(2)`, ignoring failure (used to clean up temporaries).
-    public static func removeQuietly(_ path: String) { _ = unlink(path) }
+    package static func removeQuietly(_ path: String) { _ = unlink(path) }
 
     /// Registers `path` to be unlinked if SIGINT, SIGTERM, SIGHUP or SIGQUIT stops the process
     /// (`Sources/CSignalCleanup`: the handler then restores the default action and re-raises).
     /// Returns the slot for `forgetOnSignal`, or -1 if none was free.
-    public static func removeOnSignal(_ path: String) -> Int32 { tramontane_cleanup_register(path) }
+    package static func removeOnSignal(_ path: String) -> Int32 { tramontane_cleanup_register(path) }
 
     /// Undoes `removeOnSignal`.
-    public static func forgetOnSignal(_ slot: Int32) { tramontane_cleanup_unregister(slot) }
+    package static func forgetOnSignal(_ slot: Int32) { tramontane_cleanup_unregister(slot) }
 
     /// `close(2)`.
-    public static func closeQuietly(_ fd: Int32) { _ = close(fd) }
+    package static func closeQuietly(_ fd: Int32) { _ = close(fd) }
 
     /// The libc `write`, the default for `writeAll`.
     public static let systemWrite: @Sendable (Int32, UnsafeRawPointer, Int) -> Int = { fd, p, n in

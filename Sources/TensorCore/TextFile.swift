@@ -9,8 +9,8 @@ import Darwin
 /// other input (a FIFO is refused rather than blocking). The result is what Foundation's
 /// `String(contentsOfFile:encoding: .utf8)` gave: a leading byte-order mark dropped, bytes
 /// that are not UTF-8 refused.
-public enum TextFile {
-    public static func read(_ path: String) throws(IOError) -> String {
+package enum TextFile {
+    package static func read(_ path: String) throws(IOError) -> String {
         let file = try MappedFile(path: path)
         var bytes = file.bytes
         if bytes.count >= 3, bytes[0] == 0xEF, bytes[1] == 0xBB, bytes[2] == 0xBF {

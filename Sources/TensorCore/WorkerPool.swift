@@ -6,8 +6,8 @@ import Synchronization
 /// counter; the calling thread works too. Idle workers spin for a while before they sleep, so
 /// back-to-back regions do not pay a thread wake-up each (what `DispatchQueue.concurrentPerform`
 /// costs). `run` must not be called from inside a job or from two threads at once.
-public final class WorkerPool: @unchecked Sendable {
-    public let threads: Int
+package final class WorkerPool: @unchecked Sendable {
+    package let threads: Int
     /// generation << 32 | job count of the region being run.
     private let task = Atomic<UInt64>(0)
     /// generation << 32 | next job index. A worker claims only while the generation is the one
@@ -26,7 +26,7 @@ public final class WorkerPool: @unchecked Sendable {
     private let spins = 100_000
 
     /// A pool for `threads` threads in all (the caller plus `threads − 1` workers).
-    public init(threads: Int) {
+    package init(threads: Int) {
         self.threads = max(1, threads)
         for w in 1..<self.threads {
             // The thread holds the pool until `shutdown`.
@@ -37,7 +37,7 @@ public final class WorkerPool: @unchecked Sendable {
     }
 
     /// Stops the workers (they hold the pool until they see this).
-    public func shutdown() {
+    package func shutdown() {
         stopping.store(true, ordering: .releasing)
         sleep.lock(); sleep.broadcast(); sleep.unlock()
     }
@@ -45,7 +45,7 @@ public final class WorkerPool: @unchecked Sendable {
     /// Runs `body(job, worker)` for every job in `0..<count`, returning when all are done.
     /// `worker` (0 for the caller, < `threads`) tells concurrent jobs apart, e.g. to pick a
     /// scratch buffer.
-    public func run(_ count: Int, _ body: @escaping (_ job: Int, _ worker: Int) -> Void) {
+    package func run(_ count: Int, _ body: @escaping (_ job: Int, _ worker: Int) -> Void) {
         guard count > 0 else { return }
         if threads == 1 || count == 1 {
             for i in 0..<count { body(i, 0) }

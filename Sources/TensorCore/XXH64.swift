@@ -123,7 +123,7 @@ public struct XXH64 {
 
 extension UInt64 {
     /// 16 lowercase hex digits.
-    public var hex16: String {
+    package var hex16: String {
         let s = String(self, radix: 16)
         return String(repeating: "0", count: 16 - s.count) + s
     }

@@ -15,11 +15,11 @@ import TensorCore
 /// Without a tokens array (`tokenizer.ggml.model = none`) there is nothing to index: the arrays
 /// indexed by token may not appear, and the ids are checked against the model's `vocab_size`
 /// by the config reader instead.
-public enum GGUFVocabularyFields {
+package enum GGUFVocabularyFields {
     /// Checks the keys of `metadata` (an object of GGUF keys); returns the number of tokens, or
     /// nil when there is no tokens array.
     @discardableResult
-    public static func check(_ metadata: JSONValue, file: String = "GGUF metadata") throws -> Int? {
+    package static func check(_ metadata: JSONValue, file: String = "GGUF metadata") throws -> Int? {
         func bad(_ field: String, _ problem: String) -> TokenizerError { .invalidField(file: file, field: field, problem: problem) }
         func array(_ key: String) throws -> [JSONValue]? {
             guard let v = metadata[key] else { return nil }

@@ -2,10 +2,10 @@
 /// `'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+`,
 /// hand-written over Unicode scalars (no regex engine in the hot path). With `isolateDigits`
 /// every \p{N} scalar is first split off on its own, as the SmolLM/StarCoder tokenizers do.
-public struct GPT2PreTokenizer: Sendable {
-    public var isolateDigits: Bool
+package struct GPT2PreTokenizer: Sendable {
+    package var isolateDigits: Bool
 
-    public init(isolateDigits: Bool) { self.isolateDigits = isolateDigits }
+    package init(isolateDigits: Bool) { self.isolateDigits = isolateDigits }
 
     enum Kind { case letter, number, space, other }
 
@@ -27,7 +27,7 @@ public struct GPT2PreTokenizer: Sendable {
     }
 
     /// The pieces of `text`, as substrings.
-    public func split(_ text: String) -> [Substring] {
+    package func split(_ text: String) -> [Substring] {
         let scalars = Array(text.unicodeScalars)
         var indices = Array(text.unicodeScalars.indices)
         indices.append(text.unicodeScalars.endIndex)
@@ -35,7 +35,7 @@ public struct GPT2PreTokenizer: Sendable {
     }
 
     /// The pieces as ranges of scalar offsets.
-    public func ranges(_ scalars: [Unicode.Scalar]) -> [Range<Int>] {
+    package func ranges(_ scalars: [Unicode.Scalar]) -> [Range<Int>] {
         let kinds = scalars.map(Self.kind)
         var pieces: [Range<Int>] = []
         func emit(_ a: Int, _ b: Int) { if b > a { pieces.append(a..<b) } }

@@ -72,7 +72,7 @@ extension ModelConfig {
 
     /// GGUF metadata of the `llama` architecture family (`llama.*` keys; other architecture
     /// names use the same key suffixes under their own prefix).
-    public static func fromGGUF(_ gguf: GGUFFile) throws -> ModelConfig {
+    package static func fromGGUF(_ gguf: GGUFFile) throws -> ModelConfig {
         let path = gguf.path
         guard let arch = gguf.value("general.architecture")?.stringValue else {
             throw CheckpointError.invalidConfig(path: path, detail: "general.architecture is missing")

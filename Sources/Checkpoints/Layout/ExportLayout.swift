@@ -2,21 +2,21 @@ import TensorCore
 
 /// One tensor of an exported checkpoint: which native tensor (or which expert of a stacked one)
 /// it holds, under which name, and whether its rows go back into Hugging Face's rotary order.
-public struct ExportTensor {
-    public var name: String
-    public var source: SourceTensor
+package struct ExportTensor {
+    package var name: String
+    package var source: SourceTensor
     /// The output's shape (one expert's `[rows, cols]` when `expert` is set).
-    public var shape: [Int]
+    package var shape: [Int]
     /// For a stacked `[E, rows, cols]` source: which expert this output is.
-    public var expert: Int?
+    package var expert: Int?
     /// Re-permute q/k rows to HF's order: (heads, head dimension).
-    public var permute: (heads: Int, headDim: Int)?
+    package var permute: (heads: Int, headDim: Int)?
 
-    public var rows: Int { shape.count >= 2 ? shape.dropLast().reduce(1, *) : 1 }
-    public var columns: Int { shape.last ?? 1 }
+    package var rows: Int { shape.count >= 2 ? shape.dropLast().reduce(1, *) : 1 }
+    package var columns: Int { shape.last ?? 1 }
 
     /// The source row that output row `r` is.
-    public func sourceRow(_ r: Int) -> Int {
+    package func sourceRow(_ r: Int) -> Int {
         guard let (_, d) = permute else { return r }
         // Inverse of `Layout.unpermuted`: HF row h·d + p·d/2 + i is native row h·d + 2i + p.
         let h = r / d, within = r % d, half = d / 2
@@ -27,10 +27,10 @@ public struct ExportTensor {
 
 /// The way back out of Mistral's native layout: the name maps of `formats/names` read from the
 /// native side, HF's rotary permutation re-applied, stacked experts split into one tensor each.
-public enum ExportLayout {
+package enum ExportLayout {
     /// The tensors of `model` as `layout` (`hf` or `native`) names them, in the model's
     /// canonical order (tied `output.weight` left out: the config says it is tied).
-    public static func plan(_ model: NativeModel, layout: String) throws -> [ExportTensor] {
+    package static func plan(_ model: NativeModel, layout: String) throws -> [ExportTensor] {
         let map = try NameMap.named(layout)
         let config = model.config
         var out: [ExportTensor] = []
@@ -70,7 +70,7 @@ public enum ExportLayout {
 extension NameMap {
     /// The name this layout gives a native tensor (`source(forNative:)`, the map read
     /// backwards), or an error naming the tensor.
-    public func sourceName(native name: String) throws -> String {
+    package func sourceName(native name: String) throws -> String {
         guard let (_, source) = source(forNative: name) else { throw CheckpointError.layout("name map \(layout) has no name for the native tensor \(name)") }
         return source
     }

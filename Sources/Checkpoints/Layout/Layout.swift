@@ -15,16 +15,16 @@ public struct NativeModel {
     public func tensor(_ name: String) -> SourceTensor? { tensors.first { $0.name == name } }
 }
 
-public enum Layout {
+package enum Layout {
     /// Which name map fits these tensor names.
-    public static func detect(_ names: [String]) -> String {
+    package static func detect(_ names: [String]) -> String {
         if names.contains(where: { $0.hasPrefix("model.") || $0 == "lm_head.weight" }) { return "hf" }
         if names.contains(where: { $0.hasPrefix("blk.") || $0 == "token_embd.weight" }) { return "gguf" }
         return "native"
     }
 
     /// Renames, un-permutes, drops, ties and checks completeness.
-    public static func toNative(_ tensors: [SourceTensor], config: ModelConfig, layout: String? = nil) throws -> NativeModel {
+    package static func toNative(_ tensors: [SourceTensor], config: ModelConfig, layout: String? = nil) throws -> NativeModel {
         let layout = layout ?? detect(tensors.map(\.name))
         let map = try NameMap.named(layout)
         let native = try NameMap.named("native")

@@ -4,26 +4,26 @@ import TensorCore
 /// A name map from `formats/names/*.json` (compiled in by the EmbedFormats plugin): source
 /// patterns with `{N}` (layer) and `{E}` (expert) placeholders, their native names, which rows
 /// to un-permute, and what to drop.
-public struct NameMap: Sendable {
-    public struct Rule: Sendable {
-        public let source: String
-        public let native: String
+package struct NameMap: Sendable {
+    package struct Rule: Sendable {
+        package let source: String
+        package let native: String
         /// Config field with the head count for undoing HF's rotary permutation, if any.
-        public let unpermute: String?
-        public let order: Int
+        package let unpermute: String?
+        package let order: Int
     }
 
-    public let layout: String
-    public let rules: [Rule]
-    public let drops: [String]
+    package let layout: String
+    package let rules: [Rule]
+    package let drops: [String]
     /// `required.model` etc. from native.json.
-    public let required: [String: [String]]
+    package let required: [String: [String]]
     private let ruleByKey: [String: Int]
     private let dropKeys: Set<String>
     /// native pattern key → rule order, for sorting.
     private let nativeOrder: [String: Int]
 
-    public static func named(_ layout: String) throws -> NameMap {
+    package static func named(_ layout: String) throws -> NameMap {
         guard let text = EmbeddedFormats.files["\(layout).json"] else { throw CheckpointError.layout("no name map for layout \(layout)") }
         return try NameMap(json: JSONParser.parse(text))
     }
@@ -88,10 +88,10 @@ public struct NameMap: Sendable {
         }.joined(separator: ".")
     }
 
-    public func isDropped(_ name: String) -> Bool { dropKeys.contains(NameMap.patternKey(name)) }
+    package func isDropped(_ name: String) -> Bool { dropKeys.contains(NameMap.patternKey(name)) }
 
     /// The rule for a source name and the native name it maps to.
-    public func map(_ name: String) -> (Rule, String)? {
+    package func map(_ name: String) -> (Rule, String)? {
         guard let i = ruleByKey[NameMap.patternKey(name)] else { return nil }
         let r = rules[i]
         return (r, NameMap.fill(r.native, NameMap.captures(pattern: r.source, name: name)))
@@ -99,14 +99,14 @@ public struct NameMap: Sendable {
 
     /// The source name a native name maps from (the inverse of `map`, used by export): the rule
     /// whose native pattern the name fits, with its numbers filled into the source pattern.
-    public func source(forNative name: String) -> (Rule, String)? {
+    package func source(forNative name: String) -> (Rule, String)? {
         guard let i = nativeOrder[NameMap.patternKey(name)] else { return nil }
         let r = rules[i]
         return (r, NameMap.fill(r.source, NameMap.captures(pattern: r.native, name: name)))
     }
 
     /// Sort key of a native name: (layer or −1 before layers / Int.max after, rule order).
-    public func sortKey(native name: String) -> (Int, Int, String) {
+    package func sortKey(native name: String) -> (Int, Int, String) {
         let parts = name.split(separator: ".")
         let order = nativeOrder[NameMap.patternKey(name)] ?? Int.max
         if parts.first == "layers", parts.count > 1, let n = Int(parts[1]) { return (n, order, name) }

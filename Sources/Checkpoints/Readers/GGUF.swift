@@ -2,13 +2,13 @@ import TensorCore
 
 /// A GGUF file (v2/v3): key/value metadata, tensor infos, aligned tensor data.
 /// Every count and length is checked against the bytes that remain before anything is allocated.
-public struct GGUFFile: Sendable {
-    public let path: String
-    public let version: UInt32
+package struct GGUFFile: Sendable {
+    package let path: String
+    package let version: UInt32
     /// Every metadata key, in file order.
-    public let keys: [String]
-    public let tensors: [SourceTensor]
-    public let alignment: Int
+    package let keys: [String]
+    package let tensors: [SourceTensor]
+    package let alignment: Int
     /// Values converted to JSON when the header was read.
     private let parsed: [String: JSONValue]
     /// Arrays of at least `deferAt` scalars or strings (a tokenizer's tokens, types and merges:
@@ -27,9 +27,9 @@ public struct GGUFFile: Sendable {
     }
 
     /// Metadata in file order, values converted to JSON (deferred arrays included).
-    public var metadata: [(key: String, value: JSONValue)] { keys.compactMap { k in value(k).map { (k, $0) } } }
+    package var metadata: [(key: String, value: JSONValue)] { keys.compactMap { k in value(k).map { (k, $0) } } }
 
-    public static func hasMagic(_ b: UnsafeRawBufferPointer) -> Bool { b.le(UInt32.self, at: 0) == 0x4655_4747 }
+    package static func hasMagic(_ b: UnsafeRawBufferPointer) -> Bool { b.le(UInt32.self, at: 0) == 0x4655_4747 }
 
     /// ggml's names for the tensor types Tramontane does not read (ggml.h `enum ggml_type`), so
     /// a file holding one is refused by name. The types it reads are `DType(ggmlType:)`.
@@ -37,11 +37,11 @@ public struct GGUFFile: Sendable {
         9: "Q8_1", 15: "Q8_K", 16: "IQ2_XXS", 17: "IQ2_XS", 18: "IQ3_XXS",
         19: "IQ1_S", 21: "IQ3_S", 22: "IQ2_S", 29: "IQ1_M", 34: "TQ1_0", 35: "TQ2_0",
     ]
-    public static func typeID(_ d: DType) -> UInt32? { d.traits.ggmlType }
+    package static func typeID(_ d: DType) -> UInt32? { d.traits.ggmlType }
 
     /// A metadata value; a deferred array is converted now (it was checked when the header was
     /// read, so the conversion cannot fail).
-    public func value(_ key: String) -> JSONValue? {
+    package func value(_ key: String) -> JSONValue? {
         if let v = parsed[key] { return v }
         guard let d = deferred[key] else { return nil }
         var r = ByteReader(UnsafeRawBufferPointer(rebasing: file.bytes[d.range]), baseOffset: d.range.lowerBound)
@@ -55,9 +55,9 @@ public struct GGUFFile: Sendable {
     }
 
     /// The element count of an array value, without converting a deferred one.
-    public func arrayCount(_ key: String) -> Int? { deferred[key]?.count ?? parsed[key]?.arrayValue?.count }
+    package func arrayCount(_ key: String) -> Int? { deferred[key]?.count ?? parsed[key]?.arrayValue?.count }
 
-    public init(_ file: MappedFile) throws {
+    package init(_ file: MappedFile) throws {
         path = file.path
         let b = file.bytes
         var r = ByteReader(b)

@@ -2,8 +2,8 @@ import TensorCore
 
 /// A `torch.save` zip archive (`pytorch_model.bin`, `consolidated.00.pth`): `PREFIX/data.pkl`
 /// describes the state dict, `PREFIX/data/KEY` hold the storages, mapped in place.
-public enum PyTorchArchive {
-    public static func read(_ file: MappedFile) throws -> [SourceTensor] {
+package enum PyTorchArchive {
+    package static func read(_ file: MappedFile) throws -> [SourceTensor] {
         let path = file.path
         if file.bytes.count >= 2, file.bytes[0] == 0x80, file.bytes[1] <= 5, !ZipArchive.hasMagic(file.bytes) {
             throw CheckpointError.unrecognizedFormat(path: path, detail: "a legacy (pre-1.6, non-zip) torch.save file; re-save it with a current torch or convert to safetensors")

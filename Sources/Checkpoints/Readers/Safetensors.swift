@@ -4,8 +4,8 @@ import TensorCore
 /// reference implementation does (safetensors/src/tensor.rs): header ≤ 100 MB, well-formed
 /// JSON with no duplicate names, offsets contiguous from 0 without gaps or overlaps, each
 /// tensor's byte count equal to its shape × dtype size, and no bytes after the last tensor.
-public enum Safetensors {
-    public static let maxHeaderLength = 100_000_000
+package enum Safetensors {
+    package static let maxHeaderLength = 100_000_000
 
     static let dtypes: [String: DType] = [
         "F64": .f64, "F32": .f32, "F16": .f16, "BF16": .bf16,
@@ -13,13 +13,13 @@ public enum Safetensors {
     ]
 
     /// True when the bytes look like a safetensors file (length prefix then `{`).
-    public static func hasMagic(_ b: UnsafeRawBufferPointer) -> Bool {
+    package static func hasMagic(_ b: UnsafeRawBufferPointer) -> Bool {
         guard let n = b.le(UInt64.self, at: 0), n >= 2, n <= UInt64(maxHeaderLength), b.count > 8 else { return false }
         return b[8] == UInt8(ascii: "{")
     }
 
     /// Parses and validates `file`; returns its tensors in data order and the `__metadata__`.
-    public static func read(_ file: MappedFile) throws -> (tensors: [SourceTensor], metadata: [String: String]) {
+    package static func read(_ file: MappedFile) throws -> (tensors: [SourceTensor], metadata: [String: String]) {
         let path = file.path
         let b = file.bytes
         guard let n64 = b.le(UInt64.self, at: 0) else {

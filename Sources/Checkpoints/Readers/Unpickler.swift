@@ -2,7 +2,7 @@ import TensorCore
 
 /// What the allow-list unpickler builds. Lists and dicts are reference types because pickle
 /// mutates them after they are memoized.
-public indirect enum PickleValue {
+package indirect enum PickleValue {
     case none
     case bool(Bool)
     case int(Int64)
@@ -36,8 +36,8 @@ public indirect enum PickleValue {
     }
 }
 
-public final class PickleList { public var items: [PickleValue] = [] }
-public final class PickleDict { public var items: [(key: PickleValue, value: PickleValue)] = [] }
+package final class PickleList { package var items: [PickleValue] = [] }
+package final class PickleDict { package var items: [(key: PickleValue, value: PickleValue)] = [] }
 
 /// An unpickled value and every list and dict made while reading it. Releasing a value nested
 /// N levels deep takes N nested stack frames (Swift frees a container's elements from its own
@@ -45,8 +45,8 @@ public final class PickleDict { public var items: [(key: PickleValue, value: Pic
 /// dict while all of them are still held here, and each is then freed on its own. Tuples, which
 /// cannot be mutated after they are made, are limited in depth instead (`Unpickler.maxTupleDepth`).
 /// Read `root` only while this object is alive (`withExtendedLifetime`).
-public final class Pickle {
-    public let root: PickleValue
+package final class Pickle {
+    package let root: PickleValue
     fileprivate let containers: PickleContainers
 
     fileprivate init(root: PickleValue, containers: PickleContainers) {
@@ -72,25 +72,25 @@ fileprivate final class PickleContainers {
 }
 
 /// A storage named by a persistent id: `('storage', torch.XStorage, key, location, numel)`.
-public struct TorchStorage {
-    public let dtype: DType
-    public let key: String
-    public let count: Int
+package struct TorchStorage {
+    package let dtype: DType
+    package let key: String
+    package let count: Int
 }
 
 /// `torch._utils._rebuild_tensor_v2(storage, offset, size, stride, …)`.
-public struct TorchTensor {
-    public let storage: TorchStorage
-    public let offset: Int
-    public let shape: [Int]
-    public let stride: [Int]
+package struct TorchTensor {
+    package let storage: TorchStorage
+    package let offset: Int
+    package let shape: [Int]
+    package let stride: [Int]
 }
 
 /// Reads the pickle that `torch.save` writes (`data.pkl`) without executing anything: a small
 /// stack machine that understands the opcodes of protocols 2–5 that torch emits, and builds only
 /// dicts, lists, tuples, scalars, storages and tensors. Any global outside the allow-list is
 /// refused with an error naming it, before anything is called.
-public struct Unpickler {
+package struct Unpickler {
     /// The globals a state dict may name; everything else is refused.
     static let storageTypes: [String: DType] = [
         "FloatStorage": .f32, "HalfStorage": .f16, "BFloat16Storage": .bf16, "DoubleStorage": .f64,
@@ -119,7 +119,7 @@ public struct Unpickler {
     var memo: [Int: Slot] = [:]
     fileprivate let containers = PickleContainers()
 
-    public static func load(_ bytes: UnsafeRawBufferPointer, path: String) throws -> Pickle {
+    package static func load(_ bytes: UnsafeRawBufferPointer, path: String) throws -> Pickle {
         var u = Unpickler(b: bytes, path: path)
         do {
             let root = try u.run()

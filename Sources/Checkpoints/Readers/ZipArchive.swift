@@ -3,19 +3,19 @@ import TensorCore
 /// The central directory of a zip archive (what `torch.save` writes), including ZIP64 (needed
 /// for archives over 4 GiB: Mistral-7B's `consolidated.00.pth` is 14 GB). Only stored
 /// (uncompressed) entries can be mapped, which is what torch writes.
-public struct ZipArchive {
-    public struct Entry {
-        public let name: String
-        public let method: UInt16
-        public let compressedSize: Int
-        public let uncompressedSize: Int
+package struct ZipArchive {
+    package struct Entry {
+        package let name: String
+        package let method: UInt16
+        package let compressedSize: Int
+        package let uncompressedSize: Int
         /// Offset of the entry's bytes (after its local header) in the archive.
-        public let dataOffset: Int
+        package let dataOffset: Int
     }
 
-    public let path: String
-    public let entries: [Entry]
-    public let byName: [String: Int]
+    package let path: String
+    package let entries: [Entry]
+    package let byName: [String: Int]
 
     static let eocdSignature: UInt32 = 0x0605_4B50
     static let zip64LocatorSignature: UInt32 = 0x0706_4B50
@@ -23,9 +23,9 @@ public struct ZipArchive {
     static let centralSignature: UInt32 = 0x0201_4B50
     static let localSignature: UInt32 = 0x0403_4B50
 
-    public static func hasMagic(_ b: UnsafeRawBufferPointer) -> Bool { b.le(UInt32.self, at: 0) == localSignature }
+    package static func hasMagic(_ b: UnsafeRawBufferPointer) -> Bool { b.le(UInt32.self, at: 0) == localSignature }
 
-    public init(_ b: UnsafeRawBufferPointer, path: String) throws {
+    package init(_ b: UnsafeRawBufferPointer, path: String) throws {
         self.path = path
         func bad(_ s: String) -> CheckpointError { .invalidZip(path: path, detail: s) }
         // The end-of-central-directory record: 22 bytes plus a comment of up to 65535.
@@ -123,5 +123,5 @@ public struct ZipArchive {
         }
     }
 
-    public func entry(_ name: String) -> Entry? { byName[name].map { entries[$0] } }
+    package func entry(_ name: String) -> Entry? { byName[name].map { entries[$0] } }
 }

@@ -3,7 +3,7 @@ import TensorCore
 /// A GGUF metadata value with its GGUF type (gguf.h `enum gguf_type`): llama.cpp reads most keys
 /// with one exact type (a `uint32` block count, a `float32` epsilon), so the type is the
 /// writer's to choose, not the reader's to guess.
-public indirect enum GGUFValue: Equatable, Sendable {
+package indirect enum GGUFValue: Equatable, Sendable {
     case u8(UInt8), i8(Int8), u16(UInt16), i16(Int16), u32(UInt32), i32(Int32), f32(Float), bool(Bool)
     case string(String)
     case u64(UInt64), i64(Int64), f64(Double)
@@ -11,7 +11,7 @@ public indirect enum GGUFValue: Equatable, Sendable {
     case array(elementType: UInt32, [GGUFValue])
 
     /// gguf.h's number for this value's type.
-    public var typeID: UInt32 {
+    package var typeID: UInt32 {
         switch self {
         case .u8: return 0
         case .i8: return 1
@@ -29,21 +29,21 @@ public indirect enum GGUFValue: Equatable, Sendable {
         }
     }
 
-    public static func strings(_ a: [String]) -> GGUFValue { .array(elementType: 8, a.map { .string($0) }) }
-    public static func int32s(_ a: [Int32]) -> GGUFValue { .array(elementType: 5, a.map { .i32($0) }) }
-    public static func float32s(_ a: [Float]) -> GGUFValue { .array(elementType: 6, a.map { .f32($0) }) }
+    package static func strings(_ a: [String]) -> GGUFValue { .array(elementType: 8, a.map { .string($0) }) }
+    package static func int32s(_ a: [Int32]) -> GGUFValue { .array(elementType: 5, a.map { .i32($0) }) }
+    package static func float32s(_ a: [Float]) -> GGUFValue { .array(elementType: 6, a.map { .f32($0) }) }
 }
 
 /// One tensor of a GGUF file: its name, ggml type, shape (outermost first, as Tramontane writes
 /// shapes; GGUF stores the reverse) and where its bytes come from, loaded when written.
-public struct GGUFTensorEntry {
-    public var name: String
-    public var ggmlType: UInt32
-    public var shape: [Int]
-    public var byteCount: Int
-    public var load: () throws -> ByteRegion
+package struct GGUFTensorEntry {
+    package var name: String
+    package var ggmlType: UInt32
+    package var shape: [Int]
+    package var byteCount: Int
+    package var load: () throws -> ByteRegion
 
-    public init(name: String, ggmlType: UInt32, shape: [Int], byteCount: Int, load: @escaping () throws -> ByteRegion) {
+    package init(name: String, ggmlType: UInt32, shape: [Int], byteCount: Int, load: @escaping () throws -> ByteRegion) {
         self.name = name
         self.ggmlType = ggmlType
         self.shape = shape
@@ -57,12 +57,12 @@ public struct GGUFTensorEntry {
 /// type, offset into the data section), zero padding to `general.alignment`, then each
 /// tensor's bytes in the order of the infos, each padded to the alignment
 /// (formats/gguf-export.md). Tensors are loaded and written one at a time.
-public enum GGUFWriter {
-    public static let alignment = 32
+package enum GGUFWriter {
+    package static let alignment = 32
 
     /// The header: everything before the data section, padded to `alignment`; and each tensor's
     /// offset within the data section.
-    public static func header(metadata: [(key: String, value: GGUFValue)], tensors: [GGUFTensorEntry],
+    package static func header(metadata: [(key: String, value: GGUFValue)], tensors: [GGUFTensorEntry],
                               alignment: Int = alignment) -> (bytes: [UInt8], offsets: [Int]) {
         var b: [UInt8] = []
         func u32(_ x: UInt32) { withUnsafeBytes(of: x.littleEndian) { b += $0 } }
@@ -117,7 +117,7 @@ public enum GGUFWriter {
     /// Writes the file to `out` (which the caller commits); `progress` is told each tensor's
     /// name after it is written. A tensor whose bytes are not the size its entry declares is
     /// an error naming it: the offsets in the header would be wrong.
-    public static func write(metadata: [(key: String, value: GGUFValue)], tensors: [GGUFTensorEntry], to out: AtomicOutputFile,
+    package static func write(metadata: [(key: String, value: GGUFValue)], tensors: [GGUFTensorEntry], to out: AtomicOutputFile,
                              progress: (Int, String) -> Void = { _, _ in }) throws {
         let (head, _) = header(metadata: metadata, tensors: tensors)
         try head.withUnsafeBytes { try out.write($0) }

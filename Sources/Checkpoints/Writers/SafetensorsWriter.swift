@@ -5,15 +5,15 @@ import TensorCore
 /// at a time. The header needs every offset before the first byte of data, so the tensors'
 /// names, types and shapes are given up front; their bytes follow, in that order, in as many
 /// pieces as the caller likes. The file appears only on `commit()` (an `AtomicOutputFile`).
-public final class SafetensorsWriter: CommittableOutput {
+package final class SafetensorsWriter: CommittableOutput {
     /// One tensor of the file. `dtype` is safetensors' name (`BF16`, `F32`, `U32`, …): MLX's
     /// packed weights are `U32`, a type Tramontane never reads as values.
-    public struct Entry: Sendable {
-        public var name: String
-        public var dtype: String
-        public var shape: [Int]
-        public var byteCount: Int
-        public init(name: String, dtype: String, shape: [Int], byteCount: Int) {
+    package struct Entry: Sendable {
+        package var name: String
+        package var dtype: String
+        package var shape: [Int]
+        package var byteCount: Int
+        package init(name: String, dtype: String, shape: [Int], byteCount: Int) {
             self.name = name
             self.dtype = dtype
             self.shape = shape
@@ -22,22 +22,22 @@ public final class SafetensorsWriter: CommittableOutput {
     }
 
     /// Element sizes of the type names a writer may use.
-    public static let elementBytes: [String: Int] = [
+    package static let elementBytes: [String: Int] = [
         "F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "U32": 4, "I16": 2, "I8": 1, "U8": 1, "BOOL": 1,
     ]
 
     /// The safetensors name of a float or integer `DType`.
-    public static func name(of dtype: DType) -> String? {
+    package static func name(of dtype: DType) -> String? {
         Safetensors.dtypes.first { $0.value == dtype }?.key
     }
 
-    public let entries: [Entry]
+    package let entries: [Entry]
     private let file: AtomicOutputFile
     private var index = 0
     private var written = 0
 
     /// Writes the header. `metadata` becomes `__metadata__` (transformers wants `format: pt`).
-    public init(target: OutputTarget, tensors: [Entry], metadata: [String: String] = [:]) throws {
+    package init(target: OutputTarget, tensors: [Entry], metadata: [String: String] = [:]) throws {
         var header: [String: JSONValue] = [:]
         var offset = 0
         for e in tensors {
@@ -66,7 +66,7 @@ public final class SafetensorsWriter: CommittableOutput {
     }
 
     /// Appends bytes of the current tensor; a tensor is complete when its `byteCount` has come.
-    public func write(_ bytes: UnsafeRawBufferPointer) throws {
+    package func write(_ bytes: UnsafeRawBufferPointer) throws {
         var rest = bytes
         while !rest.isEmpty {
             skipComplete()
@@ -90,7 +90,7 @@ public final class SafetensorsWriter: CommittableOutput {
     }
 
     /// Renames the file into place once every tensor's bytes have been written.
-    public func commit() throws {
+    package func commit() throws {
         skipComplete()
         guard index == entries.count else {
             file.abandon()
@@ -100,5 +100,5 @@ public final class SafetensorsWriter: CommittableOutput {
     }
 
     /// Removes the temporary file.
-    public func abandon() { file.abandon() }
+    package func abandon() { file.abandon() }
 }

@@ -1,27 +1,27 @@
 import Foundation
 
 /// An axis-aligned box in SVG coordinates (y grows downwards).
-public struct PlotRect: Sendable, Equatable {
-    public var x: Double, y: Double, width: Double, height: Double
-    public init(x: Double, y: Double, width: Double, height: Double) {
+package struct PlotRect: Sendable, Equatable {
+    package var x: Double, y: Double, width: Double, height: Double
+    package init(x: Double, y: Double, width: Double, height: Double) {
         self.x = x; self.y = y; self.width = width; self.height = height
     }
-    public var maxX: Double { x + width }
-    public var maxY: Double { y + height }
-    public var midX: Double { x + width / 2 }
-    public var midY: Double { y + height / 2 }
+    package var maxX: Double { x + width }
+    package var maxY: Double { y + height }
+    package var midX: Double { x + width / 2 }
+    package var midY: Double { y + height / 2 }
 
     /// Whether the two boxes share any area (touching edges do not count).
-    public func intersects(_ o: PlotRect) -> Bool {
+    package func intersects(_ o: PlotRect) -> Bool {
         x < o.maxX && o.x < maxX && y < o.maxY && o.y < maxY
     }
 
-    public func contains(_ o: PlotRect) -> Bool { o.x >= x && o.maxX <= maxX && o.y >= y && o.maxY <= maxY }
+    package func contains(_ o: PlotRect) -> Bool { o.x >= x && o.maxX <= maxX && o.y >= y && o.maxY <= maxY }
 
-    public func insetBy(_ d: Double) -> PlotRect { PlotRect(x: x + d, y: y + d, width: width - 2 * d, height: height - 2 * d) }
+    package func insetBy(_ d: Double) -> PlotRect { PlotRect(x: x + d, y: y + d, width: width - 2 * d, height: height - 2 * d) }
 
     /// Whether the segment from (x0, y0) to (x1, y1) passes through the box (Liang–Barsky clipping).
-    public func crosses(_ x0: Double, _ y0: Double, _ x1: Double, _ y1: Double) -> Bool {
+    package func crosses(_ x0: Double, _ y0: Double, _ x1: Double, _ y1: Double) -> Bool {
         var t0 = 0.0, t1 = 1.0
         let dx = x1 - x0, dy = y1 - y0
         for (p, q) in [(-dx, x0 - x), (dx, maxX - x0), (-dy, y0 - y), (dy, maxY - y0)] {
@@ -44,33 +44,33 @@ public struct PlotRect: Sendable, Equatable {
 /// crossing a drawn line costs a little, so labels move off the Pareto front when they can.
 /// Points in crowded places are labelled first, while there is still room near them. A label
 /// set away from its point gets a leader line.
-public struct LabelPlacement {
-    public struct Item {
-        public var x: Double, y: Double
+package struct LabelPlacement {
+    package struct Item {
+        package var x: Double, y: Double
         /// Radius of the point's marker.
-        public var radius: Double
-        public var width: Double, height: Double
-        public init(x: Double, y: Double, radius: Double, width: Double, height: Double) {
+        package var radius: Double
+        package var width: Double, height: Double
+        package init(x: Double, y: Double, radius: Double, width: Double, height: Double) {
             self.x = x; self.y = y; self.radius = radius; self.width = width; self.height = height
         }
     }
 
-    public struct Placed: Sendable {
-        public var box: PlotRect
+    package struct Placed: Sendable {
+        package var box: PlotRect
         /// Drawn from the point to the label when the label sits away from it.
-        public var needsLeader: Bool
+        package var needsLeader: Bool
         /// False if no free position was found and the least-bad one was kept.
-        public var free: Bool
+        package var free: Bool
     }
 
-    public var area: PlotRect
-    public var obstacles: [PlotRect] = []
+    package var area: PlotRect
+    package var obstacles: [PlotRect] = []
     /// Segments (x0, y0, x1, y1) a label should avoid crossing.
-    public var lines: [(Double, Double, Double, Double)] = []
-    public var gap = 3.0
-    public var rings: [Double] = [0, 10, 22, 36, 54, 76, 102, 132]
+    package var lines: [(Double, Double, Double, Double)] = []
+    package var gap = 3.0
+    package var rings: [Double] = [0, 10, 22, 36, 54, 76, 102, 132]
 
-    public init(area: PlotRect) { self.area = area }
+    package init(area: PlotRect) { self.area = area }
 
     /// The eight directions, in order of preference: (dx, dy) of the label from its point.
     static let directions: [(Double, Double)] = [(1, 0), (-1, 0), (1, -1), (1, 1), (-1, -1), (-1, 1), (0, -1), (0, 1)]
@@ -85,7 +85,7 @@ public struct LabelPlacement {
         return PlotRect(x: x, y: y, width: item.width, height: item.height)
     }
 
-    public func place(_ items: [Item]) -> [Placed] {
+    package func place(_ items: [Item]) -> [Placed] {
         let markers = items.map { PlotRect(x: $0.x - $0.radius - 1, y: $0.y - $0.radius - 1, width: 2 * $0.radius + 2, height: 2 * $0.radius + 2) }
         // Crowded points first: the number of other points within reach of a label.
         let crowding = items.map { a in items.filter { b in abs(a.x - b.x) < 90 && abs(a.y - b.y) < 40 }.count }

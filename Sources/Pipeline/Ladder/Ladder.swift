@@ -8,19 +8,19 @@ import TensorCore
 /// validated against the unquantized model and timed, the results as a table and a plot
 /// (`LadderPlot`). What `scripts/demo.sh` did as a shell loop, with the source opened and
 /// hashed once and the base model loaded once for every rung.
-public enum Ladder {
+package enum Ladder {
     /// One rung: a preset, calibrated with the importance matrix (`q4_0+imatrix`) or not.
-    public struct Rung: Sendable, Equatable, CustomStringConvertible {
-        public var preset: String
-        public var calibrated: Bool
+    package struct Rung: Sendable, Equatable, CustomStringConvertible {
+        package var preset: String
+        package var calibrated: Bool
 
-        public init(preset: String, calibrated: Bool = false) {
+        package init(preset: String, calibrated: Bool = false) {
             self.preset = preset
             self.calibrated = calibrated
         }
 
         /// `PRESET` or `PRESET+imatrix`, the preset one of `Recipe.presetNames`.
-        public init(parsing text: String) throws {
+        package init(parsing text: String) throws {
             let s = text.trimmingCharacters(in: .whitespaces).lowercased()
             let calibrated = s.hasSuffix("+imatrix")
             let preset = calibrated ? String(s.dropLast("+imatrix".count)) : s
@@ -29,7 +29,7 @@ public enum Ladder {
         }
 
         /// A comma-separated list of rungs.
-        public static func list(_ text: String) throws -> [Rung] {
+        package static func list(_ text: String) throws -> [Rung] {
             let rungs = try text.split(separator: ",").map { try Rung(parsing: String($0)) }
             guard !rungs.isEmpty else { throw PipelineError.unknownRung(text) }
             for (i, r) in rungs.enumerated() where rungs[..<i].contains(r) { throw PipelineError.duplicateRung(r.description) }
@@ -37,27 +37,27 @@ public enum Ladder {
         }
 
         /// Every preset the quantizer knows, uncalibrated: the default ladder.
-        public static var all: [Rung] { Recipe.presetNames.map { Rung(preset: $0) } }
+        package static var all: [Rung] { Recipe.presetNames.map { Rung(preset: $0) } }
 
-        public var description: String { calibrated ? "\(preset)+imatrix" : preset }
+        package var description: String { calibrated ? "\(preset)+imatrix" : preset }
         /// The file a rung is written to, in the ladder's folder.
-        public var fileName: String { "\(description).tmt" }
+        package var fileName: String { "\(description).tmt" }
     }
 
-    public enum ImatrixSource: Sendable, Equatable {
+    package enum ImatrixSource: Sendable, Equatable {
         /// Computed by the ladder on the calibration half of the tokens (`ImportanceMatrix.collect`).
         case auto
         case file(String)
     }
 
     /// The text the rungs are measured on (and, with `--imatrix auto`, calibrated on).
-    public struct Evaluation: Sendable {
-        public var tokens: [Int]
+    package struct Evaluation: Sendable {
+        package var tokens: [Int]
         /// Where the tokens came from (a file name, or "default evaluation text").
-        public var source: String
-        public var ctx: Int
-        public var chunks: Int?
-        public init(tokens: [Int], source: String, ctx: Int = 512, chunks: Int? = nil) {
+        package var source: String
+        package var ctx: Int
+        package var chunks: Int?
+        package init(tokens: [Int], source: String, ctx: Int = 512, chunks: Int? = nil) {
             self.tokens = tokens
             self.source = source
             self.ctx = ctx
@@ -65,55 +65,55 @@ public enum Ladder {
         }
     }
 
-    public struct Options: Sendable {
-        public var rungs: [Rung] = Rung.all
+    package struct Options: Sendable {
+        package var rungs: [Rung] = Rung.all
         /// The importance matrix of the `+imatrix` rungs. Given with no `+imatrix` rung, every
         /// rung is calibrated with it.
-        public var imatrix: ImatrixSource?
-        public var evaluation: Evaluation
+        package var imatrix: ImatrixSource?
+        package var evaluation: Evaluation
         /// The folder the base, the rungs, the importance matrix and the plot are written to.
-        public var directory: String
-        public var replacing = false
-        public var threads = availableCores
+        package var directory: String
+        package var replacing = false
+        package var threads = availableCores
         /// Tokens generated (greedy) to time decoding; 0 skips it.
-        public var speedTokens = 32
+        package var speedTokens = 32
         /// Q8 activations for the integer kernels, as `validate` and `generate` run by default.
-        public var quantizedActivations = true
-        public var command: [String] = []
-        public var hashSources = true
-        public var hashCache: HashCache?
+        package var quantizedActivations = true
+        package var command: [String] = []
+        package var hashSources = true
+        package var hashCache: HashCache?
         /// A folder with llama.cpp's `llama-quantize` and `llama-perplexity`: its points for the
         /// same presets go beside ours (`LlamaCppLadder`).
-        public var llamaCpp: String?
+        package var llamaCpp: String?
         /// The evaluation text itself, for llama-perplexity (nil when the tokens came as ids).
-        public var evaluationText: String?
+        package var evaluationText: String?
         /// The plot's title (default: the source's file name).
-        public var title: String?
-        public init(evaluation: Evaluation, directory: String) {
+        package var title: String?
+        package init(evaluation: Evaluation, directory: String) {
             self.evaluation = evaluation
             self.directory = directory
         }
     }
 
     /// One measured rung (one row of the table, one point of the plot).
-    public struct Row: Codable, Sendable {
-        public var type: String
-        public var preset: String
-        public var imatrix: Bool
-        public var file: String
-        public var fileBytes: Int
-        public var bitsPerWeight: Double
-        public var meanRMSE: Double?
-        public var ppl: Double
-        public var pplBase: Double
-        public var meanKLD: Double
-        public var p99KLD: Double
-        public var top1Agreement: Double
-        public var quantizeSeconds: Double
+    package struct Row: Codable, Sendable {
+        package var type: String
+        package var preset: String
+        package var imatrix: Bool
+        package var file: String
+        package var fileBytes: Int
+        package var bitsPerWeight: Double
+        package var meanRMSE: Double?
+        package var ppl: Double
+        package var pplBase: Double
+        package var meanKLD: Double
+        package var p99KLD: Double
+        package var top1Agreement: Double
+        package var quantizeSeconds: Double
         /// The model's own forward passes over the evaluated chunks (the base's not counted).
-        public var promptTokensPerSecond: Double
+        package var promptTokensPerSecond: Double
         /// Greedy decoding after a short prompt (nil when `speedTokens` is 0).
-        public var tokensPerSecond: Double?
+        package var tokensPerSecond: Double?
         enum CodingKeys: String, CodingKey {
             case type, preset, imatrix, file, ppl
             case fileBytes = "file_bytes", bitsPerWeight = "bits_per_weight", meanRMSE = "mean_rmse", pplBase = "ppl_base"
@@ -122,21 +122,21 @@ public enum Ladder {
         }
     }
 
-    public struct Report: Codable, Sendable {
-        public var source: String
+    package struct Report: Codable, Sendable {
+        package var source: String
         /// The unquantized model every rung is validated against (the source itself when it
         /// holds no block-quantized tensor, else an f32 `.tmt` converted from it).
-        public var base: String
-        public var baseConverted: Bool
-        public var imatrix: String?
-        public var evaluation: String
-        public var ctx: Int
-        public var tokensScored: Int
-        public var pplBase: Double
-        public var rows: [Row]
-        public var llamaCpp: [LlamaCppLadder.Row]?
-        public var plot: String
-        public var seconds: Double
+        package var base: String
+        package var baseConverted: Bool
+        package var imatrix: String?
+        package var evaluation: String
+        package var ctx: Int
+        package var tokensScored: Int
+        package var pplBase: Double
+        package var rows: [Row]
+        package var llamaCpp: [LlamaCppLadder.Row]?
+        package var plot: String
+        package var seconds: Double
         enum CodingKeys: String, CodingKey {
             case source, base, imatrix, evaluation, ctx, rows, plot, seconds
             case baseConverted = "base_converted", tokensScored = "tokens_scored", pplBase = "ppl_base", llamaCpp = "llama_cpp"
@@ -145,7 +145,7 @@ public enum Ladder {
 
     /// Runs the whole ladder. `observer` hears of each step when it is done and gives the
     /// progress reporter of the step under way.
-    public static func run(_ source: String, options: Options, observer: LadderObserver = SilentLadderObserver()) throws -> Report {
+    package static func run(_ source: String, options: Options, observer: LadderObserver = SilentLadderObserver()) throws -> Report {
         let start = Date()
         let dir = options.directory
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -326,15 +326,15 @@ public enum Ladder {
 
 /// Hears of the ladder's steps. The CLI prints a line per finished step and draws a bar for
 /// the step under way on a terminal.
-public protocol LadderObserver: AnyObject {
+package protocol LadderObserver: AnyObject {
     /// Step `index` of `total` is done; `message` says what it did.
     func step(_ index: Int, of total: Int, _ message: String)
     /// The progress reporter for the step now starting (`title`: "quantize q4_0", …).
     func progress(_ title: String) -> ProgressReporter
 }
 
-public final class SilentLadderObserver: LadderObserver {
-    public init() {}
-    public func step(_ index: Int, of total: Int, _ message: String) {}
-    public func progress(_ title: String) -> ProgressReporter { SilentProgress() }
+package final class SilentLadderObserver: LadderObserver {
+    package init() {}
+    package func step(_ index: Int, of total: Int, _ message: String) {}
+    package func progress(_ title: String) -> ProgressReporter { SilentProgress() }
 }

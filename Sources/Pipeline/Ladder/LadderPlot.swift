@@ -6,34 +6,34 @@ import TensorCore
 /// point of its series beats on both axes (those filled, the dominated ones hollow), a legend.
 /// Labels are placed by `LabelPlacement` from text widths measured with DejaVu Sans' advance
 /// widths (the widest of the usual sans-serif fonts, so narrower fonts fit the same boxes).
-public struct LadderPlot {
-    public struct Point: Sendable {
-        public var label: String
-        public var bitsPerWeight: Double
-        public var meanKLD: Double
-        public init(label: String, bitsPerWeight: Double, meanKLD: Double) {
+package struct LadderPlot {
+    package struct Point: Sendable {
+        package var label: String
+        package var bitsPerWeight: Double
+        package var meanKLD: Double
+        package init(label: String, bitsPerWeight: Double, meanKLD: Double) {
             self.label = label
             self.bitsPerWeight = bitsPerWeight
             self.meanKLD = meanKLD
         }
     }
 
-    public struct Series: Sendable {
-        public var name: String
-        public var points: [Point]
-        public init(name: String, points: [Point]) {
+    package struct Series: Sendable {
+        package var name: String
+        package var points: [Point]
+        package init(name: String, points: [Point]) {
             self.name = name
             self.points = points
         }
     }
 
-    public var title: String
-    public var subtitle: String
-    public var series: [Series]
-    public var width = 820.0
-    public var height = 540.0
+    package var title: String
+    package var subtitle: String
+    package var series: [Series]
+    package var width = 820.0
+    package var height = 540.0
 
-    public init(title: String, subtitle: String = "", series: [Series]) {
+    package init(title: String, subtitle: String = "", series: [Series]) {
         self.title = title
         self.subtitle = subtitle
         self.series = series
@@ -44,26 +44,26 @@ public struct LadderPlot {
     static let colours = ["#1f6fb4", "#e07b00", "#2a9d55", "#a33ea1"]
     /// Darker shades of the same, for label text (readable, and tells same-named labels apart).
     static let textColours = ["#174f80", "#9a5200", "#1d6e3b", "#732b71"]
-    public static let fontSize = 12.0
+    package static let fontSize = 12.0
     static let radius = 5.0
     /// The smallest KL divergence drawn (an exact copy has 0, which a log axis cannot show).
     static let floorKLD = 1e-6
 
     /// Where everything goes, computed once and shared by `svg()` and the tests.
-    public struct Layout {
-        public struct Marker { public var series: Int; public var index: Int; public var x: Double; public var y: Double; public var onFront: Bool }
-        public struct Tick { public var value: Double; public var position: Double; public var label: String?; public var major: Bool }
-        public var area: PlotRect
-        public var markers: [Marker]
-        public var labels: [LabelPlacement.Placed]
-        public var fronts: [[(Double, Double)]]
-        public var xTicks: [Tick]
-        public var yTicks: [Tick]
-        public var legend: PlotRect
+    package struct Layout {
+        package struct Marker { package var series: Int; public var index: Int; public var x: Double; public var y: Double; public var onFront: Bool }
+        package struct Tick { package var value: Double; public var position: Double; public var label: String?; public var major: Bool }
+        package var area: PlotRect
+        package var markers: [Marker]
+        package var labels: [LabelPlacement.Placed]
+        package var fronts: [[(Double, Double)]]
+        package var xTicks: [Tick]
+        package var yTicks: [Tick]
+        package var legend: PlotRect
     }
 
     /// Text width in pixels at `size`, from DejaVu Sans' advance widths (em).
-    public static func textWidth(_ s: String, size: Double = fontSize) -> Double {
+    package static func textWidth(_ s: String, size: Double = fontSize) -> Double {
         let em: [Character: Double] = [
             "f": 0.352, "i": 0.278, "j": 0.278, "l": 0.278, "r": 0.411, "t": 0.392, "s": 0.521, "c": 0.55, "z": 0.525,
             "m": 0.974, "w": 0.818, "k": 0.579, "v": 0.592, "x": 0.592, "y": 0.592, "_": 0.5, "+": 0.838, ".": 0.318,
@@ -76,7 +76,7 @@ public struct LadderPlot {
 
     /// Indices of the points of `points` on the Pareto front (fewer bits and lower KLD are
     /// better), in order of bits per weight.
-    public static func paretoFront(_ points: [Point]) -> [Int] {
+    package static func paretoFront(_ points: [Point]) -> [Int] {
         let order = points.indices.sorted { (points[$0].bitsPerWeight, points[$0].meanKLD) < (points[$1].bitsPerWeight, points[$1].meanKLD) }
         var front: [Int] = []
         var best = Double.infinity
@@ -100,7 +100,7 @@ public struct LadderPlot {
         return "1e\(k)"
     }
 
-    public func layout() -> Layout {
+    package func layout() -> Layout {
         let area = PlotRect(x: 78, y: 66, width: width - 78 - 28, height: height - 66 - 58)
         let all = series.flatMap(\.points)
         let bits = all.map(\.bitsPerWeight), klds = all.map { max($0.meanKLD, Self.floorKLD) }
@@ -190,7 +190,7 @@ public struct LadderPlot {
         }
     }
 
-    public func svg() -> String {
+    package func svg() -> String {
         let l = layout()
         let a = l.area
         var o: [String] = []
@@ -259,7 +259,7 @@ public struct LadderPlot {
     }
 
     /// Writes the SVG atomically (a temporary file renamed over `target`).
-    public func write(to target: OutputTarget) throws {
+    package func write(to target: OutputTarget) throws {
         let out = try AtomicOutputFile(target: target)
         try Array(svg().utf8).withUnsafeBytes { try out.write($0) }
         try out.commit()

@@ -7,17 +7,17 @@ import TensorCore
 /// (`llama-perplexity --kl-divergence-base` once, then `--kl-divergence` per file). The f32
 /// base GGUF is made by `llama-quantize --allow-requantize … F32` (dequantizing), so the source
 /// must be a GGUF: Tramontane writes no GGUF.
-public enum LlamaCppLadder {
-    public struct Row: Codable, Sendable {
-        public var type: String
+package enum LlamaCppLadder {
+    package struct Row: Codable, Sendable {
+        package var type: String
         /// The llama-quantize type it was made with ("Q4_K_M", "Q4_K_S --pure", …).
-        public var llamaType: String
-        public var file: String
-        public var fileBytes: Int
+        package var llamaType: String
+        package var file: String
+        package var fileBytes: Int
         /// All tensor bytes × 8 over all weights, as for our rows.
-        public var bitsPerWeight: Double
-        public var meanKLD: Double
-        public var quantizeSeconds: Double
+        package var bitsPerWeight: Double
+        package var meanKLD: Double
+        package var quantizeSeconds: Double
         enum CodingKeys: String, CodingKey {
             case type, file
             case llamaType = "llama_type", fileBytes = "file_bytes", bitsPerWeight = "bits_per_weight", meanKLD = "mean_kld"

@@ -11,15 +11,15 @@ import TensorCore
 /// speeds). `Q4_0TokenGEMMTests` checks it against the dequantized product.
 extension PackedQ4_0 {
     /// The kernel works on groups of this many rows (a matrix's last 16 rows may be a half group).
-    public static let tokenGEMMRows = 32
+    package static let tokenGEMMRows = 32
     static let chunkBlocks = 8
 
     /// Whether `multiply` accepts this matrix: every repacked one (whole 16-row groups).
-    public var acceptsTokenGEMM: Bool { rows % 16 == 0 }
+    package var acceptsTokenGEMM: Bool { rows % 16 == 0 }
 
     /// y[t · stride + o] = Σ W[o, ·] · a[t, ·] for rows o in `r` and every token of `a`; `r`
     /// starts at a multiple of 32 and ends at one or at the matrix's last row.
-    public func multiply(_ a: Q8Tokens, rows r: Range<Int>, into y: UnsafeMutablePointer<Float>, stride: Int) {
+    package func multiply(_ a: Q8Tokens, rows r: Range<Int>, into y: UnsafeMutablePointer<Float>, stride: Int) {
         typealias I16 = SIMD16<Int16>
         typealias I32 = SIMD8<Int32>
         typealias V = SIMD8<Float>

@@ -17,10 +17,10 @@ import _Builtin_intrinsics.intel
 ///
 /// The same bytes as the Q4_0 rows, so repacking costs no extra memory once the mapped
 /// originals are dropped. `dequantize` decodes the packed rows for the batched (prompt) path.
-public struct PackedQ4_0: @unchecked Sendable {
-    public typealias Lanes = SIMD16<UInt16>
-    public let rows: Int
-    public let columns: Int
+package struct PackedQ4_0: @unchecked Sendable {
+    package typealias Lanes = SIMD16<UInt16>
+    package let rows: Int
+    package let columns: Int
     var blocks: Int { columns / 32 }
     /// [group][block] chunks of 8 level vectors and 16 f32 scales.
     let chunks: UnsafeMutableRawPointer
@@ -34,11 +34,11 @@ public struct PackedQ4_0: @unchecked Sendable {
     private let owner: AnonymousMapping
 
     /// Whether a [rows, columns] Q4_0 matrix can be repacked (whole groups and blocks).
-    public static func accepts(rows: Int, columns: Int) -> Bool { rows > 0 && rows % 16 == 0 && columns > 0 && columns % 32 == 0 }
+    package static func accepts(rows: Int, columns: Int) -> Bool { rows > 0 && rows % 16 == 0 && columns > 0 && columns % 32 == 0 }
 
     /// Repacks `rows` Q4_0 rows of `columns` weights stored from `base` (18 bytes per block).
     /// Nil if the memory for the copy cannot be had. Matrices of one model share `arena`.
-    public init?(_ base: UnsafeRawPointer, rows: Int, columns: Int, arena: LargeBufferArena = LargeBufferArena()) {
+    package init?(_ base: UnsafeRawPointer, rows: Int, columns: Int, arena: LargeBufferArena = LargeBufferArena()) {
         self.rows = rows
         self.columns = columns
         let nb = columns / 32, groups = rows / 16
@@ -69,7 +69,7 @@ public struct PackedQ4_0: @unchecked Sendable {
     }
 
     /// y[o] = Σ W[o, ·]·x for the rows of groups `groups` (rows 16·g … 16·g + 15).
-    public func matvec(_ a: Q8Activation, groups: Range<Int>, into y: UnsafeMutablePointer<Float>) {
+    package func matvec(_ a: Q8Activation, groups: Range<Int>, into y: UnsafeMutablePointer<Float>) {
         #if arch(x86_64) && TRAMONTANE_AVX2
         matvecBytes(a, groups: groups, into: y)
         #else
@@ -158,7 +158,7 @@ public struct PackedQ4_0: @unchecked Sendable {
     }
 
     /// Decodes rows `r` (whole groups) into `out`, row-major f32.
-    public func dequantize(rows r: Range<Int>, into out: UnsafeMutablePointer<Float>) {
+    package func dequantize(rows r: Range<Int>, into out: UnsafeMutablePointer<Float>) {
         let nb = blocks
         for row in r {
             let g = row / 16, lane = row % 16

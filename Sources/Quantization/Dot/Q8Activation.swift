@@ -6,18 +6,18 @@
 /// 1, 3, 5, … — so a kernel multiplies 16-bit lanes without widening the activation again;
 /// plus d and d·Σq (what Q4_1's minimum multiplies). The same levels also as int8 in position
 /// order (32 bytes a block), for kernels that multiply bytes (`vpmaddubsw`).
-public struct Q8Activation {
-    public typealias Lanes = SIMD16<Int16>
-    public static let blockSize = 32
-    public let count: Int
-    public var blocks: Int { count / Self.blockSize }
+package struct Q8Activation {
+    package typealias Lanes = SIMD16<Int16>
+    package static let blockSize = 32
+    package let count: Int
+    package var blocks: Int { count / Self.blockSize }
     var lanes: [Lanes]
     var bytes: [Int8]
     var scales: [Float]
     var scaledSums: [Float]
 
     /// Quantizes `x[0 ..< count]`; `count` must be a multiple of 32 (callers check `accepts`).
-    public init(_ x: UnsafePointer<Float>, count: Int) {
+    package init(_ x: UnsafePointer<Float>, count: Int) {
         self.count = count
         let nb = count / Self.blockSize
         lanes = [Lanes](repeating: Lanes(), count: 2 * nb)
@@ -76,10 +76,10 @@ public struct Q8Activation {
     }
 
     /// Whether a row of `count` values can be quantized this way.
-    public static func accepts(_ count: Int) -> Bool { count > 0 && count % blockSize == 0 }
+    package static func accepts(_ count: Int) -> Bool { count > 0 && count % blockSize == 0 }
 
     /// The quantized value at position `i` (for references and tests).
-    public func value(_ i: Int) -> Float {
+    package func value(_ i: Int) -> Float {
         let b = i / Self.blockSize, j = i % Self.blockSize
         return Float(lanes[2 * b + (j & 1)][j / 2]) * scales[b]
     }
@@ -101,15 +101,15 @@ public struct Q8Activation {
 
 /// What a `Q8RowDot` kernel reads of a `Q8Activation`: per 32-value block two vectors of int16
 /// lanes (even, odd positions), 32 int8 levels in position order, the scale d and d·Σq.
-public struct Q8Row {
-    public let lanes: UnsafePointer<Q8Activation.Lanes>
-    public let bytes: UnsafePointer<Int8>
-    public let scales: UnsafePointer<Float>
-    public let sums: UnsafePointer<Float>
-    public let blocks: Int
+package struct Q8Row {
+    package let lanes: UnsafePointer<Q8Activation.Lanes>
+    package let bytes: UnsafePointer<Int8>
+    package let scales: UnsafePointer<Float>
+    package let sums: UnsafePointer<Float>
+    package let blocks: Int
 
     /// The same activation without its first `n` blocks (a row's tail blocks).
-    @inline(__always) public func dropping(_ n: Int) -> Q8Row {
+    @inline(__always) package func dropping(_ n: Int) -> Q8Row {
         Q8Row(lanes: lanes + 2 * n, bytes: bytes + 32 * n, scales: scales + n, sums: sums + n, blocks: blocks - n)
     }
 }

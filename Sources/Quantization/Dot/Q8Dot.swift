@@ -11,20 +11,20 @@ import _Builtin_intrinsics.intel
 /// With -target-cpu haswell each block is about twenty AVX2 instructions (vpmullw, vpsraw, …).
 /// Each format's kernel is its `BlockFormat.q8Dot` (in `Formats/`); the lane arithmetic they
 /// share is here. `scalarDot` is the plain reference.
-public enum Q8Dot {
+package enum Q8Dot {
     typealias Lanes = Q8Activation.Lanes
     typealias I32 = SIMD8<Int32>
     typealias V = SIMD8<Float>
 
     /// The integer kernel of `dtype`'s format, if it has one (`BlockFormat.q8Dot`).
-    public static func kernel(_ dtype: DType) -> Q8RowDot? { BlockFormats.format(dtype)?.q8Dot }
+    package static func kernel(_ dtype: DType) -> Q8RowDot? { BlockFormats.format(dtype)?.q8Dot }
 
     /// Whether `dtype`'s format has an integer kernel.
-    public static func supports(_ dtype: DType) -> Bool { kernel(dtype) != nil }
+    package static func supports(_ dtype: DType) -> Bool { kernel(dtype) != nil }
 
     /// y[o] = Σ W[o, ·]·x for rows `r` of a matrix whose rows start `rowBytes` apart at `base`,
     /// with the kernel of the matrix's format; rows are `a.count` long.
-    public static func matvec(_ base: UnsafeRawPointer, rowBytes: Int, rows r: Range<Int>, kernel: Q8RowDot, _ a: Q8Activation,
+    package static func matvec(_ base: UnsafeRawPointer, rowBytes: Int, rows r: Range<Int>, kernel: Q8RowDot, _ a: Q8Activation,
                               into y: UnsafeMutablePointer<Float>) {
         a.withRow { x in
             for o in r { y[o] = kernel(base + o * rowBytes, x) }
@@ -32,7 +32,7 @@ public enum Q8Dot {
     }
 
     /// Σ w·x for one row.
-    public static func dot(_ row: UnsafeRawPointer, kernel: Q8RowDot, _ a: Q8Activation) -> Float {
+    package static func dot(_ row: UnsafeRawPointer, kernel: Q8RowDot, _ a: Q8Activation) -> Float {
         var y: Float = 0
         matvec(row, rowBytes: 0, rows: 0..<1, kernel: kernel, a, into: &y)
         return y
@@ -118,7 +118,7 @@ public enum Q8Dot {
 
     /// The plain reference: the row decoded to f32 times the activation's decoded values,
     /// summed in order in Double.
-    public static func scalarDot(_ row: UnsafeRawPointer, dtype: DType, _ a: Q8Activation) throws -> Float {
+    package static func scalarDot(_ row: UnsafeRawPointer, dtype: DType, _ a: Q8Activation) throws -> Float {
         var w = [Float](repeating: 0, count: a.count)
         try w.withUnsafeMutableBufferPointer { out in
             try Dequantize.toFloat(UnsafeRawBufferPointer(start: row, count: try dtype.rowBytes(a.count)), dtype: dtype, into: out)

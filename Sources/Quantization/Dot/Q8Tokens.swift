@@ -2,23 +2,23 @@
 /// (blocks of 32, d = max|x| / 127, q = round(x / d) clamped to ±127) but stored for the
 /// batched kernels: levels as Int16 in position order, row after row, and one f32 scale per
 /// block. A NaN activation cannot trap: levels are clamped.
-public struct Q8Tokens {
-    public static let blockSize = 32
-    public let tokens: Int
-    public let columns: Int
-    public var blocks: Int { columns / Self.blockSize }
+package struct Q8Tokens {
+    package static let blockSize = 32
+    package let tokens: Int
+    package let columns: Int
+    package var blocks: Int { columns / Self.blockSize }
     /// [tokens + 3 zero rows][columns]: the kernels read four tokens at a time.
     var levels: [Int16]
     /// [tokens][blocks]
     var scales: [Float]
 
     /// Whether rows of `columns` values can be quantized this way.
-    public static func accepts(_ columns: Int) -> Bool { columns > 0 && columns % blockSize == 0 }
+    package static func accepts(_ columns: Int) -> Bool { columns > 0 && columns % blockSize == 0 }
 
     /// Quantizes `tokens` rows of `columns` (a multiple of 32) starting at `x`. `parallel(n, f)`
     /// may run f(0 ..< n) on several threads (it must return when all are done); each f(j)
     /// quantizes 16 tokens.
-    public init(_ x: UnsafePointer<Float>, tokens: Int, columns: Int,
+    package init(_ x: UnsafePointer<Float>, tokens: Int, columns: Int,
                 parallel: (Int, @escaping (Int) -> Void) -> Void = { n, f in for j in 0..<n { f(j) } }) {
         self.tokens = tokens
         self.columns = columns
@@ -46,7 +46,7 @@ public struct Q8Tokens {
     }
 
     /// The quantized value of token `t` at position `i` (for references and tests).
-    public func value(_ t: Int, _ i: Int) -> Float {
+    package func value(_ t: Int, _ i: Int) -> Float {
         Float(levels[t * columns + i]) * scales[t * blocks + i / Self.blockSize]
     }
 

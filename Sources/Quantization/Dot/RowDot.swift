@@ -1,14 +1,14 @@
 import TensorCore
 
 /// Σ w·x of one stored row against f32 activations: (row, x, n, scratch of n floats) → the dot product.
-public typealias F32RowDot = (UnsafeRawPointer, UnsafePointer<Float>, Int, UnsafeMutablePointer<Float>) -> Float
+package typealias F32RowDot = (UnsafeRawPointer, UnsafePointer<Float>, Int, UnsafeMutablePointer<Float>) -> Float
 
 /// Dot products of one stored weight row with an f32 activation row, decoding each block in
 /// registers (SIMD8 lanes, FMA with -target-cpu haswell): the f32 and f16 kernels and what the
 /// block formats' own kernels (`BlockFormat.dot`, in `Formats/`) share; a format without a
 /// kernel of its own decodes the row into `scratch` and uses the f32 one. `scalarDot` is the plain reference the tests
 /// hold these against.
-public enum RowDot {
+package enum RowDot {
     typealias V = SIMD8<Float>
 
     @inline(__always) static func load8(_ p: UnsafeRawPointer, _ o: Int) -> V { p.loadUnaligned(fromByteOffset: o, as: V.self) }
@@ -16,12 +16,12 @@ public enum RowDot {
     /// Σ w·x for one stored row of `n` weights of `dtype` against f32 `x`; `scratch` holds `n`
     /// floats for formats that decode first. Integer types are not weights (`WeightMatrix`
     /// refuses them) and give NaN.
-    public static func dot(_ row: UnsafeRawPointer, dtype: DType, _ x: UnsafePointer<Float>, _ n: Int, scratch: UnsafeMutablePointer<Float>) -> Float {
+    package static func dot(_ row: UnsafeRawPointer, dtype: DType, _ x: UnsafePointer<Float>, _ n: Int, scratch: UnsafeMutablePointer<Float>) -> Float {
         kernel(dtype)?(row, x, n, scratch) ?? .nan
     }
 
     /// The f32-activation kernel for `dtype`: the format's own (`BlockFormat.dot`), or a float one.
-    public static func kernel(_ dtype: DType) -> F32RowDot? {
+    package static func kernel(_ dtype: DType) -> F32RowDot? {
         if let format = BlockFormats.format(dtype) { return format.dot }
         switch dtype {
         case .f32: return { w, x, n, _ in f32(w, x, n) }
@@ -42,7 +42,7 @@ public enum RowDot {
         }
     }
 
-    public static func f32(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ n: Int) -> Float {
+    package static func f32(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ n: Int) -> Float {
         let xr = UnsafeRawPointer(x)
         var a = V(repeating: 0), b = V(repeating: 0)
         var i = 0
@@ -111,7 +111,7 @@ public enum RowDot {
     }
 
     /// The plain reference: decode the whole row, then multiply and add in order.
-    public static func scalarDot(_ row: UnsafeRawPointer, dtype: DType, _ x: UnsafePointer<Float>, _ n: Int) throws -> Float {
+    package static func scalarDot(_ row: UnsafeRawPointer, dtype: DType, _ x: UnsafePointer<Float>, _ n: Int) throws -> Float {
         var w = [Float](repeating: 0, count: n)
         try w.withUnsafeMutableBufferPointer { out in
             try Dequantize.toFloat(UnsafeRawBufferPointer(start: row, count: try dtype.rowBytes(n)), dtype: dtype, into: out, columns: n)

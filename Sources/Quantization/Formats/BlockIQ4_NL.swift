@@ -7,12 +7,12 @@ import _Builtin_intrinsics.intel
 /// table `kvalues_iq4nl` (low nibbles weights 0…15, high nibbles 16…31); w = d·table[q].
 /// 18 bytes, 4.5 bits per weight. The table's steps grow towards its ends, so the levels are
 /// denser where weights are: at the same size as Q4_0, a lower error on bell-shaped blocks.
-public enum BlockIQ4_NL: EightBlockSearch {
-    public static let dtype = DType.iq4_nl
-    public static let layoutBytes = 2 + 16   // f16 d, 16 B indices
+package enum BlockIQ4_NL: EightBlockSearch {
+    package static let dtype = DType.iq4_nl
+    package static let layoutBytes = 2 + 16   // f16 d, 16 B indices
 
     /// ggml's `dequantize_row_iq4_nl`: d · table[q] in f32.
-    public static func dequantize(block: UnsafeRawPointer, into out: UnsafeMutablePointer<Float>) {
+    package static func dequantize(block: UnsafeRawPointer, into out: UnsafeMutablePointer<Float>) {
         let d = loadHalf(block, 0)
         let t = NonLinearSearch.table
         for j in 0..<16 {
@@ -39,7 +39,7 @@ public enum BlockIQ4_NL: EightBlockSearch {
     /// weights x², the extreme mapped to ±127 and −127 + t for t = −7…7 with least-squares
     /// refits, d stored as f16, levels nearest x/d for the unrounded d. Bit for bit, one block
     /// in lane 0 of the eight-lane search.
-    public static func quantizeReference(_ x: UnsafePointer<Float>, into block: UnsafeMutableRawPointer) {
+    package static func quantizeReference(_ x: UnsafePointer<Float>, into block: UnsafeMutableRawPointer) {
         oneBlock(x, weights: nil) { xt, _ in
             let d = reference(xt)
             store(xt, scale: d, id: NonLinearSearch.reciprocal(d), into: block, count: 1)
@@ -66,14 +66,14 @@ public enum BlockIQ4_NL: EightBlockSearch {
         }
     }
 
-    public static func quantize(_ x: UnsafePointer<Float>, weights: UnsafePointer<Float>?, into block: UnsafeMutableRawPointer) {
+    package static func quantize(_ x: UnsafePointer<Float>, weights: UnsafePointer<Float>?, into block: UnsafeMutableRawPointer) {
         oneBlock(x, weights: weights) { xt, wt in
             let (d, id) = NonLinearSearch.searchScales(xt, wt, reference: reference(xt))
             store(xt, scale: d, id: id, into: block, count: 1)
         }
     }
 
-    public static func quantize8(_ x: UnsafePointer<Float>, importance: RowImportance, into blocks: UnsafeMutableRawPointer) {
+    package static func quantize8(_ x: UnsafePointer<Float>, importance: RowImportance, into blocks: UnsafeMutableRawPointer) {
         ScaleSearch8.withLanes(x, .importance(importance), 32) { xt, wt in
             let (d, id) = NonLinearSearch.searchScales(xt, wt, reference: reference(xt))
             store(xt, scale: d, id: id, into: blocks)
@@ -82,7 +82,7 @@ public enum BlockIQ4_NL: EightBlockSearch {
 
     // MARK: Dot products (the engine's kernels; `Dot/` holds what they share)
 
-    public static var q8Dot: Q8RowDot? { q8Row }
+    package static var q8Dot: Q8RowDot? { q8Row }
 
     /// The 32 table values of a block's indices (16 bytes at `p`), as int8 in the byte order of
     /// `Q8Dot.nibbles` (byte k = weight k), two per 16-bit lane: one `vpshufb` of the table

@@ -6,9 +6,9 @@ import TensorCore
 /// block's); w = d·(ls − 32)·table[q]. 136 bytes, 4.25 bpw. Rows that are not a multiple of 256
 /// end in IQ4_NL blocks (DType.tailType): the same table with a scale per 32 weights, which is
 /// what llama.cpp writes for a whole tensor whose rows are not (`tensor_type_fallback`).
-public enum BlockIQ4_XS: BlockFormat {
-    public static let dtype = DType.iq4_xs
-    public static let layoutBytes = 2 + 2 + 4 + 128   // f16 d, u16 scales_h, 4 B scales_l, 128 B indices
+package enum BlockIQ4_XS: BlockFormat {
+    package static let dtype = DType.iq4_xs
+    package static let layoutBytes = 2 + 2 + 4 + 128   // f16 d, u16 scales_h, 4 B scales_l, 128 B indices
 
     /// The 6-bit sub-scale ls of sub-block `ib` (ggml's `dequantize_row_iq4_xs`).
     @inline(__always) static func subScale(_ block: UnsafeRawPointer, _ ib: Int) -> Int {
@@ -18,7 +18,7 @@ public enum BlockIQ4_XS: BlockFormat {
     }
 
     /// ggml's `dequantize_row_iq4_xs`: dl = d·(ls − 32), then dl · table[q], in f32.
-    public static func dequantize(block: UnsafeRawPointer, into out: UnsafeMutablePointer<Float>) {
+    package static func dequantize(block: UnsafeRawPointer, into out: UnsafeMutablePointer<Float>) {
         let d = loadHalf(block, 0)
         let t = NonLinearSearch.table
         for ib in 0..<8 {
@@ -62,7 +62,7 @@ public enum BlockIQ4_XS: BlockFormat {
     /// ggml's `quantize_iq4_xs` without an importance matrix, bit for bit: the sub-blocks'
     /// scales (weights x², as IQ4_NL's), d = −s_max/32 for the sub-scale of largest magnitude
     /// (the first if tied), l = round(s/d) in −32…31, levels nearest x/(d·l) with the unrounded d.
-    public static func quantizeReference(_ x: UnsafePointer<Float>, into block: UnsafeMutableRawPointer) {
+    package static func quantizeReference(_ x: UnsafePointer<Float>, into block: UnsafeMutableRawPointer) {
         ScaleSearch8.withLanes(x, .given(nil), 32) { xt, _ in
             let s = BlockIQ4_NL.reference(xt)
             var maxScale: Float = 0, amaxScale: Float = 0
@@ -79,7 +79,7 @@ public enum BlockIQ4_XS: BlockFormat {
     /// stored) every sub-block's integer scale and its two neighbours, each with its best
     /// levels, by weighted error; the block with the lowest total, or ggml's reference block
     /// where that is lower (`quantizeBest`).
-    public static func quantize(_ x: UnsafePointer<Float>, weights: UnsafePointer<Float>?, into block: UnsafeMutableRawPointer) {
+    package static func quantize(_ x: UnsafePointer<Float>, weights: UnsafePointer<Float>?, into block: UnsafeMutableRawPointer) {
         typealias V = SIMD8<Float>
         quantizeBest(x, weights: weights, into: block) { out in
             ScaleSearch8.withLanes(x, .given(weights), 32) { xt, wt in
@@ -113,7 +113,7 @@ public enum BlockIQ4_XS: BlockFormat {
 
     // MARK: Dot products (the engine's kernels; `Dot/` holds what they share)
 
-    public static var q8Dot: Q8RowDot? { q8Row }
+    package static var q8Dot: Q8RowDot? { q8Row }
 
     /// IQ4_XS: in sub-block ib w = d·(ls_ib − 32)·table[q], so Σ w·x = Σ_ib d·(ls_ib − 32)·d_x·Σ table[q]·q_x
     /// (as ggml's `vec_dot_iq4_xs_q8_K`, with 32-wide activation blocks). A row that is not a

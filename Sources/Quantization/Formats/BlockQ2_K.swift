@@ -5,12 +5,12 @@ import TensorCore
 /// 0…3. 84 bytes, 2.625 bpw. Weight i = 128h + 32j + l (h < 2, j < 4, l < 32): level at bits 2j
 /// of byte 32h + l, sub-block 8h + 2j + ⌊l/16⌋. Rows that are not a multiple of 256 end in Q4_0
 /// blocks (DType.tailType).
-public enum BlockQ2_K: BlockFormat {
-    public static let dtype = DType.q2_k
-    public static let layoutBytes = 16 + 64 + 2 + 2   // 16 × (4-bit scale | 4-bit min), 2-bit levels, f16 d, f16 dmin
+package enum BlockQ2_K: BlockFormat {
+    package static let dtype = DType.q2_k
+    package static let layoutBytes = 16 + 64 + 2 + 2   // 16 × (4-bit scale | 4-bit min), 2-bit levels, f16 d, f16 dmin
 
     /// Eight lanes at a time (bit-identical with `dequantizeScalar`: the same operations).
-    public static func dequantize(block: UnsafeRawPointer, into out: UnsafeMutablePointer<Float>) {
+    package static func dequantize(block: UnsafeRawPointer, into out: UnsafeMutablePointer<Float>) {
         typealias V = SIMD8<Float>
         let d = loadHalf(block, 80), dmin = loadHalf(block, 82)
         let yr = UnsafeMutableRawPointer(out)
@@ -64,7 +64,7 @@ public enum BlockQ2_K: BlockFormat {
     /// ggml's `quantize_row_q2_K_ref`, bit for bit (tested against ggml's own output in
     /// Tests/Fixtures/quant/ggml-kquants.safetensors): per sub-block `make_qkx2_quants` with
     /// weights |x| and absolute error, 4-bit scales and mins against the largest, then levels.
-    public static func quantizeReference(_ x: UnsafePointer<Float>, into block: UnsafeMutableRawPointer) {
+    package static func quantizeReference(_ x: UnsafePointer<Float>, into block: UnsafeMutableRawPointer) {
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 256 + 16) { buf in
             let L = buf.baseAddress!, aux = L + 256
             var scales = SIMD16<Float>(), mins = SIMD16<Float>()
@@ -107,7 +107,7 @@ public enum BlockQ2_K: BlockFormat {
     /// by side), made 4-bit against the largest, then the eight neighbours of each sub-block's
     /// (scale, min) tried with the nearest levels; the reference block is kept where its weighted
     /// error is lower.
-    public static func quantize(_ x: UnsafePointer<Float>, weights: UnsafePointer<Float>?, into block: UnsafeMutableRawPointer) {
+    package static func quantize(_ x: UnsafePointer<Float>, weights: UnsafePointer<Float>?, into block: UnsafeMutableRawPointer) {
         quantizeBest(x, weights: weights, into: block) { out in search(x, weights: weights, into: out) }
     }
 
@@ -175,7 +175,7 @@ public enum BlockQ2_K: BlockFormat {
 
     // MARK: Dot products (the engine's kernels; `Dot/` holds what they share)
 
-    public static var q8Dot: Q8RowDot? { q8Row }
+    package static var q8Dot: Q8RowDot? { q8Row }
 
     /// Q2_K: per sub-block k, Σ w·x = d·sc_k·d_x·Σ q·q_x − dmin·m_k·d_x·Σ q_x. Activation block
     /// 4h + j covers sub-blocks 8h + 2j and 8h + 2j + 1 (lanes 0–3 and 4–7 of the 8 Int32 partial

@@ -8,9 +8,9 @@ import _Builtin_intrinsics.intel
 /// 0…7. 110 bytes, 3.4375 bpw. Weight i = 128h + 32j + l (h < 2, j < 4, l < 32): low bits
 /// at bits 2j of byte 32h + l, third bit at bit 4h + j of hmask byte l, sub-scale 8h + 2j + ⌊l/16⌋.
 /// Rows that are not a multiple of 256 end in Q4_0 blocks (DType.tailType).
-public enum BlockQ3_K: BlockFormat {
-    public static let dtype = DType.q3_k
-    public static let layoutBytes = 32 + 64 + 12 + 2   // hmask, 2-bit lows, 12 B 6-bit scales, f16 d
+package enum BlockQ3_K: BlockFormat {
+    package static let dtype = DType.q3_k
+    package static let layoutBytes = 32 + 64 + 12 + 2   // hmask, 2-bit lows, 12 B 6-bit scales, f16 d
 
     /// ggml's packing of the sixteen 6-bit scales (stored + 32): low nibbles in bytes 0…7 (scales
     /// 0…7 low, 8…15 high nibble), the top two bits of scale j at bits 2·⌊j/4⌋ of byte 8 + j mod 4.
@@ -22,7 +22,7 @@ public enum BlockQ3_K: BlockFormat {
     }
 
     /// Eight lanes at a time (bit-identical with `dequantizeScalar`: the same integers, the same products).
-    public static func dequantize(block: UnsafeRawPointer, into out: UnsafeMutablePointer<Float>) {
+    package static func dequantize(block: UnsafeRawPointer, into out: UnsafeMutablePointer<Float>) {
         typealias V = SIMD8<Float>
         let d = loadHalf(block, 108)
         let yr = UnsafeMutableRawPointer(out)
@@ -89,7 +89,7 @@ public enum BlockQ3_K: BlockFormat {
     /// ggml's `quantize_row_q3_K_ref`, bit for bit (tested against ggml's own output in
     /// Tests/Fixtures/quant/ggml-kquants.safetensors): per sub-block `make_q3_quants` (x²-weighted
     /// fit), 6-bit scales against the largest, then levels for them.
-    public static func quantizeReference(_ x: UnsafePointer<Float>, into block: UnsafeMutableRawPointer) {
+    package static func quantizeReference(_ x: UnsafePointer<Float>, into block: UnsafeMutableRawPointer) {
         withUnsafeTemporaryAllocation(of: Int8.self, capacity: 256) { Lb in
             let L = Lb.baseAddress!
             var scales = SIMD16<Float>()
@@ -124,7 +124,7 @@ public enum BlockQ3_K: BlockFormat {
     /// side), made 6-bit against the largest (as the reference), then each sub-block's scale and
     /// its two neighbours tried with the nearest levels; the reference block is kept where its
     /// weighted error is lower.
-    public static func quantize(_ x: UnsafePointer<Float>, weights: UnsafePointer<Float>?, into block: UnsafeMutableRawPointer) {
+    package static func quantize(_ x: UnsafePointer<Float>, weights: UnsafePointer<Float>?, into block: UnsafeMutableRawPointer) {
         quantizeBest(x, weights: weights, into: block) { out in search(x, weights: weights, into: out) }
     }
 
@@ -191,7 +191,7 @@ public enum BlockQ3_K: BlockFormat {
 
     // MARK: Dot products (the engine's kernels; `Dot/` holds what they share)
 
-    public static var q8Dot: Q8RowDot? {
+    package static var q8Dot: Q8RowDot? {
         #if arch(x86_64) && TRAMONTANE_AVX2
         q8RowBytes
         #else

@@ -2,11 +2,11 @@ import TensorCore
 
 /// Q4_0: 32 weights = f16 scale d + 16 bytes of nibbles; low nibbles are weights 0…15, high
 /// nibbles 16…31; w = d·(q − 8). 18 bytes, 4.5 bits per weight.
-public enum BlockQ4_0: EightBlockSearch {
-    public static let dtype = DType.q4_0
-    public static let layoutBytes = 2 + 16   // f16 d, 16 B nibbles
+package enum BlockQ4_0: EightBlockSearch {
+    package static let dtype = DType.q4_0
+    package static let layoutBytes = 2 + 16   // f16 d, 16 B nibbles
 
-    public static func dequantize(block: UnsafeRawPointer, into out: UnsafeMutablePointer<Float>) {
+    package static func dequantize(block: UnsafeRawPointer, into out: UnsafeMutablePointer<Float>) {
         let d = loadHalf(block, 0)
         for j in 0..<16 {
             let q = block.load(fromByteOffset: 2 + j, as: UInt8.self)
@@ -20,7 +20,7 @@ public enum BlockQ4_0: EightBlockSearch {
     }
 
     /// ggml `quantize_row_q4_0_ref`: the signed extreme maps to −8, q = min(15, ⌊x/d + 8.5⌋).
-    public static func quantizeReference(_ x: UnsafePointer<Float>, into block: UnsafeMutableRawPointer) {
+    package static func quantizeReference(_ x: UnsafePointer<Float>, into block: UnsafeMutableRawPointer) {
         let (_, vmax) = BlockExtremes.signedMax(x, 32)
         let d = vmax / -8
         let id: Float = d != 0 ? 1 / d : 0
@@ -37,7 +37,7 @@ public enum BlockQ4_0: EightBlockSearch {
         pack({ UInt8(min(15, max(0, Int(x[$0] * id + 8.5)))) }, into: block)
     }
 
-    public static func quantize(_ x: UnsafePointer<Float>, weights: UnsafePointer<Float>?, into block: UnsafeMutableRawPointer) {
+    package static func quantize(_ x: UnsafePointer<Float>, weights: UnsafePointer<Float>?, into block: UnsafeMutableRawPointer) {
         // No comparison with the reference block: the search tries the reference's own
         // scale (f16-rounded, as stored) with the best levels for it, so it is never worse
         // (up to the float rounding of FittedSearch's error form).
@@ -48,7 +48,7 @@ public enum BlockQ4_0: EightBlockSearch {
         }
     }
 
-    public static func quantize8(_ x: UnsafePointer<Float>, importance: RowImportance, into blocks: UnsafeMutableRawPointer) {
+    package static func quantize8(_ x: UnsafePointer<Float>, importance: RowImportance, into blocks: UnsafeMutableRawPointer) {
         ScaleSearch8.symmetricBlocks(x, importance: importance, qmin: -8, qmax: 7, fitted: true) { b, d, q in
             let block = blocks + dtype.blockBytes * b
             storeHalf(block, 0, d)
@@ -59,7 +59,7 @@ public enum BlockQ4_0: EightBlockSearch {
     // MARK: Dot products (the engine's kernels; `Dot/` holds what they share)
 
     /// Σ w·x against f32 x: per block d · Σ (q − 8)·x (`scratch` unused), low nibbles weights 0…15, high nibbles 16…31.
-    public static func dot(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ n: Int, scratch: UnsafeMutablePointer<Float>) -> Float {
+    package static func dot(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ n: Int, scratch: UnsafeMutablePointer<Float>) -> Float {
         let xr = UnsafeRawPointer(x)
         let eight = RowDot.V(repeating: 8)
         @inline(__always) func block(_ b: Int) -> RowDot.V {
@@ -76,7 +76,7 @@ public enum BlockQ4_0: EightBlockSearch {
         return RowDot.sumOfBlocks(n / 32, block).total
     }
 
-    public static var q8Dot: Q8RowDot? { q8Row }
+    package static var q8Dot: Q8RowDot? { q8Row }
 
     /// Q4_0: w = d·(q − 8), so Σ w·x = d·d_x·Σ q·q_x − 8·d·(d_x·Σ q_x).
     static func q8Row(_ w: UnsafeRawPointer, _ a: Q8Row) -> Float {
@@ -90,5 +90,5 @@ public enum BlockQ4_0: EightBlockSearch {
     }
 
     /// Repacked for the row-per-lane kernel (`PackedQ4_0`) where rows come in groups of 16.
-    public static var residency: MatrixResidency { .repackedQ4_0 }
+    package static var residency: MatrixResidency { .repackedQ4_0 }
 }

@@ -2,11 +2,11 @@ import TensorCore
 
 /// Q4_1: 32 weights = f16 scale d + f16 minimum m + 16 bytes of nibbles; w = d·q + m.
 /// 20 bytes, 5.0 bits per weight.
-public enum BlockQ4_1: EightBlockSearch {
-    public static let dtype = DType.q4_1
-    public static let layoutBytes = 2 + 2 + 16   // f16 d, f16 m, 16 B nibbles
+package enum BlockQ4_1: EightBlockSearch {
+    package static let dtype = DType.q4_1
+    package static let layoutBytes = 2 + 2 + 16   // f16 d, f16 m, 16 B nibbles
 
-    public static func dequantize(block: UnsafeRawPointer, into out: UnsafeMutablePointer<Float>) {
+    package static func dequantize(block: UnsafeRawPointer, into out: UnsafeMutablePointer<Float>) {
         let d = loadHalf(block, 0)
         let m = loadHalf(block, 2)
         for j in 0..<16 {
@@ -21,7 +21,7 @@ public enum BlockQ4_1: EightBlockSearch {
     }
 
     /// ggml `quantize_row_q4_1_ref`: d = (max − min)/15, q = min(15, ⌊(x − min)/d + 0.5⌋).
-    public static func quantizeReference(_ x: UnsafePointer<Float>, into block: UnsafeMutableRawPointer) {
+    package static func quantizeReference(_ x: UnsafePointer<Float>, into block: UnsafeMutableRawPointer) {
         let (lo, hi) = BlockExtremes.range(x, 32)
         let d = (hi - lo) / 15
         let id: Float = d != 0 ? 1 / d : 0
@@ -40,7 +40,7 @@ public enum BlockQ4_1: EightBlockSearch {
         pack({ UInt8(min(15, max(0, Int((x[$0] - lo) * id + 0.5)))) }, into: block)
     }
 
-    public static func quantize(_ x: UnsafePointer<Float>, weights: UnsafePointer<Float>?, into block: UnsafeMutableRawPointer) {
+    package static func quantize(_ x: UnsafePointer<Float>, weights: UnsafePointer<Float>?, into block: UnsafeMutableRawPointer) {
         // No comparison with the reference block: the first candidate is the reference's own
         // (d, min), f16-rounded as stored, with the nearest levels for it, so never worse
         // (up to the float rounding of FittedSearch's error form).
@@ -52,7 +52,7 @@ public enum BlockQ4_1: EightBlockSearch {
         }
     }
 
-    public static func quantize8(_ x: UnsafePointer<Float>, importance: RowImportance, into blocks: UnsafeMutableRawPointer) {
+    package static func quantize8(_ x: UnsafePointer<Float>, importance: RowImportance, into blocks: UnsafeMutableRawPointer) {
         ScaleSearch8.asymmetricBlocks(x, importance: importance, nmax: 15) { b, d, m, q in
             let block = blocks + dtype.blockBytes * b
             storeHalf(block, 0, d)
@@ -63,7 +63,7 @@ public enum BlockQ4_1: EightBlockSearch {
 
     // MARK: Dot products (the engine's kernels; `Dot/` holds what they share)
 
-    public static var q8Dot: Q8RowDot? { q8Row }
+    package static var q8Dot: Q8RowDot? { q8Row }
 
     /// Q4_1: w = d·q + m, so Σ w·x = d·d_x·Σ q·q_x + m·(d_x·Σ q_x).
     static func q8Row(_ w: UnsafeRawPointer, _ a: Q8Row) -> Float {
@@ -77,5 +77,5 @@ public enum BlockQ4_1: EightBlockSearch {
     }
 
     /// Streamed every token: held in huge pages.
-    public static var residency: MatrixResidency { .hugePageCopy }
+    package static var residency: MatrixResidency { .hugePageCopy }
 }

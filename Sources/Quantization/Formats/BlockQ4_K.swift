@@ -3,9 +3,9 @@ import TensorCore
 /// Q4_K: 256 weights in 8 sub-blocks of 32 = f16 d + f16 dmin + 12 bytes of packed 6-bit
 /// sub-scales and sub-mins + 128 bytes of nibbles; w = d·sc·q − dmin·m. 144 bytes, 4.5 bpw.
 /// Rows that are not a multiple of 256 end in Q4_1 blocks (DType.tailType).
-public enum BlockQ4_K: BlockFormat {
-    public static let dtype = DType.q4_k
-    public static let layoutBytes = 2 + 2 + 12 + 128   // f16 d, f16 dmin, 12 B packed 6-bit scales/mins, 128 B nibbles
+package enum BlockQ4_K: BlockFormat {
+    package static let dtype = DType.q4_k
+    package static let layoutBytes = 2 + 2 + 12 + 128   // f16 d, f16 dmin, 12 B packed 6-bit scales/mins, 128 B nibbles
 
     /// ggml's `get_scale_min_k4`: the 6-bit scale and min of sub-block `j`.
     @inline(__always)
@@ -31,7 +31,7 @@ public enum BlockQ4_K: BlockFormat {
     }
 
     /// Eight lanes at a time (bit-identical with `dequantizeScalar`: the same operations).
-    public static func dequantize(block: UnsafeRawPointer, into out: UnsafeMutablePointer<Float>) {
+    package static func dequantize(block: UnsafeRawPointer, into out: UnsafeMutablePointer<Float>) {
         typealias V = SIMD8<Float>
         let d = loadHalf(block, 0)
         let dmin = loadHalf(block, 2)
@@ -197,7 +197,7 @@ public enum BlockQ4_K: BlockFormat {
 
     /// Without ggml test vectors for Q4_K this follows `quantize_row_q4_K_ref`'s structure
     /// (sub-block fits with min ≤ 0, 6-bit scales, final levels) with plain min/max fits.
-    public static func quantizeReference(_ x: UnsafePointer<Float>, into block: UnsafeMutableRawPointer) {
+    package static func quantizeReference(_ x: UnsafePointer<Float>, into block: UnsafeMutableRawPointer) {
         quantize(x, weights: nil, into: block, refine: false) {
             var d = SIMD8<Float>(), m = SIMD8<Float>()
             for j in 0..<8 {
@@ -211,7 +211,7 @@ public enum BlockQ4_K: BlockFormat {
         }
     }
 
-    public static func quantize(_ x: UnsafePointer<Float>, weights: UnsafePointer<Float>?, into block: UnsafeMutableRawPointer) {
+    package static func quantize(_ x: UnsafePointer<Float>, weights: UnsafePointer<Float>?, into block: UnsafeMutableRawPointer) {
         quantizeBest(x, weights: weights, into: block) { out in
             // The 8 sub-blocks searched side by side, one per lane.
             quantize(x, weights: weights, into: out, refine: true) {
@@ -222,7 +222,7 @@ public enum BlockQ4_K: BlockFormat {
 
     // MARK: Dot products (the engine's kernels; `Dot/` holds what they share)
 
-    public static var q8Dot: Q8RowDot? { q8Row }
+    package static var q8Dot: Q8RowDot? { q8Row }
 
     /// Q4_K: in sub-block j (32 weights) w = d·sc_j·q − dmin·m_j, so Σ w·x = d·sc_j·d_x·Σ q·q_x
     /// − dmin·m_j·(d_x·Σ q_x). A chunk of 32 bytes holds sub-block 2c in its low nibbles and

@@ -2,11 +2,11 @@ import TensorCore
 
 /// Q5_0: 32 weights = f16 scale d + 32 high bits (u32) + 16 bytes of low nibbles;
 /// w = d·(q − 16). 22 bytes, 5.5 bits per weight.
-public enum BlockQ5_0: EightBlockSearch {
-    public static let dtype = DType.q5_0
-    public static let layoutBytes = 2 + 4 + 16   // f16 d, u32 high bits, 16 B low nibbles
+package enum BlockQ5_0: EightBlockSearch {
+    package static let dtype = DType.q5_0
+    package static let layoutBytes = 2 + 4 + 16   // f16 d, u32 high bits, 16 B low nibbles
 
-    public static func dequantize(block: UnsafeRawPointer, into out: UnsafeMutablePointer<Float>) {
+    package static func dequantize(block: UnsafeRawPointer, into out: UnsafeMutablePointer<Float>) {
         let d = loadHalf(block, 0)
         let qh = UInt32(littleEndian: block.loadUnaligned(fromByteOffset: 2, as: UInt32.self))
         for j in 0..<16 {
@@ -27,7 +27,7 @@ public enum BlockQ5_0: EightBlockSearch {
     }
 
     /// ggml `quantize_row_q5_0_ref`: the signed extreme maps to −16.
-    public static func quantizeReference(_ x: UnsafePointer<Float>, into block: UnsafeMutableRawPointer) {
+    package static func quantizeReference(_ x: UnsafePointer<Float>, into block: UnsafeMutableRawPointer) {
         let (_, vmax) = BlockExtremes.signedMax(x, 32)
         let d = vmax / -16
         let id: Float = d != 0 ? 1 / d : 0
@@ -35,7 +35,7 @@ public enum BlockQ5_0: EightBlockSearch {
         pack({ UInt8(min(31, max(0, Int(x[$0] * id + 16.5)))) }, into: block, at: 2)
     }
 
-    public static func quantize(_ x: UnsafePointer<Float>, weights: UnsafePointer<Float>?, into block: UnsafeMutableRawPointer) {
+    package static func quantize(_ x: UnsafePointer<Float>, weights: UnsafePointer<Float>?, into block: UnsafeMutableRawPointer) {
         // No comparison with the reference block: the search tries the reference's own
         // scale (f16-rounded, as stored) with the best levels for it, so it is never worse
         // (up to the float rounding of FittedSearch's error form).
@@ -46,7 +46,7 @@ public enum BlockQ5_0: EightBlockSearch {
         }
     }
 
-    public static func quantize8(_ x: UnsafePointer<Float>, importance: RowImportance, into blocks: UnsafeMutableRawPointer) {
+    package static func quantize8(_ x: UnsafePointer<Float>, importance: RowImportance, into blocks: UnsafeMutableRawPointer) {
         ScaleSearch8.symmetricBlocks(x, importance: importance, qmin: -16, qmax: 15, fitted: true) { b, d, q in
             let block = blocks + dtype.blockBytes * b
             storeHalf(block, 0, d)
@@ -56,7 +56,7 @@ public enum BlockQ5_0: EightBlockSearch {
 
     // MARK: Dot products (the engine's kernels; `Dot/` holds what they share)
 
-    public static var q8Dot: Q8RowDot? { q8Row }
+    package static var q8Dot: Q8RowDot? { q8Row }
 
     /// Q5_0: w = d·(q − 16), as ggml's `ggml_vec_dot_q5_0_q8_0`: per block d·d_x·Σ q·q_x summed
     /// exactly in integers (q = the nibble with the high bit as a fifth, 0 … 31, `unsignedSum`),

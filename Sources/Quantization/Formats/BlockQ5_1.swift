@@ -2,11 +2,11 @@ import TensorCore
 
 /// Q5_1: 32 weights = f16 scale d + f16 minimum m + 32 high bits + 16 bytes of low nibbles;
 /// w = d·q + m. 24 bytes, 6.0 bits per weight.
-public enum BlockQ5_1: EightBlockSearch {
-    public static let dtype = DType.q5_1
-    public static let layoutBytes = 2 + 2 + 4 + 16   // f16 d, f16 m, u32 high bits, 16 B low nibbles
+package enum BlockQ5_1: EightBlockSearch {
+    package static let dtype = DType.q5_1
+    package static let layoutBytes = 2 + 2 + 4 + 16   // f16 d, f16 m, u32 high bits, 16 B low nibbles
 
-    public static func dequantize(block: UnsafeRawPointer, into out: UnsafeMutablePointer<Float>) {
+    package static func dequantize(block: UnsafeRawPointer, into out: UnsafeMutablePointer<Float>) {
         let d = loadHalf(block, 0)
         let m = loadHalf(block, 2)
         let qh = UInt32(littleEndian: block.loadUnaligned(fromByteOffset: 4, as: UInt32.self))
@@ -20,7 +20,7 @@ public enum BlockQ5_1: EightBlockSearch {
     }
 
     /// ggml `quantize_row_q5_1_ref`: d = (max − min)/31.
-    public static func quantizeReference(_ x: UnsafePointer<Float>, into block: UnsafeMutableRawPointer) {
+    package static func quantizeReference(_ x: UnsafePointer<Float>, into block: UnsafeMutableRawPointer) {
         let (lo, hi) = BlockExtremes.range(x, 32)
         let d = (hi - lo) / 31
         let id: Float = d != 0 ? 1 / d : 0
@@ -29,7 +29,7 @@ public enum BlockQ5_1: EightBlockSearch {
         BlockQ5_0.pack({ UInt8(min(31, max(0, Int((x[$0] - lo) * id + 0.5)))) }, into: block, at: 4)
     }
 
-    public static func quantize(_ x: UnsafePointer<Float>, weights: UnsafePointer<Float>?, into block: UnsafeMutableRawPointer) {
+    package static func quantize(_ x: UnsafePointer<Float>, weights: UnsafePointer<Float>?, into block: UnsafeMutableRawPointer) {
         // No comparison with the reference block: the first candidate is the reference's own
         // (d, min), f16-rounded as stored, with the nearest levels for it, so never worse
         // (up to the float rounding of FittedSearch's error form).
@@ -41,7 +41,7 @@ public enum BlockQ5_1: EightBlockSearch {
         }
     }
 
-    public static func quantize8(_ x: UnsafePointer<Float>, importance: RowImportance, into blocks: UnsafeMutableRawPointer) {
+    package static func quantize8(_ x: UnsafePointer<Float>, importance: RowImportance, into blocks: UnsafeMutableRawPointer) {
         ScaleSearch8.asymmetricBlocks(x, importance: importance, nmax: 31) { b, d, m, q in
             let block = blocks + dtype.blockBytes * b
             storeHalf(block, 0, d)
@@ -52,7 +52,7 @@ public enum BlockQ5_1: EightBlockSearch {
 
     // MARK: Dot products (the engine's kernels; `Dot/` holds what they share)
 
-    public static var q8Dot: Q8RowDot? { q8Row }
+    package static var q8Dot: Q8RowDot? { q8Row }
 
     /// Q5_1: w = d·q + m with q in 0…31, as ggml's `ggml_vec_dot_q5_1_q8_1`:
     /// Σ w·x = d·d_x·Σ q·q_x + m·(d_x·Σ q_x).

@@ -6,12 +6,12 @@ import TensorCore
 /// low four bits in nibble (j odd: high, else low) of byte 32·⌊j/2⌋ + l of the nibbles and its
 /// fifth bit in bit j of high-bit byte l. Rows that are not a multiple of 256 end in Q5_1 blocks
 /// (DType.tailType).
-public enum BlockQ5_K: BlockFormat {
-    public static let dtype = DType.q5_k
-    public static let layoutBytes = 2 + 2 + 12 + 32 + 128   // f16 d, f16 dmin, 12 B 6-bit scales/mins, 32 B high bits, 128 B nibbles
+package enum BlockQ5_K: BlockFormat {
+    package static let dtype = DType.q5_k
+    package static let layoutBytes = 2 + 2 + 12 + 32 + 128   // f16 d, f16 dmin, 12 B 6-bit scales/mins, 32 B high bits, 128 B nibbles
 
     /// Eight lanes at a time (bit-identical with `dequantizeScalar`: the same operations).
-    public static func dequantize(block: UnsafeRawPointer, into out: UnsafeMutablePointer<Float>) {
+    package static func dequantize(block: UnsafeRawPointer, into out: UnsafeMutablePointer<Float>) {
         typealias V = SIMD8<Float>
         let d = loadHalf(block, 0)
         let dmin = loadHalf(block, 2)
@@ -80,7 +80,7 @@ public enum BlockQ5_K: BlockFormat {
     /// ggml's `quantize_row_q5_K_ref`, bit for bit (tested against ggml's own output in
     /// Tests/Fixtures/quant/ggml-kquants.safetensors): per sub-block `make_qkx2_quants` with
     /// weights √(mean x²) + |x|, then 6-bit scales and mins, then levels for them.
-    public static func quantizeReference(_ x: UnsafePointer<Float>, into block: UnsafeMutableRawPointer) {
+    package static func quantizeReference(_ x: UnsafePointer<Float>, into block: UnsafeMutableRawPointer) {
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 256 + 32) { buf in
             let L = buf.baseAddress!, aux = L + 256
             var scales = SIMD8<Float>(), mins = SIMD8<Float>()
@@ -123,7 +123,7 @@ public enum BlockQ5_K: BlockFormat {
     /// sub-blocks side by side), then Q4_K's 6-bit quantization of scales and mins with the
     /// neighbour trials (`BlockQ4_K.quantize(…nmax:…)`); the reference block is kept where its
     /// weighted error is lower.
-    public static func quantize(_ x: UnsafePointer<Float>, weights: UnsafePointer<Float>?, into block: UnsafeMutableRawPointer) {
+    package static func quantize(_ x: UnsafePointer<Float>, weights: UnsafePointer<Float>?, into block: UnsafeMutableRawPointer) {
         quantizeBest(x, weights: weights, into: block) { out in
             withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 256) { Lb in
                 let (d, dmin, ls, lm) = BlockQ4_K.subScales(x, weights: weights, nmax: 31, levels: Lb.baseAddress!) {
@@ -136,7 +136,7 @@ public enum BlockQ5_K: BlockFormat {
 
     // MARK: Dot products (the engine's kernels; `Dot/` holds what they share)
 
-    public static var q8Dot: Q8RowDot? { q8Row }
+    package static var q8Dot: Q8RowDot? { q8Row }
 
     /// Q5_K: as Q4_K's kernel (Σ w·x = d·sc_j·d_x·Σ q·q_x − dmin·m_j·(d_x·Σ q_x) per sub-block j),
     /// with each level's fifth bit taken from the high-bit bytes (bit j of byte l for weight l of

@@ -6,13 +6,13 @@ import _Builtin_intrinsics.intel
 /// Q6_K: 256 weights in 16 sub-blocks of 16 = 128 bytes low nibbles + 64 bytes of 2-bit highs +
 /// 16 int8 sub-scales + f16 d; w = d·sc·(q − 32). 210 bytes, 6.5625 bpw.
 /// Rows that are not a multiple of 256 end in Q8_0 blocks (DType.tailType).
-public enum BlockQ6_K: BlockFormat {
-    public static let dtype = DType.q6_k
-    public static let layoutBytes = 128 + 64 + 16 + 2   // low nibbles, 2-bit highs, 16 × i8 scales, f16 d
+package enum BlockQ6_K: BlockFormat {
+    package static let dtype = DType.q6_k
+    package static let layoutBytes = 128 + 64 + 16 + 2   // low nibbles, 2-bit highs, 16 × i8 scales, f16 d
 
     /// Eight lanes at a time (bit-identical with the scalar form in `dequantizeScalar`: the same
     /// products in the same order); decoding is what a K-quant matrix-vector product costs.
-    public static func dequantize(block: UnsafeRawPointer, into out: UnsafeMutablePointer<Float>) {
+    package static func dequantize(block: UnsafeRawPointer, into out: UnsafeMutablePointer<Float>) {
         typealias I = SIMD8<Int32>
         let d = loadHalf(block, 208)
         let yr = UnsafeMutableRawPointer(out)
@@ -149,11 +149,11 @@ public enum BlockQ6_K: BlockFormat {
     }
 
     /// Follows `quantize_row_q6_K_ref`'s structure with max-based sub-block scales.
-    public static func quantizeReference(_ x: UnsafePointer<Float>, into block: UnsafeMutableRawPointer) {
+    package static func quantizeReference(_ x: UnsafePointer<Float>, into block: UnsafeMutableRawPointer) {
         quantize(x, weights: nil, into: block, search: false)
     }
 
-    public static func quantize(_ x: UnsafePointer<Float>, weights: UnsafePointer<Float>?, into block: UnsafeMutableRawPointer) {
+    package static func quantize(_ x: UnsafePointer<Float>, weights: UnsafePointer<Float>?, into block: UnsafeMutableRawPointer) {
         quantizeBest(x, weights: weights, into: block) { out in quantize(x, weights: weights, into: out, search: true) }
     }
 
@@ -172,7 +172,7 @@ public enum BlockQ6_K: BlockFormat {
         return ((lo0 & m4) | h0, (lo1 & m4) | h1, ((lo0 &>> 4) & m4) | h2, ((lo1 &>> 4) & m4) | h3)
     }
 
-    public static var q8Dot: Q8RowDot? {
+    package static var q8Dot: Q8RowDot? {
         #if arch(x86_64) && TRAMONTANE_AVX2
         q8RowBytes
         #else

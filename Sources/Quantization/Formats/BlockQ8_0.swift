@@ -1,17 +1,17 @@
 import TensorCore
 
 /// Q8_0: 32 weights = f16 scale d + 32 × int8; w = d·q. 34 bytes, 8.5 bits per weight.
-public enum BlockQ8_0: EightBlockSearch {
-    public static let dtype = DType.q8_0
-    public static let layoutBytes = 2 + 32   // f16 d, 32 × i8 q
+package enum BlockQ8_0: EightBlockSearch {
+    package static let dtype = DType.q8_0
+    package static let layoutBytes = 2 + 32   // f16 d, 32 × i8 q
 
-    public static func dequantize(block: UnsafeRawPointer, into out: UnsafeMutablePointer<Float>) {
+    package static func dequantize(block: UnsafeRawPointer, into out: UnsafeMutablePointer<Float>) {
         let d = loadHalf(block, 0)
         for j in 0..<32 { out[j] = Float(block.load(fromByteOffset: 2 + j, as: Int8.self)) * d }
     }
 
     /// ggml `quantize_row_q8_0_ref`: d = max|x| / 127, q = roundf(x / d).
-    public static func quantizeReference(_ x: UnsafePointer<Float>, into block: UnsafeMutableRawPointer) {
+    package static func quantizeReference(_ x: UnsafePointer<Float>, into block: UnsafeMutableRawPointer) {
         let d = BlockExtremes.absMax(x, 32) / 127
         let id: Float = d != 0 ? 1 / d : 0
         storeHalf(block, 0, d)
@@ -28,7 +28,7 @@ public enum BlockQ8_0: EightBlockSearch {
         for j in 0..<32 { block.storeBytes(of: Int8((x[j] * id).rounded()), toByteOffset: 2 + j, as: Int8.self) }
     }
 
-    public static func quantize(_ x: UnsafePointer<Float>, weights: UnsafePointer<Float>?, into block: UnsafeMutableRawPointer) {
+    package static func quantize(_ x: UnsafePointer<Float>, weights: UnsafePointer<Float>?, into block: UnsafeMutableRawPointer) {
         // No comparison with the reference block: the search tries the reference's own
         // scale (f16-rounded, as stored) with the best levels for it, so it is never worse.
         withUnsafeTemporaryAllocation(of: Int8.self, capacity: 32) { q in
@@ -38,7 +38,7 @@ public enum BlockQ8_0: EightBlockSearch {
         }
     }
 
-    public static func quantize8(_ x: UnsafePointer<Float>, importance: RowImportance, into blocks: UnsafeMutableRawPointer) {
+    package static func quantize8(_ x: UnsafePointer<Float>, importance: RowImportance, into blocks: UnsafeMutableRawPointer) {
         ScaleSearch8.symmetricBlocks(x, importance: importance, qmin: -127, qmax: 127, fitted: false) { b, d, q in
             let block = blocks + dtype.blockBytes * b
             storeHalf(block, 0, d)
@@ -49,7 +49,7 @@ public enum BlockQ8_0: EightBlockSearch {
     // MARK: Dot products (the engine's kernels; `Dot/` holds what they share)
 
     /// Σ w·x against f32 x: per block d · Σ q·x (`scratch` unused).
-    public static func dot(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ n: Int, scratch: UnsafeMutablePointer<Float>) -> Float {
+    package static func dot(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ n: Int, scratch: UnsafeMutablePointer<Float>) -> Float {
         let xr = UnsafeRawPointer(x)
         @inline(__always) func block(_ b: Int) -> RowDot.V {
             let blk = w + layoutBytes * b
@@ -64,7 +64,7 @@ public enum BlockQ8_0: EightBlockSearch {
         return RowDot.sumOfBlocks(n / 32, block).total
     }
 
-    public static var q8Dot: Q8RowDot? { q8Row }
+    package static var q8Dot: Q8RowDot? { q8Row }
 
     /// Σ w·x against a Q8 activation: per block d_w·d_x·Σ q·q_x, summed exactly in integers (`sums` unused).
     static func q8Row(_ w: UnsafeRawPointer, _ a: Q8Row) -> Float {
@@ -77,6 +77,6 @@ public enum BlockQ8_0: EightBlockSearch {
     }
 
     /// Streamed every token: held in huge pages.
-    public static var residency: MatrixResidency { .hugePageCopy }
+    package static var residency: MatrixResidency { .hugePageCopy }
 
 }
