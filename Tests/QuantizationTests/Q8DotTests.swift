@@ -127,6 +127,18 @@ final class Q8DotTests: XCTestCase {
         }
     }
 
+    /// Q3_K's sixteen 6-bit scales unpacked as vector lanes are its one-at-a-time unpacking.
+    func testQ3_KScalesAtOnce() {
+        var rng = SeededRandom(seed: 5)
+        for _ in 0..<200 {
+            let bytes = (0..<12).map { _ in UInt8.random(in: 0...255, using: &rng) }
+            bytes.withUnsafeBytes { p in
+                let all = BlockQ3_K.scales(p.baseAddress!)
+                for j in 0..<16 { XCTAssertEqual(Int(all[j]), BlockQ3_K.scale(j, p.baseAddress!), "scale \(j) of \(bytes)") }
+            }
+        }
+    }
+
     /// Q4_K, Q6_K, Q5_K, Q3_K and Q2_K super-blocks of random bytes (every scale, min, level and high bit
     /// pattern; finite f16 scales), rows of 4 super-blocks and of 4 plus 2 tail blocks, against
     /// random activations and against activations all at ±127 (the largest lane sums).

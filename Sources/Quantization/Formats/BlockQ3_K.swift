@@ -14,11 +14,21 @@ package enum BlockQ3_K: BlockFormat {
 
     /// ggml's packing of the sixteen 6-bit scales (stored + 32): low nibbles in bytes 0…7 (scales
     /// 0…7 low, 8…15 high nibble), the top two bits of scale j at bits 2·⌊j/4⌋ of byte 8 + j mod 4.
-    @inline(__always) static func scale(_ j: Int, _ s: UnsafeRawPointer) -> Int {
+    @inline(__always) package static func scale(_ j: Int, _ s: UnsafeRawPointer) -> Int {
         func b(_ i: Int) -> UInt8 { s.load(fromByteOffset: i, as: UInt8.self) }
         let low = j < 8 ? b(j) & 0x0F : b(j - 8) >> 4
         let high = (b(8 + j % 4) >> UInt8(2 * (j / 4))) & 3
         return Int(low | (high << 4)) - 32
+    }
+
+    /// All sixteen `scale`s at once, as vector lanes.
+    @inline(__always) package static func scales(_ s: UnsafeRawPointer) -> SIMD16<Int16> {
+        let l8 = s.loadUnaligned(as: SIMD8<UInt8>.self)
+        let low = SIMD16<UInt8>(lowHalf: l8 & 0x0F, highHalf: l8 &>> 4)
+        let m = s.loadUnaligned(fromByteOffset: 8, as: SIMD4<UInt8>.self)
+        let m8 = SIMD8<UInt8>(lowHalf: m, highHalf: m)
+        let high = (SIMD16<UInt8>(lowHalf: m8, highHalf: m8) &>> SIMD16<UInt8>(0, 0, 0, 0, 2, 2, 2, 2, 4, 4, 4, 4, 6, 6, 6, 6)) & 3
+        return SIMD16<Int16>(truncatingIfNeeded: low | (high &<< 4)) &- 32
     }
 
     /// Eight lanes at a time (bit-identical with `dequantizeScalar`: the same integers, the same products).
@@ -250,6 +260,7 @@ package enum BlockQ3_K: BlockFormat {
             let blk = w + layoutBytes * sb
             let dw = loadHalf(blk, 108)
             let hm = blk.loadUnaligned(as: U.self)
+            let sc = scales(blk + 96)
             for h in 0..<2 {
                 let qv = blk.loadUnaligned(fromByteOffset: 32 + 32 * h, as: U.self)
                 for j in 0..<4 {
@@ -258,8 +269,7 @@ package enum BlockQ3_K: BlockFormat {
                     let x = ByteDot.load(a.bytes + 32 * b)
                     let p = _mm256_sub_epi16(_mm256_maddubs_epi16(unsafeBitCast(u, to: __m256i.self), x), _mm256_maddubs_epi16(offset, x))
                     let k = 8 * h + 2 * j
-                    let scales = SIMD16<Int16>(lowHalf: SIMD8(repeating: Int16(scale(k, blk + 96))),
-                                               highHalf: SIMD8(repeating: Int16(scale(k + 1, blk + 96))))
+                    let scales = SIMD16<Int16>(lowHalf: SIMD8(repeating: sc[k]), highHalf: SIMD8(repeating: sc[k + 1]))
                     let f = Q8Dot.V(repeating: dw * a.scales[b])
                     if j & 1 == 0 { acc.addProduct(ExactIntegers.float(ByteDot.widen(p, scales)), f) } else { acc2.addProduct(ExactIntegers.float(ByteDot.widen(p, scales)), f) }
                 }
