@@ -7,12 +7,11 @@ import TensorCore
 /// are not f32), quantized in one parallel region into one recycled output buffer, and written
 /// by one write-behind job.
 ///
-/// Why batches: SmolLM2 has 272 tensors of 0.1–0.9M weights, and one region and one write per
-/// tensor made each pay two thread wake-ups (inter-processor interrupts, costly in a VM) and a
-/// wait for its slowest task. Why slices: the output buffer of a whole large tensor (Mistral-7B's
-/// embedding: 82 MB as Q4_1) is fresh memory, and on this VM a fresh page costs ~0.6 ms per MB
-/// to fault in and clear; slices of at most `limit` weights keep two small buffers in use for
-/// any model (and peak memory with them). The file is the same either way.
+/// Why batches: a model of many small tensors would otherwise pay two thread wake-ups and a wait
+/// for the slowest task per tensor. Why slices: the output buffer of a whole large tensor is
+/// fresh memory, each page faulted in and cleared; slices of at most `limit` weights keep two
+/// small recycled buffers in use for any model (and peak memory with them). The file is the
+/// same either way.
 struct TensorBatch {
     /// Rows `rows` of a tensor: encoded as `type` at `offset` in the batch's output (`bytes`
     /// long), or with `copy` its stored bytes written as they are (`type` is then its dtype and

@@ -5,7 +5,7 @@
 /// search.
 enum ExactIntegers {
     // Computed, not stored: a `static let` is a lazily initialised global whose every use
-    // outside an inlined loop costs a `swift_once` check (8% of a Q6_K decode).
+    // outside an inlined loop costs a `swift_once` check.
     @inline(__always) static var magicFloat: SIMD8<Float> { SIMD8<Float>(repeating: 12_582_912) }
     @inline(__always) static var magicBits: SIMD8<Int32> { SIMD8<Int32>(repeating: 0x4B40_0000) }
 

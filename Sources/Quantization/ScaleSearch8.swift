@@ -136,7 +136,7 @@ enum ScaleSearch8 {
             let live = amax .> 0
             let lo = V(repeating: Float(qmin)), hi = V(repeating: Float(qmax))
             // The best so far is passed inout: a nested function that captured these vars would
-            // box them, and every access paid a dynamic exclusivity check (~6% of a Q4_0 run).
+            // box them, and every access would pay a dynamic exclusivity check.
             var bestErr = V(repeating: .infinity), bestD = V()
             @inline(__always) func consider(_ d: V, _ bestErr: inout V, _ bestD: inout V) {
                 let ds = roundScale ? f16(d) : d

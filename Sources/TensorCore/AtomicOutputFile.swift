@@ -17,8 +17,7 @@ import Darwin
 ///
 /// On Linux the bytes go to the disk directly (`O_DIRECT`), gathered in an aligned
 /// `DirectStaging` buffer, instead of being copied into the page cache: allocating and filling
-/// fresh cache pages cost 0.1–0.8 s of kernel time per 300 MB on this VM, against 0.04 s
-/// direct (`dd` both ways). Where the file system refuses direct I/O, or a direct write comes
+/// fresh cache pages costs far more kernel time than the direct write (Benchmarks/README.md). Where the file system refuses direct I/O, or a direct write comes
 /// back short, the rest goes through plain `write(2)`.
 package final class AtomicOutputFile: CommittableOutput {
     package let target: OutputTarget

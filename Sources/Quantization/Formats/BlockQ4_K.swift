@@ -116,7 +116,7 @@ package enum BlockQ4_K: BlockFormat {
     static func subScales(_ x: UnsafePointer<Float>, weights: UnsafePointer<Float>?, nmax: Int, refine: Bool = true, levels Lout: UnsafeMutablePointer<UInt8>,
                           fits: () -> (d: SIMD8<Float>, m: SIMD8<Float>)) -> (Float, Float, SIMD8<UInt8>, SIMD8<UInt8>) {
         // Vectors and stack memory, not arrays: three to six small arrays per super-block cost a
-        // heap allocation and a generic-metadata lookup each (~8% of a SmolLM2 run).
+        // heap allocation and a generic-metadata lookup each.
         let (scales, fm) = fits()
         let mins = -fm      // ggml stores the (non-negative) amount subtracted
         var maxScale = scales[0], maxMin = mins[0]

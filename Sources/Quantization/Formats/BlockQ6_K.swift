@@ -81,7 +81,7 @@ package enum BlockQ6_K: BlockFormat {
 
     static func quantize(_ x: UnsafePointer<Float>, weights: UnsafePointer<Float>?, into block: UnsafeMutableRawPointer, search: Bool) {
         // Vectors and stack memory, not arrays: small arrays per super-block cost a heap
-        // allocation and a generic-metadata lookup each (~8% of a SmolLM2 run).
+        // allocation and a generic-metadata lookup each.
         var sub = SIMD16<Float>()
         if search {
             // The 16 sub-blocks searched 8 at a time, one per lane.
