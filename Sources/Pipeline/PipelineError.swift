@@ -1,3 +1,5 @@
+import Quantization
+
 /// Why a pipeline step (a recipe, a ladder, an export, a chat turn) was refused. Errors of the
 /// stages below (reading, parsing, running) pass through as their own modules' errors.
 public enum PipelineError: Error, CustomStringConvertible {
@@ -31,7 +33,7 @@ public enum PipelineError: Error, CustomStringConvertible {
         switch self {
         case .badRule(let s): return "rule \"\(s)\" is not REGEX=TYPE"
         case .badPattern(let p, let e): return "rule pattern \"\(p)\" is not a valid regular expression: \(e)"
-        case .unknownType(let t): return "unknown quantization type \(t); presets: \(Recipe.presetNames.joined(separator: ", ")), and per-rule types f32, f16, bf16, q8_0, q6_k, q5_1, q5_0, q5_k, q4_k, q4_1, q4_0, q3_k, q2_k, iq4_nl, iq4_xs"
+        case .unknownType(let t): return "unknown quantization type \(t); presets: \(Recipe.presetNames.joined(separator: ", ")), and per-rule types \(PipelineError.ruleTypes)"
         case .unknownRung(let s):
             return "--types: \"\(s)\" is not a ladder of presets; give a comma-separated list of \(Recipe.presetNames.joined(separator: ", ")), each optionally with +imatrix"
         case .duplicateRung(let s): return "--types lists \(s) twice"
@@ -55,5 +57,11 @@ public enum PipelineError: Error, CustomStringConvertible {
         case .turnTooLong(let n, let ctx):
             return "this turn is \(n) tokens, more than the context of \(ctx): give a shorter message or a larger --ctx"
         }
+    }
+
+    /// The types a rule may name: the float types, then every block format.
+    static var ruleTypes: String {
+        let blocks: [String] = BlockFormats.all.map { f in f.dtype.rawValue }
+        return (["f32", "f16", "bf16"] + blocks).joined(separator: ", ")
     }
 }

@@ -5,9 +5,8 @@ import TensorCore
 package enum BlockFormats {
     /// Every block format this build has.
     package static let all: [any BlockFormat.Type] = [
-        BlockQ8_0.self, BlockQ6_K.self, BlockQ5_1.self, BlockQ5_0.self, BlockQ4_K.self, BlockQ4_1.self, BlockQ4_0.self,
-        BlockQ5_K.self, BlockQ3_K.self, BlockQ2_K.self,
-        BlockIQ4_NL.self, BlockIQ4_XS.self,
+        BlockQ8_0.self, BlockQ6_K.self, BlockQ5_1.self, BlockQ5_0.self, BlockQ5_K.self, BlockQ4_K.self, BlockQ4_1.self,
+        BlockQ4_0.self, BlockQ3_K.self, BlockQ2_K.self, BlockIQ4_NL.self, BlockIQ4_XS.self,
     ]
 
     /// The format that stores `dtype`, nil for float and integer types. A switch, exhaustive over
