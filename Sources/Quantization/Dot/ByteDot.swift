@@ -20,6 +20,19 @@ enum ByteDot {
         unsafeBitCast(_mm256_madd_epi16(p, unsafeBitCast(factor, to: __m256i.self)), to: I32.self)
     }
 
+    /// (u − offset)·x in adjacent-pair int16 lanes, for unsigned levels u (bytes below 64) and the
+    /// level offset as 32 equal bytes: u·x and offset·x through `vpmaddubsw`, subtracted — the
+    /// offset applied without making the levels signed bytes (Q3_K's 4, Q6_K's 32).
+    @inline(__always) static func offsetPairs(_ u: SIMD16<UInt16>, _ x: __m256i, offset: __m256i) -> __m256i {
+        _mm256_sub_epi16(_mm256_maddubs_epi16(unsafeBitCast(u, to: __m256i.self), x), _mm256_maddubs_epi16(offset, x))
+    }
+
+    /// Two 16-weight sub-blocks' scales as `widen`'s factor: lanes 0–7 (weights 0…15) `first`,
+    /// lanes 8–15 `second`.
+    @inline(__always) static func halves(_ first: Int16, _ second: Int16) -> I16 {
+        I16(lowHalf: SIMD8(repeating: first), highHalf: SIMD8(repeating: second))
+    }
+
     /// Σ over each 4 adjacent bytes of u·s, as 8 int32 (their sum is the block's dot product).
     @inline(__always) static func quads(_ u: SIMD32<UInt8>, _ s: __m256i) -> I32 {
         widen(_mm256_maddubs_epi16(unsafeBitCast(u, to: __m256i.self), s), I16(repeating: 1))

@@ -224,8 +224,7 @@ package enum BlockQ3_K: BlockFormat {
             let blk = w + layoutBytes * sb
             let dw = loadHalf(blk, 108)
             let hm = blk.loadUnaligned(as: U.self)
-            var sc = SIMD16<Int32>()
-            for j in 0..<16 { sc[j] = Int32(scale(j, blk + 96)) }
+            let sc = SIMD16<Int32>(truncatingIfNeeded: scales(blk + 96))
             for h in 0..<2 {
                 let qv = blk.loadUnaligned(fromByteOffset: 32 + 32 * h, as: U.self)
                 for j in 0..<4 {
@@ -267,11 +266,10 @@ package enum BlockQ3_K: BlockFormat {
                     let u: U = ((qv &>> UInt16(2 * j)) & 0x0303) | (((hm &>> UInt16(4 * h + j)) & 0x0101) &<< 2)
                     let b = 8 * sb + 4 * h + j
                     let x = ByteDot.load(a.bytes + 32 * b)
-                    let p = _mm256_sub_epi16(_mm256_maddubs_epi16(unsafeBitCast(u, to: __m256i.self), x), _mm256_maddubs_epi16(offset, x))
                     let k = 8 * h + 2 * j
-                    let scales = SIMD16<Int16>(lowHalf: SIMD8(repeating: sc[k]), highHalf: SIMD8(repeating: sc[k + 1]))
+                    let s = ExactIntegers.float(ByteDot.widen(ByteDot.offsetPairs(u, x, offset: offset), ByteDot.halves(sc[k], sc[k + 1])))
                     let f = Q8Dot.V(repeating: dw * a.scales[b])
-                    if j & 1 == 0 { acc.addProduct(ExactIntegers.float(ByteDot.widen(p, scales)), f) } else { acc2.addProduct(ExactIntegers.float(ByteDot.widen(p, scales)), f) }
+                    if j & 1 == 0 { acc.addProduct(s, f) } else { acc2.addProduct(s, f) }
                 }
             }
         }

@@ -238,10 +238,8 @@ package enum BlockQ6_K: BlockFormat {
                     let j = 8 * sb + 4 * half + g
                     let q: U = g == 0 ? g0 : g == 1 ? g1 : g == 2 ? g2 : g3
                     let x = ByteDot.load(a.bytes + 32 * j)
-                    let p = _mm256_sub_epi16(_mm256_maddubs_epi16(unsafeBitCast(q, to: __m256i.self), x), _mm256_maddubs_epi16(offset, x))
-                    let scales = SIMD16<Int16>(lowHalf: SIMD8(repeating: Int16(sc.load(fromByteOffset: 2 * g, as: Int8.self))),
-                                               highHalf: SIMD8(repeating: Int16(sc.load(fromByteOffset: 2 * g + 1, as: Int8.self))))
-                    let s = ExactIntegers.float(ByteDot.widen(p, scales)) * Q8Dot.V(repeating: dw * a.scales[j])
+                    let scales = ByteDot.halves(Int16(sc.load(fromByteOffset: 2 * g, as: Int8.self)), Int16(sc.load(fromByteOffset: 2 * g + 1, as: Int8.self)))
+                    let s = ExactIntegers.float(ByteDot.widen(ByteDot.offsetPairs(q, x, offset: offset), scales)) * Q8Dot.V(repeating: dw * a.scales[j])
                     if g & 1 == 0 { acc += s } else { acc2 += s }
                 }
             }
