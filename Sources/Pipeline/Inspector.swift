@@ -63,6 +63,7 @@ public enum Inspector {
         for i in c.tmt?.tensors ?? [] { items[i.name] = i }
         var rows: [InspectReport.Row] = []
         var params = 0, total = 0, stored = 0
+        let decoded = BufferPool(keep: 1)   // the values being hashed, one tensor's slice at a time
         for (i, t) in tensors.enumerated() {
             progress.update(done: i, total: tensors.count, label: t.name)
             var row = InspectReport.Row(name: t.name, dtype: t.dtype.rawValue, shape: t.shape, bytes: t.byteCount)
@@ -78,7 +79,7 @@ public enum Inspector {
                 row.ratio = item.compressionRatio
                 stored += item.storedSize
             }
-            if hash { row.sha256 = try TensorValues.sha256(t) }
+            if hash { row.sha256 = try TensorValues.sha256(t, pool: decoded) }
             rows.append(row)
         }
         progress.finish(label: "")

@@ -8,10 +8,10 @@ package enum TensorValues {
     /// whatever the file format or dtype they are stored in. The values are read as the
     /// conversion engine reads them: in its slices of whole rows (`TensorBatch`), decoded to f32
     /// through one recycled buffer, so memory stays bounded for any tensor size.
-    package static func sha256(_ t: SourceTensor, threads: Int = 1) throws -> String {
+    /// `pool`: where decoded values live, recycled across the tensors of one inspection.
+    package static func sha256(_ t: SourceTensor, pool: BufferPool = BufferPool(keep: 1), threads: Int = 1) throws -> String {
         let bytes = try t.load()
         var h = SHA256()
-        let pool = BufferPool(keep: 1)
         for batch in try TensorBatch.batches([TensorEngine.Step(tensor: t, encoding: .encode(.f32))]) {
             let (values, decoded) = try batch.values(sources: batch.pieces.map { _ in bytes }, threads: threads, pool: pool)
             for v in values { h.update(bufferPointer: UnsafeRawBufferPointer(v)) }  // x86-64 and arm64 are little-endian

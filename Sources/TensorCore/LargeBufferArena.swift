@@ -20,7 +20,7 @@ package final class LargeBufferArena: @unchecked Sendable {
         guard bytes >= 0, bytes <= Int.max - 63 else { return nil }
         let size = (bytes + 63) / 64 * 64
         if size > Self.chunk / 4 {
-            guard let own = try? AnonymousMapping(bytes: max(size, AnonymousMapping.hugePage)) else { return nil }
+            guard let own = try? AnonymousMapping(bytes: size) else { return nil }   // > 8 MiB: 2 MiB-aligned
             return (own.base, own)
         }
         if current.map({ used + size > $0.size }) ?? true {
