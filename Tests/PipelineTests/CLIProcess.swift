@@ -44,7 +44,7 @@ struct CLIProcess {
         var description: String { "tramontane \(args.joined(separator: " ")) did not end in time (killed): it hung" }
     }
 
-    let process = Process()
+    let process: Subprocess
     let args: [String]
     private let logs = TempDir()
 
@@ -52,42 +52,25 @@ struct CLIProcess {
     /// nothing) as its standard input, with `environment` added to the test's own.
     init(_ args: [String], cacheDir: String, stdin: String? = nil, environment: [String: String] = [:]) throws {
         self.args = args
-        process.executableURL = URL(fileURLWithPath: try Self.binary)
-        process.arguments = args
         var env = ProcessInfo.processInfo.environment
         env["TRAMONTANE_CACHE_DIR"] = cacheDir
         env.merge(environment) { $1 }
-        process.environment = env
-        FileManager.default.createFile(atPath: logs.file("out"), contents: nil)
-        FileManager.default.createFile(atPath: logs.file("err"), contents: nil)
-        process.standardOutput = FileHandle(forWritingAtPath: logs.file("out"))
-        process.standardError = FileHandle(forWritingAtPath: logs.file("err"))
+        var input: String?
         if let stdin {
+            input = logs.file("in")
             FileManager.default.createFile(atPath: logs.file("in"), contents: Data(stdin.utf8))
-            process.standardInput = FileHandle(forReadingAtPath: logs.file("in"))
-        } else {
-            process.standardInput = FileHandle.nullDevice
         }
-        try process.run()
+        process = try Subprocess(executable: try Self.binary, arguments: args, environment: env,
+                                 stdin: input, stdout: logs.file("out"), stderr: logs.file("err"))
     }
 
-    var pid: pid_t { process.processIdentifier }
+    var pid: pid_t { process.pid }
 
     /// Waits for the process to end, at most `timeout` seconds; past that it is killed and
     /// `TimedOut` thrown, so a hang fails the test instead of stalling the runner.
     func wait(timeout: TimeInterval = 120) throws -> Ended {
-        let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning {
-            if Date() > deadline {
-                kill(pid, SIGKILL)
-                process.waitUntilExit()
-                throw TimedOut(args: args)
-            }
-            usleep(10_000)
-        }
-        process.waitUntilExit()
-        let signal = process.terminationReason == .uncaughtSignal ? process.terminationStatus : nil
-        return Ended(status: process.terminationStatus, signal: signal,
+        guard let end = process.wait(timeout: timeout) else { throw TimedOut(args: args) }
+        return Ended(status: end.status, signal: end.signal,
                      stdout: String(decoding: readBytes(logs.file("out")), as: UTF8.self),
                      stderr: String(decoding: readBytes(logs.file("err")), as: UTF8.self))
     }

@@ -10,21 +10,9 @@ final class CLITests: XCTestCase {
     let cacheDir = TempDir()
 
     func run(_ args: [String]) throws -> (Int32, Data, String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: try binary)
-        p.arguments = args
         // Source digests are remembered in a cache of this test's own, not the user's.
-        var env = ProcessInfo.processInfo.environment
-        env["TRAMONTANE_CACHE_DIR"] = cacheDir.path
-        p.environment = env
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, o, String(decoding: e, as: UTF8.self))
+        let ended = try CLIProcess.run(args, cacheDir: cacheDir.path)
+        return (ended.status, Data(ended.stdout.utf8), ended.stderr)
     }
 
     func testInspectConvertVerifyJSON() throws {

@@ -21,37 +21,23 @@ final class PluginExampleTests: XCTestCase {
     /// would keep a pipe open), killed past `timeout`.
     func swiftPackage(_ args: [String], timeout: TimeInterval) throws -> (status: Int32, out: String, err: String) {
         let logs = TempDir()
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: Self.swift)
-        p.arguments = (Self.swift == "/usr/bin/env" ? ["swift"] : [])
-            + ["package", "--scratch-path", Self.scratch] + args
-        p.currentDirectoryURL = URL(fileURLWithPath: Self.example)
         var env = ProcessInfo.processInfo.environment
         // The tool's digest cache: this test's own, not the user's.
         env["TRAMONTANE_CACHE_DIR"] = logs.file("cache")
-        p.environment = env
-        FileManager.default.createFile(atPath: logs.file("out"), contents: nil)
-        FileManager.default.createFile(atPath: logs.file("err"), contents: nil)
-        p.standardOutput = FileHandle(forWritingAtPath: logs.file("out"))
-        p.standardError = FileHandle(forWritingAtPath: logs.file("err"))
-        p.standardInput = FileHandle.nullDevice
-        try p.run()
-        let deadline = Date().addingTimeInterval(timeout)
-        while p.isRunning {
-            if Date() > deadline {
-                // A hang fails the test instead of stalling the runner.
-                kill(p.processIdentifier, SIGKILL)
-                p.waitUntilExit()
-                XCTFail("swift package \(args.joined(separator: " ")) did not end in \(Int(timeout)) s")
-                break
-            }
-            usleep(100_000)
+        let p = try Subprocess(executable: Self.swift,
+                               arguments: (Self.swift == "/usr/bin/env" ? ["swift"] : [])
+                                   + ["package", "--scratch-path", Self.scratch] + args,
+                               environment: env, directory: Self.example,
+                               stdin: nil, stdout: logs.file("out"), stderr: logs.file("err"))
+        // A hang fails the test instead of stalling the runner.
+        guard let end = p.wait(timeout: timeout) else {
+            XCTFail("swift package \(args.joined(separator: " ")) did not end in \(Int(timeout)) s")
+            return (-1, readText(logs.file("out")), readText(logs.file("err")))
         }
-        p.waitUntilExit()
-        return (p.terminationStatus,
-                String(decoding: readBytes(logs.file("out")), as: UTF8.self),
-                String(decoding: readBytes(logs.file("err")), as: UTF8.self))
+        return (end.status, readText(logs.file("out")), readText(logs.file("err")))
     }
+
+    private func readText(_ path: String) -> String { String(decoding: readBytes(path), as: UTF8.self) }
 
     func testQuantizeThroughThePlugin() throws {
         // Inside the example package: the only place the plugin's permission lets it write.

@@ -89,11 +89,10 @@ final class OutputTargetTests: XCTestCase {
 
     /// The id of a process that has ended (and been reaped).
     private func deadProcessID() throws -> pid_t {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/bin/true")
-        try p.run()
-        p.waitUntilExit()
-        XCTAssertFalse(Syscalls.processExists(p.processIdentifier))
-        return p.processIdentifier
+        let p = try Subprocess(executable: "/bin/true", arguments: [], environment: [:],
+                               stdin: nil, stdout: "/dev/null", stderr: "/dev/null")
+        XCTAssertNotNil(p.wait(timeout: 60))
+        XCTAssertFalse(Syscalls.processExists(p.pid))
+        return p.pid
     }
 }
