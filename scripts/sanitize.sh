@@ -12,7 +12,13 @@ case "$kind" in
 esac
 scripts/fetch-models.sh >/dev/null
 args=("$@"); [ ${#args[@]} -gt 0 ] || args=(--filter PipelineTests)
+# Under TSan the Swift runtime's backtracer cannot suspend the crashed process's threads (TSan's
+# runtime CHECK-fails in its signal handler), so the test of SIGQUIT under the backtracer is
+# left out there; ASan runs it.
+[ "$kind" = thread ] && args+=(--skip testSIGQUITUnderSwiftsBacktracerCarriesOn)
 swift build --build-tests --scratch-path "$dir" --sanitize="$kind"
 # ASan's leak checker reports the Swift runtime's one-time allocations at exit: not our bugs.
+# Sanitized builds run several times slower: the subprocess tests' time limits are scaled.
 ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=1}" TSAN_OPTIONS="${TSAN_OPTIONS:-halt_on_error=1}" \
+    TRAMONTANE_TEST_TIMEOUT_SCALE="${TRAMONTANE_TEST_TIMEOUT_SCALE:-10}" \
     swift test --skip-build --scratch-path "$dir" --sanitize="$kind" "${args[@]}"

@@ -66,10 +66,16 @@ struct CLIProcess {
 
     var pid: pid_t { process.pid }
 
-    /// Waits for the process to end, at most `timeout` seconds; past that it is killed and
-    /// `TimedOut` thrown, so a hang fails the test instead of stalling the runner.
+    static var timeoutScale: Double {
+        ProcessInfo.processInfo.environment["TRAMONTANE_TEST_TIMEOUT_SCALE"].flatMap(Double.init).map { max($0, 1) } ?? 1
+    }
+
+    /// Waits for the process to end, at most `timeout` seconds (times
+    /// `TRAMONTANE_TEST_TIMEOUT_SCALE`, which scripts/sanitize.sh raises for its slow builds);
+    /// past that it is killed and `TimedOut` thrown, so a hang fails the test instead of
+    /// stalling the runner.
     func wait(timeout: TimeInterval = 120) throws -> Ended {
-        guard let end = process.wait(timeout: timeout) else { throw TimedOut(args: args) }
+        guard let end = process.wait(timeout: timeout * Self.timeoutScale) else { throw TimedOut(args: args) }
         return Ended(status: end.status, signal: end.signal,
                      stdout: String(decoding: readBytes(logs.file("out")), as: UTF8.self),
                      stderr: String(decoding: readBytes(logs.file("err")), as: UTF8.self))
