@@ -209,6 +209,16 @@ package enum BlockQ3_K: BlockFormat {
         #endif
     }
 
+    /// Every decoding kernel this build has, for the tests to run each (not only the one
+    /// `q8Dot` picks): the lane kernel, and on AVX2 builds the byte kernel.
+    package static var q8Kernels: [Q8RowDot] {
+        #if arch(x86_64) && TRAMONTANE_AVX2
+        [q8Row, q8RowBytes]
+        #else
+        [q8Row]
+        #endif
+    }
+
     /// Q3_K: activation block 4h + j of a super-block is weights 128h + 32j …+31, sub-blocks
     /// 8h + 2j and 8h + 2j + 1. Its levels come from one 32-byte load of the low parts (shifted by
     /// 2j) and one of hmask (bit 4h + j → bit 2), made signed bytes q − 4 with a borrow-free

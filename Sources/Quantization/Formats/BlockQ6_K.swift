@@ -180,6 +180,16 @@ package enum BlockQ6_K: BlockFormat {
         #endif
     }
 
+    /// Every decoding kernel this build has, for the tests to run each (not only the one
+    /// `q8Dot` picks): the lane kernel, and on AVX2 builds the byte kernel.
+    package static var q8Kernels: [Q8RowDot] {
+        #if arch(x86_64) && TRAMONTANE_AVX2
+        [q8Row, q8RowBytes]
+        #else
+        [q8Row]
+        #endif
+    }
+
     /// Q6_K: w = d·sc·(q − 32) with an int8 scale per 16 weights. Each group of 32 outputs of a
     /// 128-weight half is one activation block: levels q (0…63) from 4 low bits in `ql` and 2
     /// high bits in `qh`, made signed bytes (q − 32) with a borrow-free per-byte subtraction in
