@@ -12,10 +12,11 @@ case "$kind" in
 esac
 scripts/fetch-models.sh >/dev/null
 args=("$@"); [ ${#args[@]} -gt 0 ] || args=(--filter PipelineTests)
-# Under TSan the Swift runtime's backtracer cannot suspend the crashed process's threads (TSan's
-# runtime CHECK-fails in its signal handler), so the test of SIGQUIT under the backtracer is
-# left out there; ASan runs it.
-[ "$kind" = thread ] && args+=(--skip testSIGQUITUnderSwiftsBacktracerCarriesOn)
+# The Swift runtime's backtracer does not run under a sanitizer: under TSan it cannot suspend the
+# crashed process's threads (TSan's runtime CHECK-fails), under ASan its memory server's page-sized
+# reads of the stack hit ASan's red zones (stack-buffer-underflow in CrashHandlerLinux.cpp). So
+# the test of SIGQUIT under the backtracer is left out here; the normal suite runs it.
+args+=(--skip testSIGQUITUnderSwiftsBacktracerCarriesOn)
 swift build --build-tests --scratch-path "$dir" --sanitize="$kind"
 # ASan's leak checker reports the Swift runtime's one-time allocations at exit: not our bugs.
 # Sanitized builds run several times slower: the subprocess tests' time limits are scaled.
