@@ -2,24 +2,29 @@
 """llama.cpp's side of the quantization benchmark: quantizes an F32 GGUF with
 llama_model_quantize (pure: every 2-D tensor gets the type, llama.cpp's own fallback for rows
 that are not a multiple of 256), then measures round-trip RMSE over all 2-D tensors by
-dequantizing with gguf-py. Prints one JSON line.
+dequantizing with gguf-py. Prints one JSON line. With LLAMA_LIB=…/libllama.so it calls that
+library through ctypes (llama_lib.py), else llama-cpp-python's bundled one.
 Usage: llama_quantize.py IN.gguf OUT.gguf TYPE THREADS [--no-rmse]   (--no-rmse: timing only)"""
-import json, sys, time
+import json, os, sys, time
 import numpy as np
-import llama_cpp
 from gguf import GGUFReader
 from gguf.quants import dequantize
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from llama_lib import FTYPES, quantize
 
 inp, out, typ, threads = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
-ftype = {"q8_0": 7, "q4_0": 2, "q4_1": 3, "q5_0": 8, "q5_1": 9, "q4_k": 14, "q6_k": 18}[typ]
-p = llama_cpp.llama_model_quantize_default_params()
-p.nthread = threads
-p.ftype = ftype
-p.pure = True
+ftype = FTYPES[typ]
 t0 = time.time()
-rc = llama_cpp.llama_model_quantize(inp.encode(), out.encode(), p)
+if os.environ.get("LLAMA_LIB"):
+    quantize(os.environ["LLAMA_LIB"], inp, out, ftype, threads, pure=True)
+else:
+    import llama_cpp
+    p = llama_cpp.llama_model_quantize_default_params()
+    p.nthread = threads
+    p.ftype = ftype
+    p.pure = True
+    assert llama_cpp.llama_model_quantize(inp.encode(), out.encode(), p) == 0
 seconds = time.time() - t0
-assert rc == 0, rc
 if "--no-rmse" in sys.argv[5:]:
     total_in = sum(int(t.n_bytes) for t in GGUFReader(inp).tensors)
     print(json.dumps({"tool": "llama.cpp", "type": typ, "seconds": seconds, "mb_per_second": total_in / 1e6 / seconds}))

@@ -10,8 +10,10 @@
 #                      second and later types);
 #   "no source hash" — --no-source-hash: the same work as llama.cpp;
 #   "reference"      — --reference-quantizer --no-source-hash.
-# Usage: Benchmarks/quantize/run.sh [WORK_DIR]   (creates a venv with llama-cpp-python: ~10 min once)
-#   REPEAT=N (default 3), THREADS=N (default 2), TYPES="q8_0 q4_0 …", INPUTS="smollm2-f32 …"
+# Usage: Benchmarks/quantize/run.sh [WORK_DIR]   (creates a venv with llama-cpp-python: ~10 min once,
+#   unless LLAMA_LIB=…/libllama.so names llama.cpp's own build, with PY=a python holding gguf-py)
+#   REPEAT=N (default 3), THREADS=N (default 2), INPUTS="smollm2-f32 …",
+#   TYPES="q8_0 q4_0 …" (also q5_k q3_k q2_k iq4_nl iq4_xs: every matrix that format, both tools)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 work="${1:-/tmp/tramontane-qbench}"
@@ -20,18 +22,33 @@ repeat="${REPEAT:-3}"
 types="${TYPES:-q8_0 q6_k q4_k q4_1 q4_0}"
 inputs="${INPUTS:-smollm2-f32 mistral7b-layer-f32}"
 mkdir -p "$work"
-venv="$work/venv"
-if [ ! -x "$venv/bin/python" ]; then
-    python3 -m venv "$venv"
-    "$venv/bin/pip" install -q numpy gguf llama-cpp-python
+if [ -n "${LLAMA_LIB:-}" ]; then   # llama.cpp's own libllama.so, called through ctypes
+    py="${PY:-/work/peers/venv/bin/python}"
+else
+    venv="$work/venv"
+    if [ ! -x "$venv/bin/python" ]; then
+        python3 -m venv "$venv"
+        "$venv/bin/pip" install -q numpy gguf llama-cpp-python
+    fi
+    py="$venv/bin/python"
 fi
-py="$venv/bin/python"
 gguf="$("$root/scripts/fetch-models.sh")"
 "$py" "$root/Benchmarks/quantize/make_inputs.py" "$gguf" "$work"
 "$root/scripts/build-release.sh" >/dev/null
 bin="$root/.build/release/tramontane"
 caches="$work/digest-caches"
 rm -rf "$caches"; mkdir -p "$caches"
+
+# Our arguments for a type: the preset, made pure as llama.cpp's side is (llama_quantize.py
+# sets pure) where the preset is a mix or the format has no preset of its own name.
+type_args() {
+    case "$1" in
+        q5_k) targs=(--type q5_k_s --rule '.*=q5_k') ;;
+        q3_k) targs=(--type q3_k_s --rule '.*=q3_k') ;;
+        q2_k|iq4_nl|iq4_xs) targs=(--type "$1" --rule ".*=$1") ;;
+        *) targs=(--type "$1") ;;
+    esac
+}
 
 # One timed run of ours: input type config → seconds
 ours_once() {
@@ -42,8 +59,8 @@ ours_once() {
         nohash)    extra="--no-source-hash" ;;
         reference) extra="--reference-quantizer --no-source-hash" ;;
     esac
-    local t0 t1; t0=$(date +%s.%N)
-    TRAMONTANE_CACHE_DIR="$cache" "$bin" quantize "$1" -o "$work/ours.tmt" --force --type "$2" --threads "$threads" $extra --json > /dev/null
+    local t0 t1; type_args "$2"; t0=$(date +%s.%N)
+    TRAMONTANE_CACHE_DIR="$cache" "$bin" quantize "$1" -o "$work/ours.tmt" --force "${targs[@]}" --threads "$threads" $extra --json > /dev/null
     t1=$(date +%s.%N)
     python3 -c "print($t1 - $t0)"
 }
@@ -52,7 +69,8 @@ ours_once() {
 ours_rmse() {
     local extra=(--no-source-hash); [ "$3" = reference ] && extra=(--reference-quantizer --no-source-hash)
     [ "$3" = mix ] && extra=(--no-source-hash "${@:4}")
-    "$bin" quantize "$1" -o "$work/ours.tmt" --force --type "$2" --threads "$threads" "${extra[@]}" --report --json > "$work/ours.json"
+    type_args "$2"
+    "$bin" quantize "$1" -o "$work/ours.tmt" --force "${targs[@]}" --threads "$threads" "${extra[@]}" --report --json > "$work/ours.json"
     python3 - "$work/ours.json" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
@@ -74,7 +92,8 @@ for input in $inputs; do
     in_bytes=$(stat -c %s "$src")
     for t in $types; do
         # The digest cache for "cached" runs: filled once, untimed.
-        TRAMONTANE_CACHE_DIR="$caches/warm" "$bin" quantize "$src" -o "$work/ours.tmt" --force --type "$t" --threads "$threads" --json > /dev/null
+        type_args "$t"
+        TRAMONTANE_CACHE_DIR="$caches/warm" "$bin" quantize "$src" -o "$work/ours.tmt" --force "${targs[@]}" --threads "$threads" --json > /dev/null
         declare -A secs=()
         for r in $(seq "$repeat"); do
             s=$("$py" "$root/Benchmarks/quantize/llama_quantize.py" "$src" "$work/llama.gguf" "$t" "$threads" --no-rmse 2>/dev/null \
