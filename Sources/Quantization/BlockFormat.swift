@@ -23,6 +23,9 @@ package protocol BlockFormat: Sendable {
     static func dot(_ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ n: Int, scratch: UnsafeMutablePointer<Float>) -> Float
     /// The integer kernel against Q8-quantized activations, if the format has one (default nil).
     static var q8Dot: Q8RowDot? { get }
+    /// Every integer kernel this build has for the format, `q8Dot`'s choice among them, for the
+    /// tests to run each (default: `q8Dot` alone).
+    static var q8Kernels: [Q8RowDot] { get }
     /// How the engine holds a matrix of this format (default: in the mapped file).
     static var residency: MatrixResidency { get }
 }
@@ -49,6 +52,7 @@ extension BlockFormat {
     }
 
     package static var q8Dot: Q8RowDot? { nil }
+    package static var q8Kernels: [Q8RowDot] { q8Dot.map { [$0] } ?? [] }
     package static var residency: MatrixResidency { .mapped }
 
     /// Decodes one row of `n` weights: whole blocks, then the tail format's blocks (`n` must be

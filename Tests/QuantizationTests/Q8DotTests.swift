@@ -139,16 +139,6 @@ final class Q8DotTests: XCTestCase {
         }
     }
 
-    /// Every kernel a format has in this build: Q3_K's and Q6_K's lane and (AVX2) byte kernels,
-    /// else the one the engine uses.
-    func kernels(_ dtype: DType) throws -> [Q8RowDot] {
-        switch dtype {
-        case .q3_k: return BlockQ3_K.q8Kernels
-        case .q6_k: return BlockQ6_K.q8Kernels
-        default: return [try XCTUnwrap(Q8Dot.kernel(dtype))]
-        }
-    }
-
     /// Q4_K, Q6_K, Q5_K, Q3_K and Q2_K super-blocks of random bytes (every scale, min, level and high bit
     /// pattern; finite f16 scales), through every kernel the format has, rows of 4 super-blocks and of 4 plus 2 tail blocks, against
     /// random activations and against activations all at ±127 (the largest lane sums).
@@ -177,7 +167,9 @@ final class Q8DotTests: XCTestCase {
                 }
                 for x in [(0..<n).map { i in random() * (i % 37 == 0 ? 8 : 1) }, [Float](repeating: 1, count: n), [Float](repeating: -1, count: n)] {
                     let a = x.withUnsafeBufferPointer { Q8Activation($0.baseAddress!, count: n) }
-                    for (v, kernel) in try kernels(dtype).enumerated() {
+                    let kernels = try XCTUnwrap(BlockFormats.format(dtype)).q8Kernels
+                    XCTAssertFalse(kernels.isEmpty, "\(dtype) has no integer kernel")
+                    for (v, kernel) in kernels.enumerated() {
                         for r in 0..<2 {
                             let got = raw.withUnsafeBytes { Q8Dot.dot($0.baseAddress! + r * rb, kernel: kernel, a) }
                             let slow = try raw.withUnsafeBytes { try Q8Dot.scalarDot($0.baseAddress! + r * rb, dtype: dtype, a) }

@@ -180,8 +180,7 @@ package enum BlockQ6_K: BlockFormat {
         #endif
     }
 
-    /// Every decoding kernel this build has, for the tests to run each (not only the one
-    /// `q8Dot` picks): the lane kernel, and on AVX2 builds the byte kernel.
+    /// The lane kernel, and on AVX2 builds the byte kernel `q8Dot` picks.
     package static var q8Kernels: [Q8RowDot] {
         #if arch(x86_64) && TRAMONTANE_AVX2
         [q8Row, q8RowBytes]
