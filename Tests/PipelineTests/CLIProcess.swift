@@ -77,8 +77,8 @@ struct CLIProcess {
     func wait(timeout: TimeInterval = 120) throws -> Ended {
         guard let end = process.wait(timeout: timeout * Self.timeoutScale) else { throw TimedOut(args: args) }
         return Ended(status: end.status, signal: end.signal,
-                     stdout: String(decoding: readBytes(logs.file("out")), as: UTF8.self),
-                     stderr: String(decoding: readBytes(logs.file("err")), as: UTF8.self))
+                     stdout: readText(logs.file("out")),
+                     stderr: readText(logs.file("err")))
     }
 
     /// Runs `tramontane args…` to its end.

@@ -105,7 +105,7 @@ final class Terminal {
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
         guard status == 0 else { throw Failed(description: "tmux \(args.joined(separator: " ")) failed (status \(status))") }
-        return String(decoding: readBytes(out), as: UTF8.self)
+        return readText(out)
     }
 
     func screen() throws -> String { try tmux(["capture-pane", "-p", "-t", "chat"]) }

@@ -37,8 +37,6 @@ final class PluginExampleTests: XCTestCase {
         return (end.status, readText(logs.file("out")), readText(logs.file("err")))
     }
 
-    private func readText(_ path: String) -> String { String(decoding: readBytes(path), as: UTF8.self) }
-
     func testQuantizeThroughThePlugin() throws {
         // Inside the example package: the only place the plugin's permission lets it write.
         let out = (Self.example as NSString).appendingPathComponent("tiny-q8_0.tmt")

@@ -68,6 +68,9 @@ public func readBytes(_ path: String) -> [UInt8] {
     (try? [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))) ?? []
 }
 
+/// The file's bytes as UTF-8 text (invalid sequences replaced), empty if it cannot be read.
+public func readText(_ path: String) -> String { String(decoding: readBytes(path), as: UTF8.self) }
+
 extension Array where Element == UInt8 {
     public mutating func appendLE<T: FixedWidthInteger>(_ v: T) {
         Swift.withUnsafeBytes(of: v.littleEndian) { append(contentsOf: $0) }

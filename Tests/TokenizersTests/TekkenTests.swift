@@ -34,7 +34,7 @@ final class TekkenSplitTests: XCTestCase {
         }
         var texts = ["", " ", "a", "Hello  world\n\n", "  \t\n x", "ABCdef GHI jklMNO", "日本語のテキスト", "e\u{301}té Ünïcödé ÉCOLE",
                      "x = a/b//c\n/\r\n", "1,000.50$ and 2024-12-06", "🙂🚀 🇫🇷!!", "  trailing   ", "\u{0301}mark first", "tab\tsep\u{A0}nbsp"]
-        texts.append(String(decoding: readBytes(Fixtures.packageRoot.appendingPathComponent("formats/eval/default.txt").path), as: UTF8.self))
+        texts.append(readText(Fixtures.packageRoot.appendingPathComponent("formats/eval/default.txt").path))
         for t in texts {
             XCTAssertEqual(scannerPieces(t), regexPieces(t), t.prefix(40).debugDescription)
         }
