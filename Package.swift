@@ -23,6 +23,7 @@ let package = Package(
     products: [
         .executable(name: "tramontane", targets: ["tramontane"]),
         .library(name: "TramontaneKit", targets: ["Pipeline", "Inference", "Tokenizers", "Checkpoints", "ModelFile", "Quantization", "TensorCore"]),
+        .library(name: "CraftedFiles", targets: ["CraftedFiles"]),
         // `swift package tramontane …` in a package that depends on this one (README "Use it from your package").
         .plugin(name: "TramontanePlugin", targets: ["TramontanePlugin"]),
     ],
@@ -77,7 +78,10 @@ let package = Package(
         ),
         // A test target depends on the target it tests and what that target's API takes; the
         // fixtures it reads are read by TestSupport (FixtureSafetensors, FixtureGGUF).
-        .target(name: "TestSupport", dependencies: ["TensorCore"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["TensorCore", "CraftedFiles"], path: "Tests/TestSupport"),
+        // Builders of crafted files (lying headers, hostile pickles, zips, .tmt, GGUF): for the
+        // tests, through TestSupport, and for the fuzz package's seeds (Fuzz/), hence a product.
+        .target(name: "CraftedFiles", dependencies: ["TensorCore"], path: "Tests/CraftedFiles"),
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "TestSupport"]),
         .testTarget(name: "QuantizationTests", dependencies: ["Quantization", "TestSupport"]),
         .testTarget(name: "ModelFileTests", dependencies: ["ModelFile", "TestSupport"]),

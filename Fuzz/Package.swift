@@ -13,7 +13,7 @@ let package = Package(
     targets: [
         .executableTarget(
             name: "tramontane-fuzz",
-            dependencies: [.product(name: "TramontaneKit", package: "Tramontane")],
+            dependencies: [.product(name: "TramontaneKit", package: "Tramontane"), .product(name: "CraftedFiles", package: "Tramontane")],
             path: "Sources/TramontaneFuzz",
             // libFuzzer supplies main(); the harness is LLVMFuzzerTestOneInput.
             swiftSettings: [.unsafeFlags(["-parse-as-library"])],

@@ -48,7 +48,7 @@ fx=Tests/Fixtures
 case "$name" in
     safetensors) seed $fx/*/*.safetensors $fx/*/*/*.safetensors "$made"/safetensors/* ;;
     imatrix) seed "$made"/imatrix/* "$made"/safetensors/* $fx/quant/ggml-random.safetensors ;;
-    pytorch) seed $fx/tiny-mistral/hf-pytorch-f16/pytorch_model.bin $fx/tiny-mistral/native-pth-bf16/consolidated.00.pth ;;
+    pytorch) seed "$made"/pytorch/* $fx/tiny-mistral/hf-pytorch-f16/pytorch_model.bin $fx/tiny-mistral/native-pth-bf16/consolidated.00.pth ;;
     gguf) seed "$made"/gguf/* $fx/tiny-mixtral/gguf-stacked/tiny-mixtral.gguf ;;
     tmt) seed "$made"/tmt/* ;;
     tmt-directory) seed "$made"/tmt-directory/* ;;

@@ -1,5 +1,8 @@
 import Foundation
 import XCTest
+/// The crafted-file builders (ZipBuilder, PickleBuilder, TMTBuilder, …) live in CraftedFiles, which the
+/// fuzz package shares; every test that imports TestSupport sees them.
+@_exported import CraftedFiles
 
 /// Where the test data lives: `Tests/Fixtures` (committed) and `.cache/models` (fetched by
 /// `scripts/fetch-models.sh`, which the README's test command runs first).
@@ -71,8 +74,3 @@ public func readBytes(_ path: String) -> [UInt8] {
 /// The file's bytes as UTF-8 text (invalid sequences replaced), empty if it cannot be read.
 public func readText(_ path: String) -> String { String(decoding: readBytes(path), as: UTF8.self) }
 
-extension Array where Element == UInt8 {
-    public mutating func appendLE<T: FixedWidthInteger>(_ v: T) {
-        Swift.withUnsafeBytes(of: v.littleEndian) { append(contentsOf: $0) }
-    }
-}

@@ -99,7 +99,7 @@ let harnesses: [Harness] = [
                      "model-00001-of-00003.safetensors", "model-00002-of-00003.safetensors", "model-00003-of-00003.safetensors"]
         exercise(try Checkpoint.open(writeFolder(Array(zip(names, p)))))
     },
-    Harness(name: "pytorch", about: "a PyTorch zip (pytorch_model.bin) or bare pickle through Checkpoint.open") { b in
+    Harness(name: "pytorch", about: "a PyTorch zip (pytorch_model.bin: central directory, data.pkl through the unpickler, storages) through Checkpoint.open") { b in
         exercise(try Checkpoint.open(writeFile("pytorch_model.bin", b)))
     },
     Harness(name: "gguf", about: "a .gguf through Checkpoint.open (config from GGUF keys, GGUF tokenizer)") { b in

@@ -1,4 +1,5 @@
 import Checkpoints
+import CraftedFiles
 import Foundation
 import ModelFile
 import TensorCore
@@ -6,11 +7,12 @@ import TensorCore
 /// Small synthetic seeds that no fixture provides in a small size: `.tmt` files in each codec
 /// (the fixtures hold none), and a two-tensor safetensors / importance matrix; the same `.tmt`
 /// files split into directory and data for `tmt-directory`, and the tiny GGUF's tokenizer keys
-/// as JSON for `gguf-tokenizer`.
+/// as JSON for `gguf-tokenizer`; PyTorch zips of a few hundred bytes (the fixtures' are ~450 KB,
+/// past libFuzzer's input size, so cut to a prefix that has lost its central directory).
 /// Run by scripts/fuzz.sh as `TRAMONTANE_FUZZ=make-seeds TRAMONTANE_FUZZ_SEEDS=<dir> tramontane-fuzz -runs=1`.
 func makeSeeds(into dir: String) throws {
     let fm = FileManager.default
-    for sub in ["tmt", "safetensors", "imatrix", "gguf", "sharded", "tmt-directory", "gguf-tokenizer"] { try fm.createDirectory(atPath: dir + "/" + sub, withIntermediateDirectories: true) }
+    for sub in ["tmt", "safetensors", "imatrix", "gguf", "sharded", "tmt-directory", "gguf-tokenizer", "pytorch"] { try fm.createDirectory(atPath: dir + "/" + sub, withIntermediateDirectories: true) }
     let values: [Float] = (0..<96).map { Float($0) * 0.25 - 7 }
     for codec in TMTCodec.allCases {
         for chunk in [65536] {
@@ -56,8 +58,42 @@ func makeSeeds(into dir: String) throws {
     _ = fm.createFile(atPath: dir + "/sharded/two-shards", contents: Data(sharded))
     _ = fm.createFile(atPath: dir + "/safetensors/two.safetensors",
                   contents: Data(safetensors([("model.embed_tokens.weight", [4, 6]), ("model.norm.weight", [6])])))
+    try makePyTorchSeeds(into: dir + "/pytorch", values: values)
     _ = fm.createFile(atPath: dir + "/imatrix/two.safetensors",
                   contents: Data(safetensors([("layers.0.attention.wq.weight", [12]), ("output.weight", [12])])))
+}
+
+/// State dicts as `torch.save` writes them (zip of `archive/data.pkl`, `archive/byteorder`,
+/// `archive/data/KEY`): HF names in f32 and in bf16 over one shared storage, native names in f16
+/// with a transposed view, and a ZIP64 one.
+func makePyTorchSeeds(into dir: String, values: [Float]) throws {
+    func zip(_ pickle: [UInt8], _ storages: [[UInt8]], zip64: ZipBuilder.Zip64 = .none) -> Data {
+        var z = ZipBuilder()
+        z.entries = [("archive/data.pkl", pickle), ("archive/byteorder", Array("little".utf8))]
+            + storages.enumerated().map { ("archive/data/\($0.offset)", $0.element) } + [("archive/version", Array("3\n".utf8))]
+        return Data(z.build(zip64: zip64))
+    }
+    func stateDict(_ items: [(String, [Int64], [Int64], Int64, Int64)], storage: String) -> [UInt8] {
+        var p = PickleBuilder()
+        p.emptyDict()
+        for (name, shape, stride, count, offset) in items {
+            p.tensorItem(name, shape: shape, stride: stride, count: count, offset: offset, storageType: storage)
+            p.setItem()
+        }
+        p.stop()
+        return p.bytes
+    }
+    var f32: [UInt8] = [], f16: [UInt8] = [], bf16: [UInt8] = []
+    for v in values.prefix(40) {
+        f32.appendLE(v.bitPattern); f16.appendLE(Float16(v).bitPattern); bf16.appendLE(UInt16(v.bitPattern >> 16))
+    }
+    let hf: [(String, [Int64], [Int64], Int64, Int64)] = [("model.embed_tokens.weight", [4, 8], [8, 1], 40, 0), ("model.norm.weight", [8], [1], 40, 32)]
+    let native: [(String, [Int64], [Int64], Int64, Int64)] = [("tok_embeddings.weight", [4, 8], [1, 4], 40, 0), ("norm.weight", [8], [1], 40, 32)]
+    let fm = FileManager.default
+    _ = fm.createFile(atPath: dir + "/hf-f32.bin", contents: zip(stateDict(hf, storage: "FloatStorage"), [f32]))
+    _ = fm.createFile(atPath: dir + "/hf-bf16.bin", contents: zip(stateDict(hf, storage: "BFloat16Storage"), [bf16]))
+    _ = fm.createFile(atPath: dir + "/native-f16.pth", contents: zip(stateDict(native, storage: "HalfStorage"), [f16]))
+    _ = fm.createFile(atPath: dir + "/hf-f32-zip64.bin", contents: zip(stateDict(hf, storage: "FloatStorage"), [f32], zip64: .forced))
 }
 
 /// A GGUF v3 of a few hundred bytes: llama keys, a GPT-2 tokenizer (tokens, types, merges,

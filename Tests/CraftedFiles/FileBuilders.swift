@@ -1,6 +1,13 @@
 import Foundation
 import TensorCore
 
+/// Little-endian bytes of an integer, appended: every builder below writes this way.
+extension Array where Element == UInt8 {
+    public mutating func appendLE<T: FixedWidthInteger>(_ v: T) {
+        Swift.withUnsafeBytes(of: v.littleEndian) { append(contentsOf: $0) }
+    }
+}
+
 /// Builds safetensors bytes from a header string and data, so tests can write lying headers.
 public enum SafetensorsBuilder {
     public static func file(header: String, data: [UInt8], claimedLength: UInt64? = nil) -> [UInt8] {
