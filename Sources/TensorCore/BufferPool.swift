@@ -3,7 +3,8 @@ import Foundation
 /// Buffers for a stream of tensors, recycled instead of mapped per tensor: a buffer comes back
 /// to its pool when the last owner goes (for `quantize`, when the write-behind job has written
 /// it), and at most `keep` idle ones are held. Unless the pool is `zeroed`, a reused buffer holds
-/// whatever its last user left: `region(count:fill:)` is then for a `fill` that writes every byte.
+/// whatever its last user left (debug builds: 0xFF bytes, new buffers too): `region(count:fill:)`
+/// is then for a `fill` that writes every byte.
 ///
 /// Why: a fresh zero-filled buffer per tensor cost a page fault and the kernel's page clearing
 /// for every page, all on the thread that hands out the work — a serial tenth of a SmolLM2
@@ -46,6 +47,12 @@ package final class BufferPool: @unchecked Sendable {
         } else {
             mapping = try AnonymousMapping(bytes: count)   // the kernel's pages are zero
         }
+        #if DEBUG
+        // Debug builds (the tests) hand out every non-zeroed buffer, new or reused, filled with
+        // 0xFF (NaN in f32, f16 and bf16), so a fill that leaves bytes unwritten fails a test on
+        // its first use instead of passing on fresh zero pages and going wrong on reuse.
+        if !zeroed { mapping.bytes(count).initializeMemory(as: UInt8.self, repeating: 0xFF) }
+        #endif
         return PooledBuffer(mapping, count: count, pool: self)
     }
 

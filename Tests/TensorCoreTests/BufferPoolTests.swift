@@ -56,10 +56,29 @@ final class BufferPoolTests: XCTestCase {
         let again = try pool.region(count: 2 << 20) { dst in XCTAssertTrue(dst.allSatisfy { $0 == 0 }, "reused and cleared") }
         XCTAssertEqual(again.bytes.baseAddress, base)
         XCTAssertEqual(pool.idleBytes, 0)
-        // Not zeroed: the reused buffer keeps what its last user wrote.
+        // Not zeroed: release builds hand a reused buffer out as its last user left it; debug
+        // builds (these tests, normally) fill every buffer, fresh or reused, with 0xFF first.
         let plain = BufferPool(keep: 1)
-        _ = try plain.region(count: 1 << 20) { $0.initializeMemory(as: UInt8.self, repeating: 0xCD) }
-        _ = try plain.region(count: 1 << 20) { XCTAssertEqual($0[0], 0xCD, "the same buffer, as it was left") }
+        let used = try plain.region(count: 1 << 20) { $0.initializeMemory(as: UInt8.self, repeating: 0xCD) }.bytes.baseAddress
+        let reused = try plain.region(count: 1 << 20) { dst in
+            #if DEBUG
+            XCTAssertTrue(dst.allSatisfy { $0 == 0xFF }, "poisoned, not as it was left")
+            #else
+            XCTAssertEqual(dst[0], 0xCD, "as it was left")
+            #endif
+        }
+        XCTAssertEqual(reused.bytes.baseAddress, used, "the same buffer")
+    }
+
+    func testDebugBuildsPoisonFreshBuffersOfAPlainPool() throws {
+        #if DEBUG
+        let fresh = try BufferPool(keep: 1).buffer(count: 5000)
+        XCTAssertTrue(fresh.mutableBytes.allSatisfy { $0 == 0xFF }, "0xFF, not the kernel's zero pages")
+        let zeroed = try BufferPool(keep: 1, zeroed: true).buffer(count: 5000)
+        XCTAssertTrue(zeroed.mutableBytes.allSatisfy { $0 == 0 })
+        #else
+        throw XCTSkip("debug builds only")
+        #endif
     }
 
     func testCloseFitDoesNotPinALargerBuffer() throws {
