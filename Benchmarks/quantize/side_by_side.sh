@@ -20,13 +20,16 @@
 #   PY=python with gguf-py (default /work/peers/venv/bin/python)
 #   PRESETS="q3_k_m …" (default all eight), IMATRIX=0|1|both (default both), RUNS=N (default 3),
 #   SPEED=0|1|only (default 1; only: time the files an earlier run left in WORK_DIR, no quantizing)
+#   SWAP=1: with an imatrix, two more rows per preset, each tool's quantizer on the other's
+#           importance matrix (imatrix_swap.py rewrites the file): which of a row's difference is
+#           the calibration data and which the quantizer
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 work="${1:-/tmp/tramontane-side}"
 lb="${LLAMA_BIN:-/work/peers/llama.cpp/build/bin}"
 py="${PY:-/work/peers/venv/bin/python}"
 presets="${PRESETS:-q5_k_s q5_k_m q3_k_s q3_k_m q3_k_l q2_k iq4_nl iq4_xs}"
-imatrix="${IMATRIX:-both}"; speed="${SPEED:-1}"; runs="${RUNS:-3}"
+imatrix="${IMATRIX:-both}"; speed="${SPEED:-1}"; runs="${RUNS:-3}"; swap="${SWAP:-0}"
 for t in llama-quantize llama-imatrix llama-bench; do [ -x "$lb/$t" ] || { echo "no $lb/$t (LLAMA_BIN)" >&2; exit 2; }; done
 mkdir -p "$work"; cd "$work"
 gguf="$("$root/scripts/fetch-models.sh")"
@@ -44,6 +47,10 @@ n=$("$bin" tokenize base-f32.tmt --file eval.txt | tr ',' '\n' | grep -c .)
 if [ "$imatrix" != 0 ]; then
     [ -f ours.imatrix.safetensors ] || "$bin" imatrix base-f32.tmt -o ours.imatrix.safetensors --text calibration.txt --ctx 512 --threads 2 --quiet
     [ -f llama.imatrix.gguf ] || "$lb/llama-imatrix" -m smollm2-f32.gguf -f calibration.txt -o llama.imatrix.gguf -c 512 -t 2 > llama-imatrix.log 2>&1
+    if [ "$swap" = 1 ]; then
+        "$py" "$root/Benchmarks/quantize/imatrix_swap.py" llama.imatrix.gguf llama-as-ours.imatrix.safetensors
+        "$py" "$root/Benchmarks/quantize/imatrix_swap.py" ours.imatrix.safetensors ours-as-llama.imatrix.gguf
+    fi
 fi
 
 seconds() { local t0 t1; t0=$(date +%s.%N); "$@" || return; t1=$(date +%s.%N); python3 -c "print('%.2f' % ($t1 - $t0))"; }
@@ -105,6 +112,13 @@ for p in $presets; do
         row "$p$sfx llama.cpp" "$l" "$ls"
         row "$p$sfx tramontane, llama.cpp's types" "$s" "$ss"
         row "$p$sfx tramontane" "$o" "$os"
+        if [ "$m" = imatrix ] && [ "$swap" = 1 ]; then
+            l2="$p+swap-llama.gguf"; s2="$p+swap-same.tmt"
+            ls=$(seconds llama_quantize "$l2" --imatrix ours-as-llama.imatrix.gguf smollm2-f32.gguf "$l2" "$P" 2)
+            ss=$(seconds ours "$s2" "$p" "${rules[@]}" --imatrix llama-as-ours.imatrix.safetensors)
+            row "$p+imatrix llama.cpp, tramontane's imatrix" "$l2" "$ls"
+            row "$p+imatrix tramontane, llama.cpp's types and imatrix" "$s2" "$ss"
+        fi
     done
 done
 fi

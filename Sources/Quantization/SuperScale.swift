@@ -1,4 +1,5 @@
-/// The super-block scale of a 16-sub-block k-quant (Q3_K, Q2_K): d such that the sub-blocks'
+/// The super-block scale of a k-quant (Q3_K, Q2_K: 16 sub-blocks; Q4_K, Q5_K: 8, the other
+/// lanes zero with zero weight): d such that the sub-blocks'
 /// scales (or mins) v_j are stored as integers q_j in lo…hi with v_j ≈ d·q_j, chosen to minimise
 /// Σ sw_j (v_j − d·q_j)², sw_j the sub-block's total weight — the criterion of ggml's
 /// importance-weighted quantizers (`make_qx_quants`/`make_qp_quants` on the scales). Candidates:

@@ -112,6 +112,9 @@ package enum BlockQ4_K: BlockFormat {
 
     /// The part of `quantize` before packing, for levels 0…nmax (15 here, 31 for Q5_K): the
     /// super-block scales d and dmin, the 6-bit scales and mins, the 256 levels into `levels`.
+    /// Super-scales: the largest scale and min mapped to 63 (as ggml's reference) and, with
+    /// `refine`, also the weighted fits of all eight (`SuperScale`, the criterion of ggml's
+    /// `make_qp_quants`); each gets its 6-bit values and levels, the lower total error is kept.
     @inline(__always)
     static func subScales(_ x: UnsafePointer<Float>, weights: UnsafePointer<Float>?, nmax: Int, refine: Bool = true, levels Lout: UnsafeMutablePointer<UInt8>,
                           fits: () -> (d: SIMD8<Float>, m: SIMD8<Float>)) -> (Float, Float, SIMD8<UInt8>, SIMD8<UInt8>) {
@@ -121,15 +124,10 @@ package enum BlockQ4_K: BlockFormat {
         let mins = -fm      // ggml stores the (non-negative) amount subtracted
         var maxScale = scales[0], maxMin = mins[0]
         for j in 1..<8 { maxScale = max(maxScale, scales[j]); maxMin = max(maxMin, mins[j]) }
-        let d = ScaleSearch.f16(maxScale / 63), dmin = ScaleSearch.f16(maxMin / 63)
-        var ls = SIMD8<UInt8>(), lm = SIMD8<UInt8>()
-        for j in 0..<8 {
-            ls[j] = d > 0 ? UInt8(min(63, max(0, Int((scales[j] / d).rounded())))) : 0
-            lm[j] = dmin > 0 ? UInt8(min(63, max(0, Int((mins[j] / dmin).rounded())))) : 0
-        }
+        let d0 = ScaleSearch.f16(maxScale / 63), dmin0 = ScaleSearch.f16(maxMin / 63)
         // Levels of sub-block j for 6-bit scale s and min m (nearest, ties to even, in 0…nmax) and
         // their weighted error, four vectors of 8 (a scalar `rounded()` is a libm call).
-        func levels(_ j: Int, _ s: UInt8, _ m: UInt8, into out: UnsafeMutablePointer<UInt8>) -> Float {
+        func levels(_ j: Int, _ d: Float, _ dmin: Float, _ s: UInt8, _ m: UInt8, into out: UnsafeMutablePointer<UInt8>) -> Float {
             typealias V = SIMD8<Float>
             let D = d * Float(s), M = dmin * Float(m)
             let Dv = V(repeating: D), Mv = V(repeating: M), top = V(repeating: Float(nmax))
@@ -144,10 +142,16 @@ package enum BlockQ4_K: BlockFormat {
             }
             return err.total
         }
-        do {
+        // The 6-bit scales and mins for super-scales d, dmin, their levels into L, the total error.
+        func attempt(_ d: Float, _ dmin: Float, into L: UnsafeMutablePointer<UInt8>) -> (Float, SIMD8<UInt8>, SIMD8<UInt8>) {
+            var ls = SIMD8<UInt8>(), lm = SIMD8<UInt8>(), total: Float = 0
             for j in 0..<8 {
-                let best = levels(j, ls[j], lm[j], into: Lout + 32 * j)
-                guard refine else { continue }
+                ls[j] = d > 0 ? UInt8(min(63, max(0, Int((scales[j] / d).rounded())))) : 0
+                lm[j] = dmin > 0 ? UInt8(min(63, max(0, Int((mins[j] / dmin).rounded())))) : 0
+            }
+            for j in 0..<8 {
+                let best = levels(j, d, dmin, ls[j], lm[j], into: L + 32 * j)
+                guard refine else { total += best; continue }
                 // The 6-bit rounding of scale and min moved the optimum: try the eight
                 // neighbours, one per lane; the first strictly better one in (ds, dm) order wins.
                 let errors = neighbourErrors(x + 32 * j, weights.map { $0 + 32 * j }, d: d, dmin: dmin, s: Int(ls[j]), m: Int(lm[j]), nmax: nmax)
@@ -156,11 +160,28 @@ package enum BlockQ4_K: BlockFormat {
                 if bestLane >= 0 {
                     ls[j] = UInt8(Int(ls[j]) + Int(Self.neighbourDS[bestLane]))
                     lm[j] = UInt8(Int(lm[j]) + Int(Self.neighbourDM[bestLane]))
-                    _ = levels(j, ls[j], lm[j], into: Lout + 32 * j)
+                    _ = levels(j, d, dmin, ls[j], lm[j], into: L + 32 * j)
                 }
+                total += bestErr
             }
+            return (total, ls, lm)
         }
-        return (d, dmin, ls, lm)
+        let first = attempt(d0, dmin0, into: Lout)
+        guard refine else { return (d0, dmin0, first.1, first.2) }
+        var sw = SIMD16<Float>()
+        for j in 0..<8 {
+            if let weights { for l in 0..<32 { sw[j] += weights[32 * j + l] } } else { sw[j] = 32 }
+        }
+        func widen(_ v: SIMD8<Float>) -> SIMD16<Float> { SIMD16(lowHalf: v, highHalf: SIMD8()) }
+        let d1 = SuperScale.fit(widen(scales), weights: sw, extreme: maxScale, top: 63, lo: 0, hi: 63)
+        let dmin1 = SuperScale.fit(widen(mins), weights: sw, extreme: maxMin, top: 63, lo: 0, hi: 63)
+        guard d1 != d0 || dmin1 != dmin0 else { return (d0, dmin0, first.1, first.2) }
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 256) { tb in
+            let second = attempt(d1, dmin1, into: tb.baseAddress!)
+            guard second.0 < first.0 else { return (d0, dmin0, first.1, first.2) }
+            Lout.update(from: tb.baseAddress!, count: 256)
+            return (d1, dmin1, second.1, second.2)
+        }
     }
 
     /// ds and dm of the eight neighbours of a (scale, min) pair, in the order they are tried
