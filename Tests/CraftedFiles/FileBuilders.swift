@@ -20,8 +20,10 @@ public enum SafetensorsBuilder {
     }
 
     /// A valid file with one F32 tensor per entry.
-    public static func valid(_ tensors: [(String, [Int], [Float])]) -> [UInt8] {
-        var entries: [String] = []
+    /// `metadata`: a `__metadata__` entry first (string values, in the order given).
+    public static func valid(_ tensors: [(String, [Int], [Float])], metadata: KeyValuePairs<String, String> = [:]) -> [UInt8] {
+        var entries: [String] = metadata.isEmpty ? []
+            : ["\"__metadata__\":{" + metadata.map { "\"\($0.key)\":\"\($0.value)\"" }.joined(separator: ",") + "}"]
         var data: [UInt8] = []
         for (name, shape, values) in tensors {
             let begin = data.count
@@ -121,10 +123,18 @@ public struct PickleBuilder {
     /// `{name: _rebuild_tensor_v2(storage('0', FloatStorage, n), 0, shape, stride, False, OrderedDict())}`.
     public static func stateDict(tensor name: String, shape: [Int64], stride: [Int64], count: Int64, offset: Int64 = 0,
                                  storageType: String = "FloatStorage") -> [UInt8] {
+        stateDict([(name, shape, stride, count, offset)], storageType: storageType)
+    }
+
+    /// The same with several tensors, all views of storage '0' of `count` elements.
+    public static func stateDict(_ tensors: [(name: String, shape: [Int64], stride: [Int64], count: Int64, offset: Int64)],
+                                 storageType: String = "FloatStorage") -> [UInt8] {
         var p = PickleBuilder()
         p.emptyDict()
-        p.tensorItem(name, shape: shape, stride: stride, count: count, offset: offset, storageType: storageType)
-        p.setItem()
+        for t in tensors {
+            p.tensorItem(t.name, shape: t.shape, stride: t.stride, count: t.count, offset: t.offset, storageType: storageType)
+            p.setItem()
+        }
         p.stop()
         return p.bytes
     }
